@@ -1,0 +1,76 @@
+"""The front door: check arguments, pick a kernel and an executor, add up the chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wordcount.executors import get_executor, resolve_start_method
+from wordcount.executors._task import ChunkResult
+from wordcount.kernels import get_kernel
+from wordcount.procmem import WorkerMemory
+from wordcount.text import Text, check_text
+
+
+@dataclass(frozen=True)
+class CountReport:
+    """A count and how it was made: the resolved start method and every chunk's result."""
+
+    count: int
+    kernel: str
+    executor: str
+    workers: int
+    start_method: str | None
+    chunks: tuple[ChunkResult, ...]
+
+    def worker_memory(self) -> dict[int, WorkerMemory]:
+        """Each worker process's last memory report (probed runs only), by pid."""
+        return {c.memory.pid: c.memory for c in self.chunks if c.memory is not None}
+
+
+def _check_workers(workers: object) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int):
+        raise TypeError(f"workers must be an int, not {type(workers).__name__}")
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
+    return workers
+
+
+def count_report(text: Text, *, kernel: str | Callable[..., int] = "split",
+                 executor: str = "serial", workers: int = 1, start_method: str | None = None,
+                 probe: bool = False) -> CountReport:
+    """Count like ``count_words`` and say how: used by the benchmarks and the memory tests.
+
+    ``kernel`` may also be a kernel function (importable at top level, so workers can load it);
+    ``probe=True`` makes every worker process report its own memory at the end of its task.
+    """
+    check_text(text)
+    kernel_fn = kernel if callable(kernel) else get_kernel(kernel)
+    run = get_executor(executor)
+    workers = _check_workers(workers)
+    method = resolve_start_method(executor, start_method)
+    if executor == "serial" and workers != 1:
+        raise ValueError(f"the serial executor runs one worker; got workers={workers}")
+    chunks = run(text, workers, kernel_fn, start_method=method, probe=probe)
+    return CountReport(
+        count=sum(c.count for c in chunks),
+        kernel=kernel if isinstance(kernel, str) else getattr(kernel, "__name__", repr(kernel)),
+        executor=executor,
+        workers=workers,
+        start_method=method,
+        chunks=tuple(chunks),
+    )
+
+
+def count_words(text: Text, *, kernel: str = "split", executor: str = "serial",
+                workers: int = 1, start_method: str | None = None) -> int:
+    """Number of words in ``text``: exactly ``len(text.split())``, however it is computed.
+
+    ``text`` is ``str`` or UTF-8 ``bytes``; ``kernel`` is one of ``KERNELS``, ``executor`` one of
+    ``EXECUTORS``; ``start_method`` (``fork``, ``spawn``, ``forkserver``) applies to the
+    process-based executors only, None meaning the platform's default.
+    """
+    if not isinstance(kernel, str):
+        raise TypeError(f"kernel must be a name (str), not {type(kernel).__name__}")
+    return count_report(text, kernel=kernel, executor=executor, workers=workers,
+                        start_method=start_method).count

@@ -1,0 +1,76 @@
+"""``concurrent.futures.ProcessPoolExecutor`` over the chunks: the modern standard-library way.
+
+Every chunk is pickled through the pool's call queue whatever the start method, so it copies as
+much as ``spawn`` does even under ``fork``. A worker that dies breaks the pool, which the parent
+notices at once; on every exit path the pool's processes are stopped before returning.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+
+from wordcount.errors import InvalidUTF8Error, WorkerError
+from wordcount.executors._task import (
+    ChunkResult,
+    Task,
+    chunk_copy,
+    first_error,
+    ignore_sigint,
+    portable_error,
+    run_task,
+)
+from wordcount.text import Text, chunk_spans
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel pending work, terminate the workers (the pool has no public way) and reap them."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.exitcode is None:
+            p.terminate()
+    for p in procs:
+        p.join(timeout=2.0)
+        if p.exitcode is None:
+            p.kill()
+            p.join()
+    pool.shutdown(wait=True)
+
+
+def run(text: Text, workers: int, kernel: Callable[..., int], *,
+        start_method: str | None, probe: bool) -> list[ChunkResult]:
+    """Submit one task per chunk to a pool of ``workers`` processes."""
+    spans = chunk_spans(text, workers)
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(spans)),
+                               mp_context=mp.get_context(start_method),
+                               initializer=ignore_sigint)
+    finished = False
+    try:
+        futures = [pool.submit(run_task, Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, probe))
+                   for i, (a, b) in enumerate(spans)]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        errors: list[Exception] = []
+        for i, f in enumerate(futures):
+            exc = f.exception() if f.done() and not f.cancelled() else None
+            if isinstance(exc, BrokenProcessPool):
+                raise WorkerError(f"a pool worker died while counting chunk {i}: {exc}") from None
+            if isinstance(exc, InvalidUTF8Error):
+                errors.append(exc)
+            elif exc is not None:
+                errors.append(portable_error(i, exc))
+        if errors:
+            if all(isinstance(e, InvalidUTF8Error) for e in errors):
+                wait(futures)  # report the earliest bad byte, whichever chunk finished first
+                errors = [e for f in futures if isinstance(e := f.exception(), InvalidUTF8Error)]
+            raise first_error(errors)
+        results = [f.result() for f in futures]
+        finished = True
+        return results
+    finally:
+        if finished:
+            pool.shutdown(wait=True)
+        else:
+            _stop_pool(pool)

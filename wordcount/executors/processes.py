@@ -1,0 +1,125 @@
+"""The classic course solution: one ``multiprocessing.Process`` per chunk, results via a Queue.
+
+Kept faithful in how data moves, because that is what the benchmarks measure: the parent slices
+each chunk out of the text (a copy), passes it as a ``Process`` argument (inherited under ``fork``,
+pickled under ``spawn`` and ``forkserver``), and each child puts its count on a
+``multiprocessing.Queue``.
+
+Not faithful in how it waits: the classic ``join()``-then-``get()`` blocks forever when a child
+dies without putting a result. Here the parent reads results as they come and, between reads,
+checks every child's exit status, so a crash or a kill fails the call within a fraction of a second;
+on any exit path, normal or not, every child is stopped and reaped.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+from collections.abc import Callable, Sequence
+from multiprocessing.process import BaseProcess
+
+from wordcount.errors import InvalidUTF8Error, WorkerError
+from wordcount.executors._task import (
+    ChunkResult,
+    Task,
+    chunk_copy,
+    describe_exit,
+    first_error,
+    ignore_sigint,
+    portable_error,
+    run_task,
+)
+from wordcount.text import Text, chunk_spans
+
+#: How often the parent checks on its children while no result arrives (seconds).
+POLL_SECONDS = 0.05
+#: Grace for a child that exited cleanly to have its result read from the pipe (seconds).
+LOST_RESULT_SECONDS = 2.0
+
+
+def _process_main(results: mp.Queue, task: Task) -> None:
+    ignore_sigint()
+    try:
+        outcome: ChunkResult | Exception = run_task(task)
+    except BaseException as exc:
+        outcome = portable_error(task.index, exc)
+    results.put((task.index, outcome))
+
+
+def collect(results: mp.Queue, procs: Sequence[BaseProcess]) -> list[ChunkResult]:
+    """One result per process, failing promptly when a process dies without one."""
+    outcomes: dict[int, ChunkResult | Exception] = {}
+    clean_exit_seen: dict[int, float] = {}
+    waited = 0.0
+    while len(outcomes) < len(procs):
+        try:
+            index, outcome = results.get(timeout=POLL_SECONDS)
+        except queue.Empty:
+            waited += POLL_SECONDS
+        else:
+            outcomes[index] = outcome
+            if isinstance(outcome, Exception) and not isinstance(outcome, InvalidUTF8Error):
+                break  # fail now; invalid UTF-8 waits for the others to report the first offset
+            continue
+        for i, p in enumerate(procs):
+            if i in outcomes or p.exitcode is None:
+                continue
+            if p.exitcode != 0:
+                _drain(results, outcomes)
+                if i not in outcomes:
+                    raise WorkerError(describe_exit(i, p.pid, p.exitcode))
+            else:
+                first_seen = clean_exit_seen.setdefault(i, waited)
+                if waited - first_seen > LOST_RESULT_SECONDS:
+                    raise WorkerError(describe_exit(i, p.pid, p.exitcode))
+    errors = [o for o in outcomes.values() if isinstance(o, Exception)]
+    if errors:
+        raise first_error(errors)
+    return sorted(outcomes.values(), key=lambda r: r.index)  # type: ignore[union-attr]
+
+
+def _drain(results: mp.Queue, outcomes: dict[int, ChunkResult | Exception]) -> None:
+    """Read what is already in the queue (a killed child may have sent its result first)."""
+    while True:
+        try:
+            index, outcome = results.get(timeout=0.01)
+        except queue.Empty:
+            return
+        outcomes[index] = outcome
+
+
+def stop(procs: Sequence[BaseProcess]) -> None:
+    """Terminate, then kill, then reap every started process; never leaves one running."""
+    started = [p for p in procs if p.pid is not None]
+    for p in started:
+        if p.exitcode is None:
+            p.terminate()
+    for p in started:
+        p.join(timeout=2.0)
+        if p.exitcode is None:
+            p.kill()
+            p.join()
+
+
+def run_processes(ctx: mp.context.BaseContext, tasks: Sequence[Task],
+                  target: Callable[..., None]) -> list[ChunkResult]:
+    """Start ``target(results_queue, task)`` in one process per task and collect the results."""
+    results = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(results, t), name=f"wordcount-{t.index}",
+                         daemon=True) for t in tasks]
+    try:
+        for p in procs:
+            p.start()
+        return collect(results, procs)
+    finally:
+        stop(procs)
+        results.close()
+        results.cancel_join_thread()
+
+
+def run(text: Text, workers: int, kernel: Callable[..., int], *,
+        start_method: str | None, probe: bool) -> list[ChunkResult]:
+    """Slice chunks in the parent and count each in its own process."""
+    spans = chunk_spans(text, workers)
+    tasks = [Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, probe) for i, (a, b) in enumerate(spans)]
+    return run_processes(mp.get_context(start_method), tasks, _process_main)

@@ -1,0 +1,42 @@
+"""One ``threading.Thread`` per chunk, results through a ``queue.Queue``.
+
+Threads share the text, so no chunk is copied; whether they run in parallel depends on the kernel
+releasing the GIL (numpy does, ``str.split`` does not) or on a free-threaded interpreter.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+
+from wordcount.executors._task import ChunkResult, Task, first_error, portable_error, run_task
+from wordcount.text import Text, chunk_spans
+
+
+def _thread_main(results: queue.Queue, task: Task) -> None:
+    try:
+        results.put(run_task(task))
+    except BaseException as exc:
+        results.put(portable_error(task.index, exc))
+
+
+def run(text: Text, workers: int, kernel: Callable[..., int], *,
+        start_method: str | None, probe: bool) -> list[ChunkResult]:
+    """Start a thread per chunk over the shared text (offsets, no copies) and wait for all."""
+    spans = chunk_spans(text, workers)
+    results: queue.Queue = queue.Queue()
+    threads = [
+        threading.Thread(target=_thread_main, args=(results, Task(i, kernel, text, a, b, a)),
+                         name=f"wordcount-{i}", daemon=True)
+        for i, (a, b) in enumerate(spans)
+    ]
+    for t in threads:
+        t.start()
+    outcomes = [results.get() for _ in threads]
+    for t in threads:
+        t.join()
+    errors = [o for o in outcomes if isinstance(o, Exception)]
+    if errors:
+        raise first_error(errors)
+    return sorted(outcomes, key=lambda r: r.index)

@@ -1,0 +1,43 @@
+"""Counting kernels: how one chunk of text is counted.
+
+Every kernel is a pure function ``kernel(data, start=0, end=None) -> int`` that returns
+``len(str(data[start:end]).split())`` exactly. ``data`` is ``str`` (offsets in code points) or a
+bytes-like object of UTF-8 (offsets in bytes, cut on character boundaries); invalid UTF-8 raises
+``InvalidUTF8Error`` with an offset relative to ``start``. Taking offsets rather than slices lets
+executors that share memory (threads, shared memory) count a chunk without copying it.
+
+Kernels are top-level functions, so they pickle by reference and run in any worker process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from wordcount.kernels.numpy_kernel import count_numpy
+from wordcount.kernels.split import count_split
+
+
+class Kernel(Protocol):
+    def __call__(self, data: object, start: int = 0, end: int | None = None) -> int: ...
+
+
+#: Kernel functions by the name ``count_words(kernel=...)`` takes.
+KERNEL_FUNCTIONS: dict[str, Callable[..., int]] = {
+    "split": count_split,
+    "numpy": count_numpy,
+}
+
+KERNELS: tuple[str, ...] = tuple(KERNEL_FUNCTIONS)
+
+
+def get_kernel(name: str) -> Callable[..., int]:
+    """The kernel called ``name``; ``ValueError`` listing the valid names otherwise."""
+    if not isinstance(name, str):
+        raise TypeError(f"kernel must be a name (str), not {type(name).__name__}")
+    try:
+        return KERNEL_FUNCTIONS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown kernel {name!r}; choose one of: {', '.join(KERNELS)}"
+        ) from None
