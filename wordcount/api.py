@@ -24,8 +24,15 @@ class CountReport:
     chunks: tuple[ChunkResult, ...]
 
     def worker_memory(self) -> dict[int, WorkerMemory]:
-        """Each worker process's last memory report (probed runs only), by pid."""
-        return {c.memory.pid: c.memory for c in self.chunks if c.memory is not None}
+        """Each worker process's memory report with the highest peak (probed runs only), by pid.
+
+        A pool worker may count several chunks; its peak only grows, so its largest report wins.
+        """
+        reports: dict[int, WorkerMemory] = {}
+        for m in (c.memory for c in self.chunks if c.memory is not None):
+            if m.pid not in reports or m.peak_rss_bytes > reports[m.pid].peak_rss_bytes:
+                reports[m.pid] = m
+        return reports
 
 
 def _check_workers(workers: object) -> int:

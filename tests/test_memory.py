@@ -1,0 +1,122 @@
+"""The memory figures are true: known allocations are reported within stated tolerances.
+
+Every case counts a text whose chunks ask a worker to hold ``ALLOC_MIB`` MiB at the same time;
+the same call with 0 MiB gives the baseline (interpreters, queues, threads), and what the probes
+report beyond the baseline must be the known allocation within ``TOLERANCE``.
+"""
+
+from __future__ import annotations
+
+import pytest
+from measurement_kernels import MIB, holding_kernel
+
+import wordcount
+from wcbench.memory import measure_memory, tree_pss
+from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
+
+ALLOC_MIB = 64
+TOLERANCE = 0.10
+WORKERS = 2
+
+
+def _text(mib: int) -> str:
+    # One number per chunk: the chunker cuts "64 64" into "64" and " 64".
+    return " ".join([str(mib)] * WORKERS)
+
+
+def _extra(executor: str, start_method: str | None) -> tuple:
+    base = measure_memory(_text(0), kernel=holding_kernel, executor=executor, workers=WORKERS,
+                          start_method=start_method)
+    loaded = measure_memory(_text(ALLOC_MIB), kernel=holding_kernel, executor=executor,
+                            workers=WORKERS, start_method=start_method)
+    assert base.count == loaded.count == WORKERS
+    return base, loaded
+
+
+def _assert_close(measured: int, expected: int) -> None:
+    assert abs(measured - expected) <= TOLERANCE * expected, (
+        f"measured {measured / MIB:.1f} MiB beyond the baseline, expected "
+        f"{expected / MIB:.1f} MiB ± {TOLERANCE:.0%}"
+    )
+
+
+def test_serial_parent_peak_is_the_allocation() -> None:
+    base = measure_memory("0", kernel=holding_kernel, executor="serial", workers=1)
+    loaded = measure_memory(str(ALLOC_MIB), kernel=holding_kernel, executor="serial", workers=1)
+    _assert_close(loaded.peak_parent_bytes - base.peak_parent_bytes, ALLOC_MIB * MIB)
+    _assert_close(loaded.peak_tree_bytes - base.peak_tree_bytes, ALLOC_MIB * MIB)
+    assert loaded.peak_workers_bytes == 0 and loaded.worker_pids == ()
+
+
+def test_threads_allocate_in_the_parent() -> None:
+    base, loaded = _extra("threads", None)
+    _assert_close(loaded.peak_parent_bytes - base.peak_parent_bytes, WORKERS * ALLOC_MIB * MIB)
+    assert loaded.peak_workers_bytes == 0
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+@pytest.mark.parametrize("executor", sorted(PROCESS_EXECUTORS))
+def test_worker_peaks_are_the_allocations(executor: str, start_method: str) -> None:
+    base, loaded = _extra(executor, start_method)
+    assert loaded.start_method == start_method
+    assert len(loaded.worker_pids) >= 1
+    expected = WORKERS * ALLOC_MIB * MIB
+    _assert_close(loaded.peak_workers_bytes - base.peak_workers_bytes, expected)
+    # The workers hold their blocks at the same time, so the tree holds both at once.
+    _assert_close(loaded.peak_tree_bytes - base.peak_tree_bytes, expected)
+    # The parent allocates nothing of the kind.
+    assert loaded.peak_parent_bytes < 0.25 * ALLOC_MIB * MIB
+
+
+def _copied(executor: str, start_method: str | None, text: str | bytes) -> int:
+    return measure_memory(text, kernel="numpy", executor=executor, workers=WORKERS,
+                          start_method=start_method).copied_bytes
+
+
+TEXT = ("lorem ipsum dolor sit amet, consectetur adipiscing elit\n" * 20_000)
+
+
+@pytest.mark.parametrize("executor", ["serial", "threads"])
+def test_in_process_executors_copy_nothing(executor: str) -> None:
+    workers = 1 if executor == "serial" else WORKERS
+    assert measure_memory(TEXT, kernel="numpy", executor=executor, workers=workers).copied_bytes == 0
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_processes_copy_the_text_unless_forked(start_method: str) -> None:
+    copied = _copied("processes", start_method, TEXT)
+    if start_method == "fork":
+        assert copied == 0  # Process arguments are inherited, not pickled
+    else:
+        assert len(TEXT) <= copied <= len(TEXT) + 1024
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_pool_copies_the_text_under_every_method(start_method: str) -> None:
+    assert len(TEXT) <= _copied("process-pool", start_method, TEXT.encode()) <= len(TEXT) + 1024
+
+
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_shared_memory_copies_only_names_and_offsets(start_method: str) -> None:
+    copied = _copied("shared-memory", start_method, TEXT)
+    if start_method == "fork":
+        assert copied == 0
+    else:
+        assert 0 < copied <= 512 * WORKERS
+
+
+def test_unicode_text_is_counted_in_utf8_bytes() -> None:
+    text = "ünïcödé wörds\u3000and\xa0more " * 5_000
+    copied = _copied("processes", "spawn", text)
+    encoded = len(text.encode("utf-8"))
+    assert encoded <= copied <= encoded + 1024
+
+
+def test_tree_pss_counts_this_process() -> None:
+    assert tree_pss(__import__("os").getpid()) > 0
+
+
+def test_counts_stay_exact_under_measurement() -> None:
+    figures = measure_memory(TEXT, kernel="split", executor="shared-memory", workers=WORKERS,
+                             start_method="spawn")
+    assert figures.count == len(TEXT.split()) == wordcount.count_words(TEXT)

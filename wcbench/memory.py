@@ -1,0 +1,136 @@
+"""Memory of one word count: the parent, every worker, the whole tree, and the bytes copied.
+
+Always a separate, untimed call (``measure_memory``): the probes below read ``/proc`` and a
+sampling thread runs beside the work, which would distort a timing.
+
+- ``peak_parent_bytes``: the parent's peak resident set is reset just before the call
+  (``/proc/self/clear_refs``), so ``VmHWM`` afterwards minus the RSS before is the call's own peak
+  growth, exact to the page: no sampling.
+- ``peak_workers_bytes``: each worker process reports its own peak private memory at the end of
+  its task (``wordcount.procmem.WorkerMemory``); the sum over distinct worker processes. It
+  includes each worker's interpreter, so a spawned worker costs its start-up too: that is real.
+  Zero for serial and threads, which start no process.
+- ``peak_tree_bytes``: the largest growth of the summed PSS of the parent and all its descendants
+  over the call, sampled every ``SAMPLE_SECONDS``; PSS counts copy-on-write pages shared after
+  ``fork`` once. Sampling can miss a spike shorter than the interval, so the figure is never taken
+  below the parent's exact peak growth, which it must include.
+- ``copied_bytes``: bytes pickled to workers, counted where pickling really happens
+  (``wordcount.transfer``): chunks as ``Process`` arguments under spawn/forkserver, queue and pool
+  messages, never what ``fork`` lets a child inherit.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from wordcount import count_report, transfer
+from wordcount.procmem import reset_peak, rollup, status
+from wordcount.text import Text
+
+#: Interval of the process-tree sampler (seconds).
+SAMPLE_SECONDS = 0.002
+
+
+def descendants(pid: int) -> Iterator[int]:
+    """Every live descendant of ``pid`` (children of all its threads, recursively)."""
+    stack = [pid]
+    while stack:
+        parent = stack.pop()
+        try:
+            tids = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children") as f:
+                    children = [int(c) for c in f.read().split()]
+            except OSError:
+                continue
+            for child in children:
+                yield child
+                stack.append(child)
+
+
+def tree_pss(pid: int) -> int:
+    """Summed PSS of ``pid`` and its descendants; processes that vanish mid-read count 0."""
+    total = 0
+    for p in (pid, *descendants(pid)):
+        try:
+            total += rollup(p).get("Pss", 0)
+        except OSError:
+            pass
+    return total
+
+
+class TreeSampler:
+    """A thread that records the peak of ``tree_pss(pid)`` until stopped."""
+
+    def __init__(self, pid: int, interval: float = SAMPLE_SECONDS) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = tree_pss(pid)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, tree_pss(self.pid))
+
+    def __enter__(self) -> TreeSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, tree_pss(self.pid))
+
+
+@dataclass(frozen=True)
+class MemoryFigures:
+    """The memory cost of one call (bytes) and the count it produced."""
+
+    count: int
+    start_method: str | None
+    peak_parent_bytes: int
+    peak_workers_bytes: int
+    peak_tree_bytes: int
+    copied_bytes: int
+    worker_pids: tuple[int, ...]
+
+    def as_extra_info(self) -> dict[str, int]:
+        """The four figures under the names the saved benchmark JSON uses."""
+        return {
+            "peak_parent_bytes": self.peak_parent_bytes,
+            "peak_workers_bytes": self.peak_workers_bytes,
+            "peak_tree_bytes": self.peak_tree_bytes,
+            "copied_bytes": self.copied_bytes,
+        }
+
+
+def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: str,
+                   workers: int, start_method: str | None = None) -> MemoryFigures:
+    """Count ``text`` once with every probe on and return what it cost in memory."""
+    me = os.getpid()
+    tree_before = tree_pss(me)
+    reset_peak()
+    rss_before = status()["VmRSS"]
+    with TreeSampler(me) as sampler, transfer.metered() as meter:
+        report = count_report(text, kernel=kernel, executor=executor, workers=workers,
+                              start_method=start_method, probe=True)
+    parent_peak = max(status()["VmHWM"] - rss_before, 0)
+    worker_peaks = {
+        pid: m.peak_private_bytes for pid, m in report.worker_memory().items() if pid != me
+    }
+    return MemoryFigures(
+        count=report.count,
+        start_method=report.start_method,
+        peak_parent_bytes=parent_peak,
+        peak_workers_bytes=sum(worker_peaks.values()),
+        peak_tree_bytes=max(sampler.peak - tree_before, parent_peak),
+        copied_bytes=meter.bytes,
+        worker_pids=tuple(sorted(worker_peaks)),
+    )
