@@ -79,7 +79,8 @@ TEXT = ("lorem ipsum dolor sit amet, consectetur adipiscing elit\n" * 20_000)
 @pytest.mark.parametrize("executor", ["serial", "threads"])
 def test_in_process_executors_copy_nothing(executor: str) -> None:
     workers = 1 if executor == "serial" else WORKERS
-    assert measure_memory(TEXT, kernel="numpy", executor=executor, workers=workers).copied_bytes == 0
+    figures = measure_memory(TEXT, kernel="numpy", executor=executor, workers=workers)
+    assert figures.copied_bytes == 0
 
 
 @pytest.mark.parametrize("start_method", START_METHODS)

@@ -21,6 +21,7 @@ sampling thread runs beside the work, which would distort a timing.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -58,10 +59,8 @@ def tree_pss(pid: int) -> int:
     """Summed PSS of ``pid`` and its descendants; processes that vanish mid-read count 0."""
     total = 0
     for p in (pid, *descendants(pid)):
-        try:
+        with contextlib.suppress(OSError):  # the process exited meanwhile
             total += rollup(p).get("Pss", 0)
-        except OSError:
-            pass
     return total
 
 
