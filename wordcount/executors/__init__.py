@@ -25,7 +25,7 @@ _MODULES: dict[str, str] = {
     "shared-memory": "wordcount.executors.shared_memory",
 }
 #: Optional executors and the distribution each needs.
-_OPTIONAL: dict[str, str] = {}
+_OPTIONAL: dict[str, str] = {"dask": "distributed"}
 
 #: Executors that start worker processes, and so take a start method.
 PROCESS_EXECUTORS: frozenset[str] = frozenset({"processes", "process-pool", "shared-memory"})
