@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -244,6 +245,17 @@ def test_ctrl_c_cancels_the_call(cluster: dict, client: Client) -> None:
         _stop(proc)
     assert proc.returncode != 0 and "KeyboardInterrupt" in err
     assert _wait_no_tasks(client) == 0
+
+
+def test_unreachable_scheduler_is_a_worker_error() -> None:
+    with socket.socket() as s:  # a loopback port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    settings = {"scheduler-address": address, "distributed.comm.timeouts.connect": "1s"}
+    started = time.monotonic()
+    with dask.config.set(settings), pytest.raises(WorkerError, match="cannot reach"):
+        count_words(TEXT, executor="dask", workers=2)
+    assert time.monotonic() - started < FAIL_WITHIN_SECONDS
 
 
 # -- the local cluster -------------------------------------------------------------------------

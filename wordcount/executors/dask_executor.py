@@ -84,7 +84,12 @@ def get_client(workers: int) -> Client:
             return _local_client(workers)
         client = _clients.get(address)
         if client is None or client.status != "running":
-            client = _clients[address] = Client(address, set_as_default=False)
+            try:
+                client = Client(address, set_as_default=False)
+            except OSError as exc:  # also TimeoutError: nothing answers at that address
+                raise WorkerError(f"cannot reach the dask scheduler at {address!r} (from "
+                                  f"dask's scheduler-address setting): {exc}") from None
+            _clients[address] = client
         return client
 
 
