@@ -22,6 +22,7 @@ from wordcount.executors._task import (
     portable_error,
     run_task,
 )
+from wordcount.executors.processes import sigint_deferred
 from wordcount.text import Text, chunk_spans
 
 
@@ -44,13 +45,17 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
         start_method: str | None, probe: bool) -> list[ChunkResult]:
     """Submit one task per chunk to a pool of ``workers`` processes."""
     spans = chunk_spans(text, workers)
+    # The constructor starts no process; its queues may start multiprocessing's resource
+    # tracker, which unblocks SIGINT as it does so: keep that out of the deferred block.
     pool = ProcessPoolExecutor(max_workers=min(workers, len(spans)),
                                mp_context=mp.get_context(start_method),
                                initializer=ignore_sigint)
     finished = False
     try:
-        futures = [pool.submit(run_task, Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, probe))
-                   for i, (a, b) in enumerate(spans)]
+        with sigint_deferred():  # the pool starts its workers in submit()
+            futures = [pool.submit(run_task, Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a,
+                                                  probe))
+                       for i, (a, b) in enumerate(spans)]
         wait(futures, return_when=FIRST_EXCEPTION)
         errors: list[Exception] = []
         for i, f in enumerate(futures):
@@ -70,7 +75,8 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
         finished = True
         return results
     finally:
-        if finished:
-            pool.shutdown(wait=True)
-        else:
-            _stop_pool(pool)
+        with sigint_deferred():
+            if finished:
+                pool.shutdown(wait=True)
+            else:
+                _stop_pool(pool)

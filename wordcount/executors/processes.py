@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
-from collections.abc import Callable, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from multiprocessing.process import BaseProcess
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
@@ -88,6 +91,34 @@ def _drain(results: mp.Queue, outcomes: dict[int, ChunkResult | Exception]) -> N
         outcomes[index] = outcome
 
 
+@contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back while workers start or are stopped; it takes effect afterwards.
+
+    ``Process.start()`` interrupted half-way leaves a child the parent holds no handle on (it
+    lingers, or prints a traceback when it finds its parent gone), and an interrupted cleanup
+    leaves workers running or a segment in /dev/shm. So, for the block, a SIGINT is only recorded
+    (in the main thread's handler: the signal may land in any thread, numpy's included) and
+    re-raised at the end, where it becomes ``KeyboardInterrupt`` as usual. The signal is also
+    blocked in this thread: children inherit the mask, across spawn's ``exec`` too, so a Ctrl-C
+    sent to the whole process group cannot interrupt them while they import; they then ignore
+    SIGINT for good (``ignore_sigint``) and leave it to the parent.
+    """
+    held: list[int] = []
+    in_main = threading.current_thread() is threading.main_thread()
+    old_handler = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum)) \
+        if in_main else None
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # a pending SIGINT lands in `held`
+        if in_main:
+            signal.signal(signal.SIGINT, signal.SIG_DFL if old_handler is None else old_handler)
+            if held:
+                signal.raise_signal(signal.SIGINT)
+
+
 def stop(procs: Sequence[BaseProcess]) -> None:
     """Terminate, then kill, then reap every started process; never leaves one running."""
     started = [p for p in procs if p.pid is not None]
@@ -108,18 +139,21 @@ def run_processes(ctx: mp.context.BaseContext, tasks: Sequence[Task],
     procs = [ctx.Process(target=target, args=(results, t), name=f"wordcount-{t.index}",
                          daemon=True) for t in tasks]
     try:
-        for p in procs:
-            p.start()
+        with sigint_deferred():
+            for p in procs:
+                p.start()
         return collect(results, procs)
     finally:
-        stop(procs)
-        results.close()
-        results.cancel_join_thread()
+        with sigint_deferred():
+            stop(procs)
+            results.close()
+            results.cancel_join_thread()
 
 
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
         start_method: str | None, probe: bool) -> list[ChunkResult]:
     """Slice chunks in the parent and count each in its own process."""
     spans = chunk_spans(text, workers)
-    tasks = [Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, probe) for i, (a, b) in enumerate(spans)]
+    tasks = [Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, probe)
+             for i, (a, b) in enumerate(spans)]
     return run_processes(mp.get_context(start_method), tasks, _process_main)

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
 
 from wordcount.executors._task import ChunkResult, Task, payload_size, portable_error, run_task
-from wordcount.executors.processes import ignore_sigint, run_processes
+from wordcount.executors.processes import ignore_sigint, run_processes, sigint_deferred
 from wordcount.text import Text, chunk_spans
 
 _ENCODE_BLOCK = 1 << 20
@@ -33,7 +33,7 @@ class SharedText:
 
 
 @contextmanager
-def attach(ref: SharedText):  # noqa: ANN201 - a context manager of memoryview
+def attach(ref: SharedText) -> Iterator[memoryview]:
     """Map the block without registering it with the resource tracker: the parent owns it."""
     if sys.version_info >= (3, 13):
         shm = SharedMemory(name=ref.name, track=False)
@@ -85,8 +85,10 @@ def _fill(shm: SharedMemory, text: Text) -> int:
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
         start_method: str | None, probe: bool) -> list[ChunkResult]:
     """Copy the text into one shared block and count byte ranges of it in worker processes."""
-    shm = SharedMemory(create=True, size=max(payload_size(text), 1))
+    shm = None
     try:
+        with sigint_deferred():  # a Ctrl-C between creating and holding the block would leak it
+            shm = SharedMemory(create=True, size=max(payload_size(text), 1))
         size = _fill(shm, text)
         view = shm.buf[:size]
         try:
@@ -97,5 +99,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
         tasks = [Task(i, kernel, ref, a, b, a, probe) for i, (a, b) in enumerate(spans)]
         return run_processes(mp.get_context(start_method), tasks, _worker_main)
     finally:
-        shm.close()
-        shm.unlink()
+        if shm is not None:
+            with sigint_deferred():
+                shm.close()
+                shm.unlink()
