@@ -12,7 +12,7 @@ import mmap
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import NoReturn
 
 from wordcount.api import count_words
@@ -61,8 +61,23 @@ def open_text(path: str) -> Iterator[bytes | mmap.mmap]:
         if os.fstat(f.fileno()).st_size == 0:
             yield f.read()
             return
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
             yield mm
+        finally:
+            _close_map(mm)
+
+
+def _close_map(mm: mmap.mmap) -> None:
+    """Unmap now, unless views of the map are still alive: then when they are collected.
+
+    An error raised while counting carries a traceback whose frames may still hold views of the
+    map (a numpy array, a memoryview), and daemon threads interrupted by Ctrl-C may still be
+    counting it; ``close()`` then raises ``BufferError``, which would replace the error being
+    reported. The map is freed with its last view instead.
+    """
+    with suppress(BufferError):
+        mm.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

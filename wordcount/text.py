@@ -8,6 +8,7 @@ whatever the number of chunks.
 from __future__ import annotations
 
 import codecs
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -67,7 +68,7 @@ def chunk_spans(text: Text, chunks: int) -> list[tuple[int, int]]:
         if cut > cuts[-1]:
             cuts.append(cut)
     cuts.append(n)
-    spans = [(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    spans = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
     return spans or [(0, n)]
 
 
@@ -82,7 +83,7 @@ def iter_utf8_blocks(
 
 def validate_utf8(data: bytes | bytearray | memoryview, start: int = 0, end: int | None = None,
                   block: int = 1 << 20) -> None:
-    """Raise ``InvalidUTF8Error`` (offset relative to ``start``) unless ``data[start:end]`` is UTF-8.
+    """``InvalidUTF8Error`` (offset relative to ``start``) unless ``data[start:end]`` is UTF-8.
 
     Works block by block so memory stays bounded by ``block``; all-ASCII blocks (the common case)
     are accepted by ``bytes.isascii``, which runs at memory speed.
