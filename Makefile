@@ -26,5 +26,10 @@ lint: install
 bench: install
 	$(PY) -m pytest bench
 
+# results/report.md with plots in results/report/: the latest saved run, or NEW (default: latest)
+# against BASE side by side with ratios. A run is a saved file's path or its NNNN number.
+report: install
+	$(PY) -m wcbench.report --results results $(if $(BASE),--base '$(BASE)') $(if $(NEW),--new '$(NEW)')
+
 clean:
 	rm -rf .venv .venv-* .pytest_cache .hypothesis .ruff_cache *.egg-info
