@@ -396,8 +396,10 @@ def copy_sentences(run: Run) -> list[str]:
         parts[0] += " of the text"
         lines.append(f"At {format_size(size)}, {executor} copies to its workers "
                      f"{_join(parts)} (over kernels and worker counts).")
-    whole = [f"{e} ({m})" for (e, m), (lo, _) in sorted(fractions.items()) if lo >= WHOLE_COPY]
-    tiny = [f"{e} ({m})" for (e, m), (_, hi) in sorted(fractions.items()) if hi < TINY_COPY]
+    ordered = sorted(fractions.items(), key=lambda item: (_rank(item[0][0], EXECUTOR_ORDER),
+                                                          _rank(item[0][1], START_METHOD_ORDER)))
+    whole = [f"{e} ({m})" for (e, m), (lo, _) in ordered if lo >= WHOLE_COPY]
+    tiny = [f"{e} ({m})" for (e, m), (_, hi) in ordered if hi < TINY_COPY]
     if whole:
         lines.append(f"The whole text (at least {WHOLE_COPY:.0%}) is serialised to the workers "
                      f"by {_join(whole)}.")
