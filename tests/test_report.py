@@ -156,7 +156,7 @@ def test_thread_sentence_states_the_gil_and_the_measured_scaling() -> None:
     cases = matrix(raw())
     size = max(c["text_bytes"] for c in cases)
     sentence = report.thread_sentences(report.load_run(FIXTURE))[0]
-    assert sentence.startswith("With the GIL enabled (CPython 3.11.7, 2 CPUs)")
+    assert sentence.startswith("With the GIL enabled on CPython 3.11.7 and 2 CPUs, ")
     for kernel in ("split", "numpy"):
         threads = {c["workers"]: c["median"] for c in cases if c["text_bytes"] == size
                    and (c["kernel"], c["executor"]) == (kernel, "threads")}
@@ -173,7 +173,7 @@ def test_a_free_threaded_run_says_the_gil_is_disabled(tmp_path: Path) -> None:
     run = report.load_run(save(tmp_path, 1, data))
     assert report.gil_status(run) == "disabled (free-threaded)"
     assert report.thread_sentences(run)[0].startswith(
-        "With the GIL disabled (free-threaded) (CPython 3.14.0, 2 CPUs)")
+        "With the GIL disabled (free-threaded) on CPython 3.14.0 and 2 CPUs, ")
 
 
 def _new_run(data: dict) -> tuple[dict, dict]:
@@ -225,7 +225,9 @@ def test_base_and_new_side_by_side_with_ratios(tmp_path: Path) -> None:
                                 else "1.00×")
     assert f"Only in BASE: {label(gone)} at {format_size(gone['text_bytes'])}." in ratios
     assert "| run | " in section(text, "BASE and NEW")
-    assert "the biggest gain is split · threads" in ratios
+    assert "the biggest gain in time is split · threads" in ratios
+    assert "biggest loss" not in ratios  # nothing got slower
+    assert "- BASE: With the GIL enabled" in ratios and "- NEW: With the GIL enabled" in ratios
     # The NEW run is reported in full below the comparison, with its plots.
     assert "## Findings" in text and (tmp_path / "report" / "throughput.png").exists()
 

@@ -434,7 +434,7 @@ def thread_sentences(run: Run) -> list[str]:
     parts = [f"{kernel} in {most} threads runs {fmt_ratio(speedup)} as fast as in one"
              for kernel, (most, speedup) in scaling.items()]
     cpus = facts["machine"].rsplit(", ", 1)[-1]
-    return [f"With the GIL {facts['GIL']} ({facts['python']}, {cpus}), at "
+    return [f"With the GIL {facts['GIL']} on {facts['python']} and {cpus}, at "
             f"{format_size(size)}: {'; '.join(parts)}."]
 
 
@@ -553,12 +553,17 @@ def comparison_lines(base: Run, new: Run) -> list[str]:
                f"{fmt_ratio(_geomean(times))} BASE's median time (geometric mean)")
     if mems:
         summary += f" and {fmt_ratio(_geomean(mems))} its peak tree memory"
-    summary += (f"; the biggest gain is {case_label(gain[1])} at "
-                f"{format_size(gain[1].text_bytes)} ({fmt_ratio(gain[1].median / gain[0].median)}),"
-                f" the biggest loss {case_label(loss[1])} at {format_size(loss[1].text_bytes)} "
-                f"({fmt_ratio(loss[1].median / loss[0].median)}). "
-                "Ratios are NEW / BASE: below 1× NEW is faster or smaller.")
+    moves = [(word, pair) for word, pair, faster in (("gain", gain, True), ("loss", loss, False))
+             if (pair[1].median < pair[0].median) == faster and pair[1].median != pair[0].median]
+    for word, (b, n) in moves:
+        summary += (f"; the biggest {word} in time is {case_label(n)} at "
+                    f"{format_size(n.text_bytes)} ({fmt_ratio(n.median / b.median)})")
+    summary += ". Ratios are NEW / BASE: below 1× NEW is faster or smaller."
     lines += [summary, ""]
+    # Threads are where a GIL build and a free-threaded one differ: say both runs' scaling.
+    lines += [f"- {label}: {sentence}" for label, run in (("BASE", base), ("NEW", new))
+              for sentence in thread_sentences(run)]
+    lines.append("")
     for size in sorted({n.text_bytes for _, n in pairs}):
         rows = []
         for b, n in (p for p in pairs if p[1].text_bytes == size):
