@@ -1,0 +1,29 @@
+"""Shared fixtures: the executor grid, and an audit that a call leaves no worker or segment behind.
+
+``tests/`` is on ``sys.path`` (pytest's rootdir-relative import puts it there; the insert below
+makes it explicit), so ``helpers`` is importable here and in worker processes of every start
+method, which inherit the parent's ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+if os.path.dirname(__file__) not in sys.path:
+    sys.path.insert(0, os.path.dirname(__file__))
+
+import helpers
+from helpers import Audit
+
+
+@pytest.fixture
+def audit() -> Iterator[Audit]:
+    """Watch this process's /dev/shm mappings during the test; check for leftovers after it."""
+    with helpers.shm_watch() as seen:
+        a = Audit(helpers.worker_processes(), helpers.shm_segments_mapped(os.getpid()), seen)
+        yield a
+    a.assert_clean()

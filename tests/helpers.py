@@ -1,0 +1,208 @@
+"""Kernels that misbehave on purpose, and checks for what a failed call may leave behind.
+
+The kernels are top-level functions of a module on ``sys.path`` (pytest puts ``tests/`` there and
+spawn/forkserver children inherit the parent's ``sys.path``), so workers of every start method
+can load them. Each one obeys the kernel contract ``kernel(data, start=0, end=None) -> int`` and
+misbehaves only in a chunk that holds its trigger word, so the other workers stay busy (they
+sleep) while one fails: the call must then fail at once rather than wait for them.
+
+``python -c "import helpers; helpers.cli_main()" ARGS`` runs the real ``wordcount`` CLI with these
+kernels registered under the names of ``EXTRA_KERNELS``, so CLI runs can be made to fail or to
+keep their workers busy.
+
+Workers import this module to load a kernel, so it imports little at the top (psutil only where
+the audit functions need it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
+
+if TYPE_CHECKING:
+    import psutil
+
+#: A chunk holding this word makes its worker raise.
+RAISE_WORD = "RAISE"
+#: A chunk holding this word makes its worker SIGKILL itself.
+KILL_WORD = "KILL"
+#: How long ``sleepy_kernel`` and the non-failing chunks of the faulty kernels sleep: far longer
+#: than any test waits, so a call that waits for them is caught by the test's liveness bound.
+SLEEP_SECONDS = 60.0
+
+
+def _chunk(data: object, start: int, end: int | None) -> str:
+    end = len(data) if end is None else end  # type: ignore[arg-type]
+    if isinstance(data, str):
+        return data[start:end]
+    return str(memoryview(data)[start:end], "utf-8")  # type: ignore[arg-type]
+
+
+def raising_kernel(data: object, start: int = 0, end: int | None = None) -> int:
+    """Raise in the chunk holding ``RAISE``; sleep in the others."""
+    words = _chunk(data, start, end).split()
+    if RAISE_WORD in words:
+        raise RuntimeError(f"helper kernel raised on purpose in pid {os.getpid()}")
+    time.sleep(SLEEP_SECONDS)
+    return len(words)
+
+
+def killing_kernel(data: object, start: int = 0, end: int | None = None) -> int:
+    """SIGKILL the worker in the chunk holding ``KILL``; sleep in the others."""
+    words = _chunk(data, start, end).split()
+    if KILL_WORD in words:
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(SLEEP_SECONDS)
+    return len(words)
+
+
+def sleepy_kernel(data: object, start: int = 0, end: int | None = None) -> int:
+    """Keep the worker busy (sleeping) for ``SLEEP_SECONDS``, then count."""
+    words = _chunk(data, start, end).split()
+    time.sleep(SLEEP_SECONDS)
+    return len(words)
+
+
+#: Extra ``--kernel`` names ``cli_main`` accepts.
+EXTRA_KERNELS = {"raise": raising_kernel, "kill": killing_kernel, "sleep": sleepy_kernel}
+
+
+def cli_main() -> None:
+    """The ``wordcount`` CLI with the helper kernels registered (argv from ``sys.argv[1:]``)."""
+    from wordcount import cli
+    from wordcount.kernels import KERNEL_FUNCTIONS
+
+    KERNEL_FUNCTIONS.update(EXTRA_KERNELS)
+    sys.exit(cli.main(sys.argv[1:]))
+
+
+# --- what a call may leave behind -------------------------------------------------------------
+
+_HELPER_CMDLINE = re.compile(r"multiprocessing\.(resource_tracker|forkserver) import main")
+
+
+def is_mp_helper(proc: psutil.Process, parent_pid: int) -> bool:
+    """multiprocessing's own long-lived helpers (resource tracker, fork server) of ``parent_pid``.
+
+    They are direct children whose command line runs their ``main``; workers forked by the fork
+    server share its command line but are its children, not ``parent_pid``'s.
+    """
+    import psutil
+
+    try:
+        return proc.ppid() == parent_pid and bool(_HELPER_CMDLINE.search(" ".join(proc.cmdline())))
+    except psutil.NoSuchProcess:
+        return False
+
+
+def worker_processes(parent_pid: int | None = None) -> set[int]:
+    """Pids of live descendants of ``parent_pid`` (default: this process) other than helpers."""
+    import psutil
+
+    parent_pid = os.getpid() if parent_pid is None else parent_pid
+    try:
+        children = psutil.Process(parent_pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return set()
+    live = set()
+    for p in children:
+        try:
+            if p.status() == psutil.STATUS_ZOMBIE or is_mp_helper(p, parent_pid):
+                continue
+        except psutil.NoSuchProcess:
+            continue
+        live.add(p.pid)
+    return live
+
+
+def shm_segments_mapped(pid: int) -> set[str]:
+    """Names of the /dev/shm segments process ``pid`` maps right now."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return set()
+    return set(re.findall(r"/dev/shm/(\S+)", maps))
+
+
+@contextmanager
+def shm_watch(pid: int | None = None, every: float = 0.002) -> Iterator[set[str]]:
+    """Collect the names of the /dev/shm segments ``pid`` maps at any time during the block.
+
+    The executor's parent maps its block from creation to unlink, so watching it finds the exact
+    segment a call made, whatever else other processes on the machine create meanwhile.
+    """
+    pid = os.getpid() if pid is None else pid
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            seen.update(shm_segments_mapped(pid))
+            done.wait(every)
+
+    watcher = threading.Thread(target=poll, name="shm-watch", daemon=True)
+    watcher.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        watcher.join()
+
+
+def leftover_segments(names: set[str]) -> set[str]:
+    """Those of ``names`` still present in /dev/shm."""
+    return {n for n in names if os.path.exists(f"/dev/shm/{n}")}
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, every: float = 0.02) -> bool:
+    """Poll ``predicate()`` until it is true or ``timeout`` seconds pass; its last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(every)
+
+
+# --- the grid and the audit used by the process tests -----------------------------------------
+
+#: Every (process executor, start method) pair this platform offers, as pytest ids.
+PROCESS_GRID = [(ex, m) for ex in sorted(PROCESS_EXECUTORS) for m in START_METHODS]
+
+#: How long a worker that stays healthy may still be reaped after a call returns (seconds).
+REAP_GRACE = 5.0
+
+
+@dataclass
+class Audit:
+    """What one test started: worker pids alive before it, segments it mapped while it ran."""
+
+    before: set[int]
+    mapped_before: set[str]
+    seen: set[str] = field(default_factory=set)  # filled live by ``shm_watch``
+
+    def new_workers(self) -> set[int]:
+        return worker_processes() - self.before
+
+    def shared_blocks(self) -> set[str]:
+        """multiprocessing.shared_memory blocks this process mapped during the test."""
+        return {n for n in self.seen - self.mapped_before if n.startswith("psm_")}
+
+    def assert_clean(self) -> None:
+        """No worker process and no shared-memory segment of this test is left."""
+        assert wait_for(lambda: not self.new_workers(), REAP_GRACE), \
+            f"worker processes left running: {sorted(self.new_workers())}"
+        left = leftover_segments(set(self.seen) - self.mapped_before)
+        assert not left, f"shared-memory segments left in /dev/shm: {sorted(left)}"

@@ -1,0 +1,80 @@
+"""A worker that raises or is killed fails the call at once, and leaves nothing behind.
+
+Every process executor under every start method: one chunk's worker fails (its kernel raises, or
+it SIGKILLs itself) while the others sleep far longer than the test waits, so a call that waited
+for them, or hung on a dead child, would miss the liveness bound. Afterwards no worker process of
+the test is alive and no shared-memory block it mapped is left in /dev/shm.
+"""
+
+from __future__ import annotations
+
+import time
+
+import helpers
+import pytest
+from helpers import PROCESS_GRID, Audit
+
+import wordcount
+from wordcount import WorkerError
+
+#: Wall-clock bound for a failing call: a liveness check (the healthy workers sleep
+#: ``helpers.SLEEP_SECONDS``), generous because two shared cores start spawn workers slowly.
+LIVENESS_SECONDS = 20.0
+assert LIVENESS_SECONDS < helpers.SLEEP_SECONDS / 2
+
+WORKERS = 3
+FILLER = "word " * 40
+
+
+def _fail_promptly(text: str | bytes, kernel: object, executor: str, method: str,
+                   match: str, audit: Audit) -> WorkerError:
+    t0 = time.monotonic()
+    with pytest.raises(WorkerError, match=match) as info:
+        wordcount.count_report(text, kernel=kernel, executor=executor, workers=WORKERS,
+                               start_method=method)
+    elapsed = time.monotonic() - t0
+    assert elapsed < LIVENESS_SECONDS, f"the failing call took {elapsed:.1f} s"
+    audit.assert_clean()
+    if executor == "shared-memory":  # the leftover check above saw the block it checks for
+        assert audit.shared_blocks()
+    return info.value
+
+
+@pytest.mark.parametrize(("executor", "method"), PROCESS_GRID)
+def test_raising_worker(executor: str, method: str, audit: Audit) -> None:
+    """The kernel raises in the last chunk; the error names the chunk and the exception."""
+    err = _fail_promptly(FILLER + helpers.RAISE_WORD, helpers.raising_kernel, executor, method,
+                         "raised on purpose", audit)
+    assert "RuntimeError" in str(err)
+
+
+@pytest.mark.parametrize(("executor", "method"), PROCESS_GRID)
+def test_killed_worker(executor: str, method: str, audit: Audit) -> None:
+    """The first chunk's worker is killed by SIGKILL (UTF-8 bytes input this time)."""
+    text = (helpers.KILL_WORD + " " + FILLER).encode()
+    _fail_promptly(text, helpers.killing_kernel, executor, method,
+                   "killed by SIGKILL|pool worker died", audit)
+
+
+def test_raising_thread() -> None:
+    """Threads cannot be stopped, so every chunk raises here; the call reports a WorkerError."""
+    with pytest.raises(WorkerError, match="raised on purpose"):
+        wordcount.count_report(" ".join([helpers.RAISE_WORD] * 3), kernel=helpers.raising_kernel,
+                               executor="threads", workers=3)
+
+
+def test_raising_serial_kernel_propagates() -> None:
+    """Serial runs the kernel in the caller: its exception is the kernel's own, unwrapped."""
+    with pytest.raises(RuntimeError, match="raised on purpose"):
+        wordcount.count_report(helpers.RAISE_WORD, kernel=helpers.raising_kernel)
+
+
+@pytest.mark.parametrize(("executor", "method"), PROCESS_GRID)
+def test_healthy_call_leaves_nothing(executor: str, method: str, audit: Audit) -> None:
+    """The normal path cleans up as well as the failing ones."""
+    text = "déjà vu\u3000" * 50
+    assert wordcount.count_words(text, executor=executor, workers=WORKERS,
+                                 start_method=method) == len(text.split())
+    audit.assert_clean()
+    if executor == "shared-memory":
+        assert audit.shared_blocks()
