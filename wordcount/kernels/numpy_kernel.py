@@ -1,80 +1,271 @@
-"""A vectorised kernel over UTF-8 bytes that never materialises words.
+"""A vectorised kernel over UTF-8 bytes that never materialises words and releases the GIL.
 
-A word starts at every byte that is not part of a whitespace character and follows one that is
-(or starts the text). The text is processed in cache-sized blocks cut on character boundaries,
-carrying one bit (was the previous byte whitespace?) from block to block; numpy releases the GIL
-for the heavy work, so threads running this kernel run in parallel.
+A word starts at every byte that is not whitespace and follows one that is (or starts the text),
+so the count is ``count_nonzero(ws[i-1] & ~ws[i])`` over a whitespace mask ``ws``. Getting there at
+memory speed, exactly for all of Unicode:
+
+* Blocks of about ``BLOCK_BYTES`` (cut on character boundaries), with thread-local preallocated
+  ``out=`` buffers: temporaries stay in cache, memory is bounded by the block not the input, and
+  threads running the kernel at once never share a buffer. One bit (was the last byte whitespace?)
+  crosses from block to block.
+* ASCII blocks (``max() < 0x80``, one fast reduction) need no UTF-8 validation and only the
+  ``a <= 32`` test; the control bytes ``0x00-0x08`` and ``0x0E-0x1B``, which are ``<= 32`` but not
+  whitespace, are ruled out by two more reductions and handled by an exact table when present.
+* Other blocks are validated with whole-array byte-class arithmetic (every continuation byte where a
+  lead byte asks for one and nowhere else; no ``C0``, ``C1``, ``F5-FF``), plus sparse checks of the
+  few 3- and 4-byte leads (overlong, surrogate, beyond U+10FFFF). Only the multi-byte whitespace
+  characters need more than ``a <= 32``; they all start with ``C2``, ``E1``, ``E2`` or ``E3``, so
+  their candidates are found sparsely and recognised by a sorted-key lookup.
+* When validation fails, CPython's own decoder is run over that block to name the first bad byte
+  exactly as ``bytes.decode`` would.
+* ``str`` input is encoded block by block (never a full-size encoded copy); the encoding is valid
+  by construction, so only the whitespace work remains.
+
+Every heavy step is a numpy ufunc, reduction or fancy index, all of which release the GIL.
 """
 
 from __future__ import annotations
 
+import codecs
+import threading
+
 import numpy as np
 
-from wordcount.text import WHITESPACE, validate_utf8
+from wordcount.errors import InvalidUTF8Error
+from wordcount.text import WHITESPACE
 
-#: Bytes per block: small enough for the temporaries to stay in cache.
+#: Bytes per block: big enough that per-call overhead is small, small enough to stay in cache.
 BLOCK_BYTES = 1 << 20
 
+# Exact ASCII whitespace, for the rare blocks holding control bytes that ``a <= 32`` would misread.
 _ASCII_SPACE = np.zeros(256, dtype=bool)
 _ASCII_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 0x80]] = True
-# The multi-byte whitespace characters' encodings, grouped by length.
-_MULTI = [ch.encode("utf-8") for ch in WHITESPACE if ord(ch) >= 0x80]
+# Multi-byte whitespace as integer keys: (lead << 8 | b1) for 2 bytes, (lead << 16 | b1 << 8 | b2)
+# for 3 bytes. No whitespace character takes 4 bytes.
+_WS2 = np.array(sorted(int.from_bytes(c.encode(), "big") for c in WHITESPACE
+                       if len(c.encode()) == 2), dtype=np.int64)
+_WS3 = np.array(sorted(int.from_bytes(c.encode(), "big") for c in WHITESPACE
+                       if len(c.encode()) == 3), dtype=np.int64)
+assert {c.encode()[0] for c in WHITESPACE if ord(c) >= 0x80} == {0xC2, 0xE1, 0xE2, 0xE3}
+
+_local = threading.local()
 
 
-def _space_mask(a: np.ndarray) -> np.ndarray:
-    """Boolean mask: is byte ``i`` part of a whitespace character? ``a`` holds whole characters."""
-    ws = _ASCII_SPACE[a]
-    if a.size and a.max() >= 0xC2:
-        padded = np.concatenate([a, np.zeros(2, dtype=np.uint8)])
-        for seq in _MULTI:
-            hit = padded[: a.size] == seq[0]
-            for k in range(1, len(seq)):
-                hit &= padded[k : a.size + k] == seq[k]
-            where = np.flatnonzero(hit)
-            for k in range(len(seq)):
-                ws[where + k] = True
+class _Buffers:
+    """Scratch arrays reused by every block one thread counts (``out=`` targets)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        padded = size + 8
+        self.ws = np.empty(padded, dtype=bool)  # whitespace mask
+        self.flag = np.empty(padded, dtype=bool)  # word starts; validation temporaries
+        self.flag2 = np.empty(padded, dtype=bool)
+        self.byte = np.empty(padded, dtype=np.uint8)  # shifted bytes
+
+
+def _buffers(size: int) -> _Buffers:
+    """This thread's scratch arrays, grown when a block is larger than any before."""
+    buf = getattr(_local, "buffers", None)
+    if buf is None or buf.size < size:
+        buf = _local.buffers = _Buffers(max(size, 64))
+    return buf
+
+
+def _in_set(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Which ``keys`` are in the sorted ``table`` (small arrays: a binary search each)."""
+    pos = np.minimum(np.searchsorted(table, keys), table.size - 1)
+    return table[pos] == keys
+
+
+def _long_leads(a: np.ndarray, buf: _Buffers) -> np.ndarray:
+    """Positions of the bytes ``>= E0`` (leads of 3- and 4-byte characters): few in most text."""
+    n = a.size
+    np.greater_equal(a, 0xE0, out=buf.flag2[:n])
+    return np.flatnonzero(buf.flag2[:n])
+
+
+def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, long_leads: np.ndarray) -> bool:
+    """Whether the non-ASCII block ``a`` (whole characters; largest byte ``top``) is valid UTF-8.
+
+    Every byte ``10xxxxxx`` must be the continuation some earlier lead asks for: one after a lead
+    ``>= C0``, two after ``>= E0``, three after ``>= F0``; and every lead's continuations must be
+    there. Leads ``C0``, ``C1`` and ``F5-FF`` never occur; ``E0``, ``ED``, ``F0`` and ``F4`` limit
+    their second byte (overlong forms, surrogates, code points past U+10FFFF).
+    """
+    n = a.size
+    if top >= 0xF5:
+        return False
+    tail = a[-3:]
+    if (tail >= np.array([0xF0, 0xE0, 0xC0][-tail.size:], dtype=np.uint8)).any():
+        return False  # a character cut off by the end of the block
+    sub = buf.byte[:n]
+    np.subtract(a, 0xC0, out=sub)
+    if int(sub.min()) < 2:  # C0 or C1: overlong two-byte forms
+        return False
+    if long_leads.size:
+        lead, second = a[long_leads], a[long_leads + 1]
+        bad = ((lead == 0xE0) & (second < 0xA0)) | ((lead == 0xED) & (second >= 0xA0)) \
+            | ((lead == 0xF0) & (second < 0x90)) | ((lead == 0xF4) & (second >= 0x90))
+        if bad.any():
+            return False
+    cont, need = buf.flag[:n], buf.ws[:n]  # the whitespace mask is built after validation
+    np.less(a.view(np.int8), -64, out=cont)  # 0x80-0xBF
+    # ``need[i]``: some lead before ``i`` asks for a continuation at ``i``.
+    np.greater_equal(a[:-1], 0xC0, out=need[1:])
+    need[0] = False
+    if long_leads.size:
+        need[long_leads + 2] = True
+        if top >= 0xF0:
+            four = long_leads[a[long_leads] >= 0xF0]
+            need[four + 3] = True
+    np.not_equal(cont, need, out=need)
+    return not need.any()
+
+
+def _space_mask(a: np.ndarray, buf: _Buffers, long_leads: np.ndarray | None) -> np.ndarray:
+    """Whitespace mask of block ``a`` (valid UTF-8, whole characters) in ``buf.ws``.
+
+    ``long_leads`` (see :func:`_long_leads`) is ``None`` for an ASCII block.
+    """
+    n = a.size
+    ws = buf.ws[:n]
+    sub = buf.byte[:n]
+    np.subtract(a, 0x0E, out=sub)
+    if int(a.min()) < 0x09 or int(sub.min()) < 0x0E:  # control bytes 00-08 or 0E-1B present
+        np.take(_ASCII_SPACE, a, out=ws)
+    else:
+        np.less_equal(a, 0x20, out=ws)
+    if long_leads is None:
+        return ws
+    # Multi-byte whitespace: two-byte ones lead with C2, three-byte ones with E1, E2 or E3.
+    np.equal(a, 0xC2, out=buf.flag[:n])
+    lead2 = np.flatnonzero(buf.flag[:n])
+    if lead2.size:
+        key = a[lead2].astype(np.int64) << 8 | a[lead2 + 1]
+        hit = lead2[_in_set(key, _WS2)]
+        ws[hit] = True
+        ws[hit + 1] = True
+    lead3 = long_leads[a[long_leads] <= 0xE3]
+    if lead3.size:
+        key = (a[lead3].astype(np.int64) << 16) | (a[lead3 + 1].astype(np.int64) << 8) \
+            | a[lead3 + 2]
+        hit = lead3[_in_set(key, _WS3)]
+        ws[hit] = True
+        ws[hit + 1] = True
+        ws[hit + 2] = True
     return ws
 
 
-def _count_block(a: np.ndarray, prev_space: bool) -> tuple[int, bool]:
-    """Words starting in ``a`` given whether the byte before it was whitespace."""
-    if a.size == 0:
-        return 0, prev_space
-    ws = _space_mask(a)
-    starts = int(np.count_nonzero(~ws[1:] & ws[:-1]) + int(prev_space and not ws[0]))
-    return starts, bool(ws[-1])
+def _count_block(a: np.ndarray, prev_space: bool, buf: _Buffers,
+                 long_leads: np.ndarray | None) -> tuple[int, bool]:
+    """Words starting in block ``a`` given whether the byte before it was whitespace."""
+    ws = _space_mask(a, buf, long_leads)
+    starts = buf.flag[: a.size - 1]
+    np.less(ws[1:], ws[:-1], out=starts)  # ws[i-1] and not ws[i]
+    words = int(np.count_nonzero(starts)) + int(prev_space and not ws[0])
+    return words, bool(ws[-1])
 
 
-def _char_boundary(a: np.ndarray, pos: int) -> int:
-    """Move ``pos`` back to the start of the UTF-8 character it falls in (at most 3 bytes)."""
-    for _ in range(3):
-        if pos <= 0 or pos >= a.size or (a[pos] & 0xC0) != 0x80:
-            break
-        pos -= 1
-    return pos
+def _cut(a: np.ndarray, pos: int, stop: int) -> int:
+    """A block end near ``stop`` on a character boundary: back over at most three continuation
+    bytes, or forward past them when the block would otherwise be empty (tiny blocks)."""
+    n = a.size
+    if stop >= n:
+        return n
+    cut = stop
+    while cut > pos and cut > stop - 3 and (int(a[cut]) & 0xC0) == 0x80:
+        cut -= 1
+    if cut > pos and (int(a[cut]) & 0xC0) != 0x80:
+        return cut
+    cut = stop
+    while cut < n and cut < stop + 3 and (int(a[cut]) & 0xC0) == 0x80:
+        cut += 1
+    return cut
+
+
+def _first_error(mv: memoryview, pos: int, end: int, block: int) -> tuple[int, str] | None:
+    """CPython's verdict on ``mv[pos:end]``: the first bad byte's offset from ``pos`` and the reason
+    ``bytes.decode`` gives, or ``None`` if it is valid. Decodes block by block (bounded memory)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    done = 0  # bytes handed to the decoder so far, relative to pos
+    step = max(block, 4)
+    while True:
+        piece = mv[pos + done : min(pos + done + step, end)]
+        final = pos + done + len(piece) >= end
+        pending = len(decoder.getstate()[0])
+        try:
+            decoder.decode(piece, final)
+        except UnicodeDecodeError as exc:
+            return done - pending + exc.start, exc.reason
+        done += len(piece)
+        if final:
+            return None
+
+
+def _count_bytes(data: object, start: int, end: int, block: int
+                 ) -> tuple[int, tuple[int, str] | None]:
+    """The count of UTF-8 ``data[start:end]``, or the first error (offset from ``start``, reason).
+
+    Returns the error rather than raising it so that no frame holding a view of ``data`` outlives
+    the call inside a traceback (a live view would stop the caller closing an ``mmap``).
+    """
+    mv = memoryview(data)  # type: ignore[arg-type]
+    a_all = np.asarray(mv)
+    if a_all.dtype != np.uint8:
+        a_all = a_all.view(np.uint8)
+    a_all = a_all[start:end]
+    buf = _buffers(min(block, a_all.size) + 4)
+    words, prev_space, pos = 0, True, 0
+    n = a_all.size
+    while pos < n:
+        stop = _cut(a_all, pos, pos + block)
+        a = a_all[pos:stop]
+        if a.size > buf.size:
+            buf = _buffers(a.size)
+        top = int(a.max())
+        long_leads = None
+        if top >= 0x80:
+            long_leads = _long_leads(a, buf)
+            if not _valid_multibyte(a, top, buf, long_leads):
+                bad = _first_error(mv, start + pos, start + n, block)
+                if bad is not None:
+                    return words, (pos + bad[0], bad[1])
+        w, prev_space = _count_block(a, prev_space, buf, long_leads)
+        words += w
+        pos = stop
+    return words, None
+
+
+def _count_str(data: str, start: int, end: int, block: int) -> int:
+    """The count of ``data[start:end]``, encoding ``block`` code points at a time."""
+    words, prev_space = 0, True
+    ascii_text = data.isascii()  # O(1) for str: a flag of the object
+    for pos in range(start, end, block):
+        raw = data[pos : min(pos + block, end)].encode("utf-8", "surrogatepass")
+        a = np.frombuffer(raw, dtype=np.uint8)
+        buf = _buffers(a.size)
+        long_leads = None if ascii_text or int(a.max()) < 0x80 else _long_leads(a, buf)
+        w, prev_space = _count_block(a, prev_space, buf, long_leads)
+        words += w
+    return words
 
 
 def count_numpy(data: str | bytes | bytearray | memoryview, start: int = 0,
                 end: int | None = None, *, block: int = BLOCK_BYTES) -> int:
-    """Count words exactly as ``str.split()`` would, block by block over UTF-8 bytes."""
-    end = len(data) if end is None else end
-    words, prev_space = 0, True
+    """Count words exactly as ``str.split()`` would, block by block over UTF-8 bytes.
+
+    ``block`` (bytes, or code points for ``str``) sets the memory used; tests make it tiny so that
+    block boundaries fall everywhere. Invalid UTF-8 raises ``InvalidUTF8Error`` naming the first bad
+    byte's offset from ``start``.
+    """
+    if isinstance(block, bool) or not isinstance(block, int) or block < 1:
+        raise ValueError(f"block must be a positive int, got {block!r}")
+    start, end, _ = slice(start, end).indices(len(data))
+    if end <= start:
+        return 0
     if isinstance(data, str):
-        # Encode block by block: never a full-size encoded copy of the text.
-        for pos in range(start, end, block):
-            raw = data[pos : min(pos + block, end)].encode("utf-8", "surrogatepass")
-            n, prev_space = _count_block(np.frombuffer(raw, dtype=np.uint8), prev_space)
-            words += n
-        return words
-    validate_utf8(data, start, end)
-    a = np.frombuffer(data, dtype=np.uint8, count=end - start, offset=start) if end > start \
-        else np.zeros(0, dtype=np.uint8)
-    pos = 0
-    while pos < a.size:
-        stop = _char_boundary(a, min(pos + block, a.size))
-        if stop <= pos:
-            stop = min(pos + block, a.size)
-        n, prev_space = _count_block(a[pos:stop], prev_space)
-        words += n
-        pos = stop
+        return _count_str(data, start, end, block)
+    words, error = _count_bytes(data, start, end, block)
+    if error is not None:
+        raise InvalidUTF8Error(*error)
     return words
