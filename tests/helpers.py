@@ -32,6 +32,7 @@ from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
 
 if TYPE_CHECKING:
     import psutil
+    from hypothesis.strategies import SearchStrategy
 
 #: A chunk holding this word makes its worker raise.
 RAISE_WORD = "RAISE"
@@ -85,6 +86,30 @@ def cli_main() -> None:
 
     KERNEL_FUNCTIONS.update(EXTRA_KERNELS)
     sys.exit(cli.main(sys.argv[1:]))
+
+
+# --- texts for the property tests -------------------------------------------------------------
+
+#: Characters that are not whitespace, several of them easily mistaken for it: zero-width space,
+#: BOM, Mongolian vowel separator (whitespace before Unicode 6.3), word joiner, soft hyphen, NUL,
+#: DEL, C1 controls next to U+0085, and multi-byte letters of every UTF-8 length.
+NOT_SPACE = "ab1.\x00\x7f\x80\x84\x86\x9f\u200b\ufeff\u180e\u2060\u00ad\u00e9\u00df\u4e2d\U0001f600"
+
+
+def texts(max_tokens: int = 40) -> SearchStrategy[str]:
+    """Unicode texts built from runs of words and of whitespace (all 29 code points), plus
+    arbitrary text and whitespace-only text, so chunk cuts land inside words and runs of spaces.
+
+    hypothesis is imported here, not at the top: workers import this module for its kernels.
+    """
+    from hypothesis import strategies as st
+
+    from wordcount.text import WHITESPACE
+
+    word = st.text(st.sampled_from(NOT_SPACE), min_size=1, max_size=12)
+    space = st.text(st.sampled_from(WHITESPACE), min_size=1, max_size=4)
+    structured = st.lists(st.one_of(word, space), max_size=max_tokens).map("".join)
+    return st.one_of(structured, st.text(max_size=60), space, st.just(""))
 
 
 # --- what a call may leave behind -------------------------------------------------------------
