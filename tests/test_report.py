@@ -246,6 +246,22 @@ def test_latest_run_is_the_default_and_runs_resolve_by_number(tmp_path: Path) ->
         report.resolve_run("7", tmp_path)
 
 
+def test_a_run_without_matrix_benchmarks_is_passed_over(tmp_path: Path) -> None:
+    data = raw()
+    matrix_run = save(tmp_path, 1, data)
+    kernels_only = copy.deepcopy(data)
+    kernels_only["datetime"] = "2026-11-25T11:00:00+00:00"
+    kernels_only["benchmarks"] = [b for b in data["benchmarks"]
+                                  if b["extra_info"]["kind"] == "memory-read"]
+    for bench in kernels_only["benchmarks"]:
+        bench["extra_info"] = {"size_bytes": bench["extra_info"]["text_bytes"]}
+    later = save(tmp_path, 2, kernels_only)
+    assert report.saved_runs(tmp_path)[-1] == later
+    assert report.latest_run(tmp_path).path == matrix_run
+    with pytest.raises(report.ReportError, match="holds no matrix benchmark"):
+        report.build(tmp_path, tmp_path / "report.md", new="2")
+
+
 def test_no_saved_run_says_so_in_one_line_and_exits_2(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     assert report.main(["--results", str(tmp_path)]) == 2

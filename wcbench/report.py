@@ -189,6 +189,19 @@ def saved_runs(results: Path) -> list[Path]:
     return sorted(paths, key=when)
 
 
+def latest_run(results: Path) -> Run:
+    """The last saved run that holds matrix benchmarks (a run of only the kernel benchmarks,
+    ``pytest bench/bench_kernels.py``, has nothing for this report)."""
+    runs = saved_runs(results)
+    if not runs:
+        raise ReportError(f"no saved run under {results}/: run `make bench` first")
+    for path in reversed(runs):
+        run = load_run(path)
+        if run.cases:
+            return run
+    raise ReportError(f"no saved run under {results}/ holds matrix benchmarks: run `make bench`")
+
+
 def resolve_run(spec: str, results: Path) -> Path:
     """A saved run from a path or its ``NNNN`` number (``3`` and ``0003`` alike)."""
     path = Path(spec)
@@ -813,11 +826,10 @@ def write_plots(run: Run, plot_dir: Path, link_prefix: str) -> dict[str, str]:
 
 def build(results: Path, output: Path, base: str | None = None, new: str | None = None) -> Path:
     """Write the report (and its plots) for the chosen runs; return the report's path."""
-    runs = saved_runs(results)
-    if new is None and not runs:
-        raise ReportError(f"no saved run under {results}/: run `make bench` first")
-    new_path = resolve_run(new, results) if new is not None else runs[-1]
-    new_run = load_run(new_path)
+    new_run = load_run(resolve_run(new, results)) if new is not None else latest_run(results)
+    if not new_run.cases:
+        raise ReportError(f"{new_run.path} holds no matrix benchmark (extra_info kind "
+                          "'wordcount'): nothing to report")
     base_run = load_run(resolve_run(base, results)) if base is not None else None
     plot_dir = output.parent / output.stem
     links = write_plots(new_run, plot_dir, f"{output.stem}/")
