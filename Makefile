@@ -1,6 +1,7 @@
 # Every target sets itself up on a fresh machine: `install` makes a virtual environment in the
 # checkout (one per interpreter: PYTHON=python3.14t gets .venv-python3.14t) and installs the
-# project editable with its dev and dask extras.
+# project editable with its dev and dask extras. --prefer-binary: on a free-threaded interpreter
+# (3.13t) the newest numpy may lack a wheel, and pip would compile it from source for minutes.
 
 PYTHON ?= python3
 VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
@@ -14,7 +15,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	$(PY) -m pip install --quiet --prefer-binary -e '.[dev,dask]'
 	touch $@
 
 test: install
