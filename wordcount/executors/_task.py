@@ -9,8 +9,10 @@ import os
 import pickle
 import signal
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from wordcount import transfer
 from wordcount.errors import InvalidUTF8Error, WorkerError
@@ -48,12 +50,41 @@ def chunk_copy(text: object, start: int, end: int) -> object:
         return bytes(view[start:end])
 
 
+class CaptureHook(Protocol):
+    """A profiler's hook into worker processes (``wcbench.flamegraphs`` captures with memray).
+
+    A task carries the hook ahead of its data, so a hook whose unpickling starts a capture in a
+    spawn or forkserver worker sees the chunk being unpickled; ``task_done`` runs in whichever
+    process ran the task, once its result exists and before it is sent (children end in
+    ``os._exit``, which would lose an open capture).
+    """
+
+    def task_done(self) -> None: ...
+
+
+_capture: CaptureHook | None = None
+
+
+@contextmanager
+def capturing(hook: CaptureHook) -> Iterator[None]:
+    """Attach ``hook`` to every task made in this process until the block ends (off otherwise)."""
+    global _capture
+    if _capture is not None:
+        raise RuntimeError("a capture is already open")
+    _capture = hook
+    try:
+        yield
+    finally:
+        _capture = None
+
+
 @dataclass(frozen=True)
 class Task:
     """One chunk of work: count ``data[start:end]`` with ``kernel``.
 
     ``offset`` is where ``data[start]`` lies in the caller's whole text, so error offsets refer to
-    the caller's text; ``probe`` asks the worker to report its memory.
+    the caller's text; ``probe`` asks the worker to report its memory. ``capture`` is the hook of
+    an open ``capturing()`` block when the task is made (None, and free, otherwise).
     """
 
     index: int
@@ -63,11 +94,19 @@ class Task:
     end: int
     offset: int
     probe: bool = False
+    capture: CaptureHook | None = field(default_factory=lambda: _capture, compare=False,
+                                        repr=False)
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
         transfer.record(lambda: payload_size(self.data) + 64)
-        return (Task, (self.index, self.kernel, self.data, self.start, self.end, self.offset,
-                       self.probe))
+        fields = (self.index, self.kernel, self.data, self.start, self.end, self.offset, self.probe)
+        if self.capture is None:
+            return (Task, fields)
+        return (_captured_task, (self.capture, *fields))  # the hook is unpickled before the data
+
+
+def _captured_task(capture: CaptureHook, *fields: object) -> Task:
+    return Task(*fields, capture=capture)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -84,10 +123,13 @@ def run_task(task: Task, data: object | None = None) -> ChunkResult:
     """Count one task (``data`` overrides ``task.data``, e.g. a view of shared memory)."""
     try:
         count = task.kernel(task.data if data is None else data, task.start, task.end)
+        return ChunkResult(task.index, int(count), os.getpid(),
+                           worker_memory() if task.probe else None)
     except InvalidUTF8Error as exc:
         raise exc.shifted(task.offset) from None
-    return ChunkResult(task.index, int(count), os.getpid(),
-                       worker_memory() if task.probe else None)
+    finally:
+        if task.capture is not None:
+            task.capture.task_done()
 
 
 def ignore_sigint() -> None:
