@@ -242,8 +242,24 @@ def test_latest_run_is_the_default_and_runs_resolve_by_number(tmp_path: Path) ->
     assert report.resolve_run("2", tmp_path) == second
     assert report.resolve_run("0001", tmp_path) == first
     assert report.resolve_run(str(second), tmp_path) == second
+    assert report.resolve_run("20261125_093001", tmp_path) == first  # part of a name
     with pytest.raises(report.ReportError, match="no saved run '7'"):
         report.resolve_run("7", tmp_path)
+    with pytest.raises(report.ReportError, match="ambiguous"):
+        report.resolve_run("cb2180f", tmp_path)
+
+
+def test_a_run_number_in_several_machine_folders(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    here = save(tmp_path, 1, raw())
+    other = tmp_path / "Linux-CPython-3.14-64bit" / here.name
+    other.parent.mkdir()
+    other.write_text(here.read_text())
+    monkeypatch.setattr(report, "machine_folder", lambda: MACHINE)
+    assert report.resolve_run("1", tmp_path) == here
+    monkeypatch.setattr(report, "machine_folder", lambda: "Linux-PyPy-3.10-64bit")
+    with pytest.raises(report.ReportError, match="ambiguous"):
+        report.resolve_run("1", tmp_path)
 
 
 def test_a_run_without_matrix_benchmarks_is_passed_over(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import platform
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -202,20 +203,33 @@ def latest_run(results: Path) -> Run:
     raise ReportError(f"no saved run under {results}/ holds matrix benchmarks: run `make bench`")
 
 
+def machine_folder() -> str:
+    """The folder pytest-benchmark saves this interpreter's runs in (``Linux-CPython-3.11-64bit``):
+    a run number names a run there first, as ``make compare`` reads it."""
+    return "-".join((platform.system(), platform.python_implementation(),
+                     ".".join(platform.python_version_tuple()[:2]), platform.architecture()[0]))
+
+
 def resolve_run(spec: str, results: Path) -> Path:
-    """A saved run from a path or its ``NNNN`` number (``3`` and ``0003`` alike)."""
+    """A saved run from a path, its ``NNNN`` number (``3`` and ``0003`` alike) or a unique part
+    of its file name. A number found in several machine folders means this interpreter's."""
     path = Path(spec)
     if path.is_file():
         return path
+    runs = saved_runs(results)
     if spec.strip().isdigit():
-        number = f"{int(spec):04d}"
-        found = [p for p in saved_runs(results) if p.name.startswith(number + "_")]
-        if len(found) == 1:
-            return found[0]
-        if found:
-            raise ReportError(f"run {spec} is ambiguous: " + ", ".join(map(str, found))
-                              + "; give the path")
-    raise ReportError(f"no saved run {spec!r} (give a file path or a run number under {results})")
+        found = [p for p in runs if p.name[:4] == f"{int(spec):04d}"]
+        if len(found) > 1:
+            found = [p for p in found if p.parent.name == machine_folder()] or found
+    else:
+        found = [p for p in runs if spec and spec in p.name]
+    if len(found) == 1:
+        return found[0]
+    if found:
+        raise ReportError(f"run {spec!r} is ambiguous: " + ", ".join(map(str, found))
+                          + "; give the path")
+    raise ReportError(f"no saved run {spec!r} (give a file path, a run number or part of a file "
+                      f"name under {results})")
 
 
 # --- formatting --------------------------------------------------------------------------------
