@@ -40,12 +40,10 @@ BLOCK_BYTES = 1 << 20
 # Exact ASCII whitespace, for the rare blocks holding control bytes that ``a <= 32`` would misread.
 _ASCII_SPACE = np.zeros(256, dtype=bool)
 _ASCII_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 0x80]] = True
-# Multi-byte whitespace as integer keys: (lead << 8 | b1) for 2 bytes, (lead << 16 | b1 << 8 | b2)
-# for 3 bytes. No whitespace character takes 4 bytes.
-_WS2 = np.array(sorted(int.from_bytes(c.encode(), "big") for c in WHITESPACE
-                       if len(c.encode()) == 2), dtype=np.int64)
-_WS3 = np.array(sorted(int.from_bytes(c.encode(), "big") for c in WHITESPACE
-                       if len(c.encode()) == 3), dtype=np.int64)
+# Whitespace by code point over the Basic Multilingual Plane: every multi-byte whitespace character
+# takes two or three bytes (none takes four), so decoding those is enough.
+_BMP_SPACE = np.zeros(0x10000, dtype=bool)
+_BMP_SPACE[[ord(c) for c in WHITESPACE]] = True
 assert {c.encode()[0] for c in WHITESPACE if ord(c) >= 0x80} == {0xC2, 0xE1, 0xE2, 0xE3}
 
 _local = threading.local()
@@ -56,11 +54,10 @@ class _Buffers:
 
     def __init__(self, size: int) -> None:
         self.size = size
-        padded = size + 8
-        self.ws = np.empty(padded, dtype=bool)  # whitespace mask
-        self.flag = np.empty(padded, dtype=bool)  # word starts; validation temporaries
-        self.flag2 = np.empty(padded, dtype=bool)
-        self.byte = np.empty(padded, dtype=np.uint8)  # shifted bytes
+        self.ws = np.empty(size, dtype=bool)  # whitespace mask
+        self.flag = np.empty(size, dtype=bool)  # word starts; validation temporaries
+        self.flag2 = np.empty(size, dtype=bool)
+        self.byte = np.empty(size, dtype=np.uint8)  # shifted bytes
 
 
 def _buffers(size: int) -> _Buffers:
@@ -71,26 +68,49 @@ def _buffers(size: int) -> _Buffers:
     return buf
 
 
-def _in_set(keys: np.ndarray, table: np.ndarray) -> np.ndarray:
-    """Which ``keys`` are in the sorted ``table`` (small arrays: a binary search each)."""
-    pos = np.minimum(np.searchsorted(table, keys), table.size - 1)
-    return table[pos] == keys
+class _Leads:
+    """Where the block's multi-byte characters that matter start, found with one ``flatnonzero``
+    over ``a == C2 | a >= E0`` (a few percent of bytes at most): ``c2``, the only two-byte
+    whitespace lead; ``ws3``, the three-byte whitespace leads ``E1-E3``; ``three`` and ``four``,
+    every three- and four-byte lead (validation); ``e0_ed``, the three-byte leads whose second
+    byte is restricted (overlong forms below U+0800 after ``E0``, surrogates after ``ED``)."""
+
+    def __init__(self, a: np.ndarray, top: int, buf: _Buffers) -> None:
+        n = a.size
+        ge_e0, mask = buf.flag2[:n], buf.flag[:n]
+        np.greater_equal(a, 0xE0, out=ge_e0)
+        np.equal(a, 0xC2, out=mask)
+        np.logical_or(mask, ge_e0, out=mask)
+        pos = np.flatnonzero(mask)
+        lead = a[pos]
+        self.c2 = pos[lead == 0xC2]
+        if top >= 0xF0:
+            long = lead >= 0xE0
+            self.four = pos[lead >= 0xF0]
+            pos, lead = pos[long], lead[long]
+            three = lead < 0xF0
+        else:
+            self.four = pos[:0]
+            three = lead >= 0xE0
+        self.three, lead = pos[three], lead[three]
+        self.ws3 = self.three[(lead >= 0xE1) & (lead <= 0xE3)]
+        self.e0_ed = self.three[(lead == 0xE0) | (lead == 0xED)]
 
 
-def _long_leads(a: np.ndarray, buf: _Buffers) -> np.ndarray:
-    """Positions of the bytes ``>= E0`` (leads of 3- and 4-byte characters): few in most text."""
-    n = a.size
-    np.greater_equal(a, 0xE0, out=buf.flag2[:n])
-    return np.flatnonzero(buf.flag2[:n])
+def _code_points3(a: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Code points of the three-byte characters starting at ``at`` (continuations assumed)."""
+    return ((a[at].astype(np.intp) & 0x0F) << 12) | ((a[at + 1].astype(np.intp) & 0x3F) << 6) \
+        | (a[at + 2] & 0x3F)
 
 
-def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, long_leads: np.ndarray) -> bool:
+def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, leads: _Leads) -> bool:
     """Whether the non-ASCII block ``a`` (whole characters; largest byte ``top``) is valid UTF-8.
 
     Every byte ``10xxxxxx`` must be the continuation some earlier lead asks for: one after a lead
     ``>= C0``, two after ``>= E0``, three after ``>= F0``; and every lead's continuations must be
-    there. Leads ``C0``, ``C1`` and ``F5-FF`` never occur; ``E0``, ``ED``, ``F0`` and ``F4`` limit
-    their second byte (overlong forms, surrogates, code points past U+10FFFF).
+    there. Leads ``C0``, ``C1`` and ``F5-FF`` never occur; three-byte characters must not encode
+    less than U+0800 (overlong) or a surrogate, four-byte ones nothing below U+10000 or past
+    U+10FFFF: only leads ``E0``, ``ED``, ``F0`` and ``F4`` need their second byte checked.
     """
     n = a.size
     if top >= 0xF5:
@@ -102,30 +122,31 @@ def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, long_leads: np.ndar
     np.subtract(a, 0xC0, out=sub)
     if int(sub.min()) < 2:  # C0 or C1: overlong two-byte forms
         return False
-    if long_leads.size:
-        lead, second = a[long_leads], a[long_leads + 1]
-        bad = ((lead == 0xE0) & (second < 0xA0)) | ((lead == 0xED) & (second >= 0xA0)) \
-            | ((lead == 0xF0) & (second < 0x90)) | ((lead == 0xF4) & (second >= 0x90))
-        if bad.any():
+    if leads.e0_ed.size:
+        lead, second = a[leads.e0_ed], a[leads.e0_ed + 1]
+        if (((lead == 0xE0) & (second < 0xA0)) | ((lead == 0xED) & (second >= 0xA0))).any():
+            return False
+    if leads.four.size:
+        lead, second = a[leads.four], a[leads.four + 1]
+        if (((lead == 0xF0) & (second < 0x90)) | ((lead == 0xF4) & (second >= 0x90))).any():
             return False
     cont, need = buf.flag[:n], buf.ws[:n]  # the whitespace mask is built after validation
     np.less(a.view(np.int8), -64, out=cont)  # 0x80-0xBF
     # ``need[i]``: some lead before ``i`` asks for a continuation at ``i``.
     np.greater_equal(a[:-1], 0xC0, out=need[1:])
     need[0] = False
-    if long_leads.size:
-        need[long_leads + 2] = True
-        if top >= 0xF0:
-            four = long_leads[a[long_leads] >= 0xF0]
-            need[four + 3] = True
+    need[leads.three + 2] = True
+    if leads.four.size:
+        need[leads.four + 2] = True
+        need[leads.four + 3] = True
     np.not_equal(cont, need, out=need)
     return not need.any()
 
 
-def _space_mask(a: np.ndarray, buf: _Buffers, long_leads: np.ndarray | None) -> np.ndarray:
+def _space_mask(a: np.ndarray, buf: _Buffers, leads: _Leads | None) -> np.ndarray:
     """Whitespace mask of block ``a`` (valid UTF-8, whole characters) in ``buf.ws``.
 
-    ``long_leads`` (see :func:`_long_leads`) is ``None`` for an ASCII block.
+    ``leads`` is ``None`` for an ASCII block.
     """
     n = a.size
     ws = buf.ws[:n]
@@ -135,21 +156,16 @@ def _space_mask(a: np.ndarray, buf: _Buffers, long_leads: np.ndarray | None) -> 
         np.take(_ASCII_SPACE, a, out=ws)
     else:
         np.less_equal(a, 0x20, out=ws)
-    if long_leads is None:
+    if leads is None:
         return ws
-    # Multi-byte whitespace: two-byte ones lead with C2, three-byte ones with E1, E2 or E3.
-    np.equal(a, 0xC2, out=buf.flag[:n])
-    lead2 = np.flatnonzero(buf.flag[:n])
-    if lead2.size:
-        key = a[lead2].astype(np.int64) << 8 | a[lead2 + 1]
-        hit = lead2[_in_set(key, _WS2)]
+    # Multi-byte whitespace: U+0085 and U+00A0 after C2, the rest three bytes long.
+    if leads.c2.size:
+        second = a[leads.c2 + 1]
+        hit = leads.c2[(second == 0x85) | (second == 0xA0)]
         ws[hit] = True
         ws[hit + 1] = True
-    lead3 = long_leads[a[long_leads] <= 0xE3]
-    if lead3.size:
-        key = (a[lead3].astype(np.int64) << 16) | (a[lead3 + 1].astype(np.int64) << 8) \
-            | a[lead3 + 2]
-        hit = lead3[_in_set(key, _WS3)]
+    if leads.ws3.size:
+        hit = leads.ws3[_BMP_SPACE[_code_points3(a, leads.ws3)]]
         ws[hit] = True
         ws[hit + 1] = True
         ws[hit + 2] = True
@@ -157,9 +173,9 @@ def _space_mask(a: np.ndarray, buf: _Buffers, long_leads: np.ndarray | None) -> 
 
 
 def _count_block(a: np.ndarray, prev_space: bool, buf: _Buffers,
-                 long_leads: np.ndarray | None) -> tuple[int, bool]:
+                 leads: _Leads | None) -> tuple[int, bool]:
     """Words starting in block ``a`` given whether the byte before it was whitespace."""
-    ws = _space_mask(a, buf, long_leads)
+    ws = _space_mask(a, buf, leads)
     starts = buf.flag[: a.size - 1]
     np.less(ws[1:], ws[:-1], out=starts)  # ws[i-1] and not ws[i]
     words = int(np.count_nonzero(starts)) + int(prev_space and not ws[0])
@@ -223,14 +239,14 @@ def _count_bytes(data: object, start: int, end: int, block: int
         if a.size > buf.size:
             buf = _buffers(a.size)
         top = int(a.max())
-        long_leads = None
+        leads = None
         if top >= 0x80:
-            long_leads = _long_leads(a, buf)
-            if not _valid_multibyte(a, top, buf, long_leads):
+            leads = _Leads(a, top, buf)
+            if not _valid_multibyte(a, top, buf, leads):
                 bad = _first_error(mv, start + pos, start + n, block)
                 if bad is not None:
                     return words, (pos + bad[0], bad[1])
-        w, prev_space = _count_block(a, prev_space, buf, long_leads)
+        w, prev_space = _count_block(a, prev_space, buf, leads)
         words += w
         pos = stop
     return words, None
@@ -244,8 +260,9 @@ def _count_str(data: str, start: int, end: int, block: int) -> int:
         raw = data[pos : min(pos + block, end)].encode("utf-8", "surrogatepass")
         a = np.frombuffer(raw, dtype=np.uint8)
         buf = _buffers(a.size)
-        long_leads = None if ascii_text or int(a.max()) < 0x80 else _long_leads(a, buf)
-        w, prev_space = _count_block(a, prev_space, buf, long_leads)
+        top = 0 if ascii_text else int(a.max())
+        leads = _Leads(a, top, buf) if top >= 0x80 else None
+        w, prev_space = _count_block(a, prev_space, buf, leads)
         words += w
     return words
 
