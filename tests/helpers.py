@@ -96,9 +96,11 @@ def cli_main() -> None:
 NOT_SPACE = "ab1.\x00\x7f\x80\x84\x86\x9f\u200b\ufeff\u180e\u2060\u00ad\u00e9\u00df\u4e2d\U0001f600"
 
 
-def texts(max_tokens: int = 40) -> SearchStrategy[str]:
-    """Unicode texts built from runs of words and of whitespace (all 29 code points), plus
-    arbitrary text and whitespace-only text, so chunk cuts land inside words and runs of spaces.
+def texts(max_tokens: int = 40, min_tokens: int = 0,
+          edge_cases: bool = True) -> SearchStrategy[str]:
+    """Unicode texts built from runs of words and of whitespace (all 29 code points), so chunk
+    cuts land inside words and inside runs of spaces; with ``edge_cases``, also arbitrary text,
+    whitespace-only text and the empty text.
 
     hypothesis is imported here, not at the top: workers import this module for its kernels.
     """
@@ -108,7 +110,10 @@ def texts(max_tokens: int = 40) -> SearchStrategy[str]:
 
     word = st.text(st.sampled_from(NOT_SPACE), min_size=1, max_size=12)
     space = st.text(st.sampled_from(WHITESPACE), min_size=1, max_size=4)
-    structured = st.lists(st.one_of(word, space), max_size=max_tokens).map("".join)
+    structured = st.lists(st.one_of(word, space), min_size=min_tokens,
+                          max_size=max_tokens).map("".join)
+    if not edge_cases:
+        return structured
     return st.one_of(structured, st.text(max_size=60), space, st.just(""))
 
 
