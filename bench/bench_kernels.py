@@ -29,7 +29,7 @@ import pytest
 
 import wordcount
 from wcbench import corpus
-from wordcount.kernels.numpy_kernel import count_numpy
+from wordcount.kernels.numpy_kernel import count_numpy, release_scratch
 
 SIZE = corpus.parse_size(os.environ.get("WCBENCH_KERNEL_SIZE", "64MiB"))
 ROUNDS = 7  # timed rounds of each fast benchmark; the slow baselines get fewer
@@ -107,9 +107,10 @@ def gbps(nbytes: int, seconds: float) -> float:
 
 
 def peak_allocated(fn: Callable[[], object]) -> int:
-    """Bytes allocated at the peak of one untimed call, run in a fresh thread so the kernel's
-    per-thread scratch buffers are allocated (and traced) inside it."""
+    """Bytes allocated at the peak of one untimed call, its scratch buffers included (the kernel
+    keeps them between calls: they are released first so that the call allocates them anew)."""
     worker = threading.Thread(target=fn)
+    release_scratch()
     tracemalloc.start()
     try:
         worker.start()

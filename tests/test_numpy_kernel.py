@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from wcbench import corpus
 from wordcount.errors import InvalidUTF8Error
-from wordcount.kernels.numpy_kernel import BLOCK_BYTES, count_numpy
+from wordcount.kernels.numpy_kernel import BLOCK_BYTES, count_numpy, release_scratch
 from wordcount.text import WHITESPACE
 
 # Characters chosen to stress the kernel: every whitespace code point, the look-alikes that are NOT
@@ -180,8 +180,8 @@ def test_memory_is_bounded_by_the_block_not_the_input(flavour: str, as_str: bool
     data = raw.decode() if as_str else raw
     block = 1 << 14
     counts: list[int] = []
-    # A fresh thread, so its scratch buffers are allocated (and traced) during the call.
     worker = threading.Thread(target=lambda: counts.append(count_numpy(data, block=block)))
+    release_scratch()  # so the call allocates (and tracemalloc sees) its scratch buffers
     tracemalloc.start()
     try:
         worker.start()

@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import codecs
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -46,26 +48,57 @@ _BMP_SPACE = np.zeros(0x10000, dtype=bool)
 _BMP_SPACE[[ord(c) for c in WHITESPACE]] = True
 assert {c.encode()[0] for c in WHITESPACE if ord(c) >= 0x80} == {0xC2, 0xE1, 0xE2, 0xE3}
 
-_local = threading.local()
-
-
 class _Buffers:
-    """Scratch arrays reused by every block one thread counts (``out=`` targets)."""
+    """Scratch arrays reused by every block of a call (``out=`` targets), grown when a block is
+    larger than any before."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.ws = np.empty(size, dtype=bool)  # whitespace mask
-        self.flag = np.empty(size, dtype=bool)  # word starts; validation temporaries
-        self.flag2 = np.empty(size, dtype=bool)
-        self.byte = np.empty(size, dtype=np.uint8)  # shifted bytes
+    def __init__(self) -> None:
+        self.size = 0
+        self.ensure(64)
+
+    def ensure(self, size: int) -> None:
+        if size > self.size:
+            self.size = size
+            self.ws = np.empty(size, dtype=bool)  # whitespace mask
+            self.flag = np.empty(size, dtype=bool)  # word starts; validation temporaries
+            self.flag2 = np.empty(size, dtype=bool)
+            self.byte = np.empty(size, dtype=np.uint8)  # shifted bytes
 
 
-def _buffers(size: int) -> _Buffers:
-    """This thread's scratch arrays, grown when a block is larger than any before."""
-    buf = getattr(_local, "buffers", None)
-    if buf is None or buf.size < size:
-        buf = _local.buffers = _Buffers(max(size, 64))
-    return buf
+class _Pool:
+    """Scratch buffers lent to one call at a time. Threads counting at once never share a set;
+    a set outlives its call, so the threads an executor starts afresh for every call do not pay
+    for allocating and page-faulting megabytes of new buffers each time."""
+
+    def __init__(self, keep: int) -> None:
+        self._keep = keep
+        self._free: list[_Buffers] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lend(self) -> Iterator[_Buffers]:
+        with self._lock:
+            buf = self._free.pop() if self._free else None
+        buf = buf or _Buffers()
+        try:
+            yield buf
+        finally:
+            with self._lock:
+                if len(self._free) < self._keep:
+                    self._free.append(buf)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._free.clear()
+
+
+_scratch = _Pool(keep=4)
+
+
+def release_scratch() -> None:
+    """Free the pooled scratch buffers (kept between calls), so that a memory measurement sees a
+    call allocate everything it uses."""
+    _scratch.clear()
 
 
 class _Leads:
@@ -230,14 +263,19 @@ def _count_bytes(data: object, start: int, end: int, block: int
     if a_all.dtype != np.uint8:
         a_all = a_all.view(np.uint8)
     a_all = a_all[start:end]
-    buf = _buffers(min(block, a_all.size) + 4)
+    with _scratch.lend() as buf:
+        return _count_array(a_all, mv, start, block, buf)
+
+
+def _count_array(a_all: np.ndarray, mv: memoryview, start: int, block: int, buf: _Buffers
+                 ) -> tuple[int, tuple[int, str] | None]:
+    """:func:`_count_bytes` over the array ``a_all`` (``mv[start:]`` as bytes) with ``buf``."""
     words, prev_space, pos = 0, True, 0
     n = a_all.size
     while pos < n:
         stop = _cut(a_all, pos, pos + block)
         a = a_all[pos:stop]
-        if a.size > buf.size:
-            buf = _buffers(a.size)
+        buf.ensure(a.size)
         top = int(a.max())
         leads = None
         if top >= 0x80:
@@ -256,14 +294,15 @@ def _count_str(data: str, start: int, end: int, block: int) -> int:
     """The count of ``data[start:end]``, encoding ``block`` code points at a time."""
     words, prev_space = 0, True
     ascii_text = data.isascii()  # O(1) for str: a flag of the object
-    for pos in range(start, end, block):
-        raw = data[pos : min(pos + block, end)].encode("utf-8", "surrogatepass")
-        a = np.frombuffer(raw, dtype=np.uint8)
-        buf = _buffers(a.size)
-        top = 0 if ascii_text else int(a.max())
-        leads = _Leads(a, top, buf) if top >= 0x80 else None
-        w, prev_space = _count_block(a, prev_space, buf, leads)
-        words += w
+    with _scratch.lend() as buf:
+        for pos in range(start, end, block):
+            raw = data[pos : min(pos + block, end)].encode("utf-8", "surrogatepass")
+            a = np.frombuffer(raw, dtype=np.uint8)
+            buf.ensure(a.size)
+            top = 0 if ascii_text else int(a.max())
+            leads = _Leads(a, top, buf) if top >= 0x80 else None
+            w, prev_space = _count_block(a, prev_space, buf, leads)
+            words += w
     return words
 
 
