@@ -33,12 +33,19 @@ def expected(text: str) -> int:
     return len(text.split())
 
 
+def strided(raw: bytes) -> memoryview:
+    """A non-contiguous view holding ``raw``: every other byte of a larger buffer."""
+    buffer = bytearray(2 * len(raw))
+    buffer[::2] = raw
+    return memoryview(buffer)[::2]
+
+
 @settings(max_examples=300, deadline=None)
 @given(text=texts, block=blocks)
 def test_str_bytes_bytearray_memoryview_equal_str_split(text: str, block: int) -> None:
     raw = text.encode("utf-8")
     want = expected(text)
-    for data in (text, raw, bytearray(raw), memoryview(raw)):
+    for data in (text, raw, bytearray(raw), memoryview(raw), strided(raw)):
         got = count_numpy(data, block=block)
         assert type(got) is int
         assert got == want, (type(data).__name__, block)
@@ -96,12 +103,14 @@ def check_matches_decoder(raw: bytes, block: int, start: int = 0) -> None:
     try:
         want = expected(raw[start:].decode("utf-8"))
     except UnicodeDecodeError as exc:
-        with pytest.raises(InvalidUTF8Error) as caught:
-            count_numpy(raw, start, block=block)
-        assert (caught.value.offset, caught.value.reason) == (exc.start, exc.reason)
-        assert isinstance(caught.value, ValueError)
+        for data in (raw, strided(raw)):
+            with pytest.raises(InvalidUTF8Error) as caught:
+                count_numpy(data, start, block=block)
+            assert (caught.value.offset, caught.value.reason) == (exc.start, exc.reason)
+            assert isinstance(caught.value, ValueError)
     else:
         assert count_numpy(raw, start, block=block) == want
+        assert count_numpy(strided(raw), start, block=block) == want
 
 
 @settings(max_examples=300, deadline=None)

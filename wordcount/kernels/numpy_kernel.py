@@ -239,7 +239,7 @@ def _first_error(mv: memoryview, pos: int, end: int, block: int) -> tuple[int, s
     done = 0  # bytes handed to the decoder so far, relative to pos
     step = max(block, 4)
     while True:
-        piece = mv[pos + done : min(pos + done + step, end)]
+        piece = bytes(mv[pos + done : min(pos + done + step, end)])  # also if not contiguous
         final = pos + done + len(piece) >= end
         pending = len(decoder.getstate()[0])
         try:
