@@ -35,7 +35,7 @@ report: install
 # results/flamegraphs/index.html: each scenario run once under memray (never timed), capturing the
 # parent and every worker. Matrix variables set on the command line or in the environment (SIZES,
 # WORKERS, KERNELS, EXECUTORS, START_METHODS, CORPUS) choose the scenarios; otherwise a small
-# matrix (1MiB, 2 workers, all kernels, executors but dask, start methods) runs, in about a minute.
+# matrix (1MiB, 2 workers, all kernels, executors but dask, start methods) runs, in 1-2 minutes.
 flame_opt = $(if $(filter command environment,$(origin $(1))),--$(2) '$($(1))')
 flamegraphs: install
 	$(PY) -m wcbench.flamegraphs $(call flame_opt,SIZES,sizes) $(call flame_opt,WORKERS,workers) \

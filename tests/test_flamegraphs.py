@@ -8,7 +8,9 @@ is the slow part); the index must link every page and file, and no page may fetc
 
 from __future__ import annotations
 
+import json
 import linecache
+import os
 import pickle
 import re
 import subprocess
@@ -208,3 +210,19 @@ def test_counting_never_imports_memray() -> None:
             "start_method='spawn'); "
             "assert n == 3 and 'memray' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_command_line_runs_each_scenario_in_a_fresh_process(tmp_path: Path) -> None:
+    out = tmp_path / "fg"
+    assert flamegraphs.main(["--sizes", "64KiB", "--kernels", "split", "--executors",
+                             "serial", "--output", str(out)]) == 0
+    scenario = json.loads((out / "split-serial-64KiB-w1" / "scenario.json").read_text())
+    [parent] = scenario["processes"]
+    assert parent["pid"] != os.getpid()
+    assert parent["peak_memory"] > 3 * SIZE  # the text's words and their list, in that process
+    assert 'href="split-serial-64KiB-w1/parent.html"' in (out / "index.html").read_text()
+
+
+def test_command_line_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
+    assert flamegraphs.main(["--executors", "nope"]) == 2
+    assert "unknown executor 'nope'" in capsys.readouterr().err

@@ -1,7 +1,7 @@
 """memray flamegraphs of the parent and of every worker process, one scenario at a time.
 
-Each scenario (a matrix ``Case``) is counted once under memray, outside any timing. How each
-process gets captured:
+Each scenario (a matrix ``Case``) is counted once under memray, outside any timing, in a fresh
+parent process of its own (``--here`` runs them all in one). How each process gets captured:
 
 - The parent runs in ``memray.Tracker(follow_fork=True)``. memray itself follows *fork* children
   (the workers of ``processes``, ``shared-memory`` and ``process-pool`` under ``fork``) into
@@ -44,7 +44,7 @@ from typing import Any
 from wcbench import corpus
 from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
 from wordcount import count_report
-from wordcount.executors import PROCESS_EXECUTORS
+from wordcount.executors import PROCESS_EXECUTORS, get_executor
 from wordcount.executors._task import capturing
 from wordcount.text import chunk_spans
 
@@ -220,7 +220,7 @@ def capture_stats(path: Path, frames: int = 4) -> dict[str, Any]:
               key=lambda r: r.size, default=None)
     largest = None
     if top is not None:
-        largest = {"size": top.size, "allocator": AllocatorType(top.allocator).name.lower(),
+        largest = {"size": top.size,
                    "stack": [[fn, Path(file).name, line]
                              for fn, file, line in top.stack_trace(max_stacks=frames)]}
     return {"peak_memory": meta.peak_memory, "total_allocated": total,
@@ -295,13 +295,17 @@ def _size(n: int | None) -> str:
     return f"{n} B"
 
 
+def _times(n: int, of: int) -> str:
+    return f"{n / of:.1f}&times;" if of else ""
+
+
 def _largest(entry: dict[str, Any]) -> str:
     top = entry.get("largest_at_peak")
     if not top:
         return ""
     frames = " &larr; ".join(f"<code>{html.escape(fn)}</code> ({html.escape(file)}:{line})"
                              for fn, file, line in top["stack"])
-    return f"{_size(top['size'])} {html.escape(top['allocator'])}: {frames}"
+    return f"{_size(top['size'])} in {frames}"
 
 
 _STYLE = """
@@ -335,6 +339,7 @@ def write_index(root: Path) -> Path:
                 f'<td class="num">{p["pid"]}</td><td>{chunks}</td>'
                 f'<td class="num">{_size(p["chunk_bytes"])}</td>'
                 f'<td class="num">{_size(p["peak_memory"])}</td>'
+                f'<td class="num">{_times(p["peak_memory"], p["chunk_bytes"])}</td>'
                 f'<td class="num">{_size(p["total_allocated"])}</td>'
                 f'<td class="num">{p["allocations"]:,}</td><td>{_largest(p)}</td>'
                 f'<td><a href="{html.escape(base + p["capture"])}">{html.escape(p["capture"])}'
@@ -347,11 +352,12 @@ def write_index(root: Path) -> Path:
 flamegraph of the allocations live at its peak; the raw capture beside it works with
 <code>memray summary</code>, <code>memray stats</code> and <code>memray table</code>. Peak heap and
 totals are memray's (heap allocations and mappings, not RSS); chunk bytes are what that process
-was given to count. "Largest at peak" is the biggest allocation site live at the peak, innermost
-frame first. The README's "Flamegraphs" section says what to look for.</p>
+was given to count (nothing for a parent whose workers count). "Largest at peak" is the biggest
+allocation site live at the peak, innermost frame first. The README's "Flamegraphs" section says
+what to look for.</p>
 <table><thead><tr><th>scenario</th><th>process</th><th>pid</th><th>chunks</th>
-<th>chunk bytes</th><th>peak heap</th><th>total allocated</th><th>allocations</th>
-<th>largest at peak</th><th>raw capture</th></tr></thead>
+<th>chunk bytes</th><th>peak heap</th><th>peak &divide; chunk</th><th>total allocated</th>
+<th>allocations</th><th>largest at peak</th><th>raw capture</th></tr></thead>
 <tbody>
 {chr(10).join(rows)}
 </tbody></table></body></html>
@@ -386,7 +392,40 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-python-allocators", dest="python_allocators",
                         action="store_false",
                         help="see pymalloc arenas rather than every small object (faster)")
+    parser.add_argument("--here", action="store_true",
+                        help="run the scenarios in this process rather than one fresh process "
+                             "each (faster, but later scenarios, and their fork children, "
+                             "inherit earlier ones' imports and caches)")
+    parser.add_argument("--no-index", dest="index", action="store_false", help=argparse.SUPPRESS)
     return parser
+
+
+def _scenario_argv(case: Case, args: argparse.Namespace) -> list[str]:
+    """Options that make ``main`` run exactly ``case``, here."""
+    argv = ["--here", "--no-index", "--sizes", f"{case.size}B", "--workers", str(case.workers),
+            "--kernels", case.kernel, "--executors", case.executor,
+            "--corpus", args.corpus, "--output", str(args.output)]
+    if case.start_method is not None:
+        argv += ["--start-methods", case.start_method]
+    if args.native:
+        argv.append("--native")
+    if not args.python_allocators:
+        argv.append("--no-python-allocators")
+    return argv
+
+
+def _run_here(cases: Sequence[Case], args: argparse.Namespace) -> None:
+    texts: dict[int, bytes] = {}
+    for case in cases:
+        if case.size not in texts:
+            texts = {case.size: corpus.load(case.size, args.corpus)}
+        get_executor(case.executor)  # its import is not part of the scenario
+        started = time.perf_counter()
+        data = capture_scenario(case, texts[case.size], args.output, flavour=args.corpus,
+                                native_traces=args.native,
+                                python_allocators=args.python_allocators)
+        peaks = ", ".join(f"{p['label']} {_size(p['peak_memory'])}" for p in data["processes"])
+        print(f"{case.name}: peak {peaks} ({time.perf_counter() - started:.1f} s)", flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -400,19 +439,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args.output.mkdir(parents=True, exist_ok=True)
-    texts: dict[int, bytes] = {}
-    for n, case in enumerate(cases, 1):
-        if case.size not in texts:
-            texts = {case.size: corpus.load(case.size, args.corpus)}
-        started = time.perf_counter()
-        data = capture_scenario(case, texts[case.size], args.output, flavour=args.corpus,
-                                native_traces=args.native,
-                                python_allocators=args.python_allocators)
-        peaks = ", ".join(f"{p['label']} {_size(p['peak_memory'])}" for p in data["processes"])
-        print(f"[{n}/{len(cases)}] {case.name}: peak {peaks} "
-              f"({time.perf_counter() - started:.1f} s)", flush=True)
-    index = write_index(args.output)
-    print(f"open {index}")
+    if args.here:
+        _run_here(cases, args)
+    else:
+        # One fresh parent per scenario: its capture, and what fork children inherit, then owe
+        # nothing to the scenarios before it.
+        for n, case in enumerate(cases, 1):
+            print(f"[{n}/{len(cases)}] ", end="", flush=True)
+            done = subprocess.run([sys.executable, "-m", "wcbench.flamegraphs",
+                                   *_scenario_argv(case, args)], check=False)
+            if done.returncode != 0:
+                print(f"error: scenario {case.name} failed (status {done.returncode})",
+                      file=sys.stderr)
+                return 1
+    if args.index:
+        print(f"open {write_index(args.output)}")
     return 0
 
 
