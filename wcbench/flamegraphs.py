@@ -13,7 +13,15 @@ parent process of its own (``--here`` runs them all in one). How each process ge
 - Every worker's capture is closed once its task's result exists and before it is sent: the
   parent stops children as soon as it has their results, and they end in ``os._exit``. A pool
   worker runs several tasks into one capture, closed when the worker exits at pool shutdown.
-- Threads and the serial executor run in the parent: its capture shows them.
+- Threads and the serial executor run in the parent: its capture shows them. Dask's workers
+  are its own processes, outside the hook: the index lists them as not captured.
+
+memray's limits met here (1.20, CPython 3.11): a new ``Tracker`` cannot start in a fork child of a
+tracked parent (its thread-name patch is inherited and ``__enter__`` asserts on it), hence
+``follow_fork`` for fork; memray hides, on the thread that enters a ``Tracker``, every frame below
+the entering one, hence a worker enters its tracker from a short-lived thread, or the chunk's
+unpickling in spawn's ``_main`` would show with no stack; a followed fork child's capture is only
+complete once its tracker is exited in that child, which ``task_done`` or exit does.
 
 Output under ``results/flamegraphs/``: ``<scenario>/parent.html`` and ``worker-<i>.html``
 (workers numbered by the first chunk they counted) with the raw ``.bin`` captures beside them for
@@ -177,10 +185,11 @@ def _worker_files(directory: Path) -> dict[int, Path]:
     return found
 
 
-def _name_processes(directory: Path, chunk_pids: dict[int, int],
-                    chunk_sizes: Sequence[int]) -> list[ProcessCapture]:
+def _name_processes(directory: Path, chunk_pids: dict[int, int], chunk_sizes: Sequence[int],
+                    captured: bool) -> list[ProcessCapture]:
     """Rename worker captures to ``worker-<i>.bin``, numbered by the first chunk each counted
-    (workers that got no task, possible in a pool, come last)."""
+    (workers that got no task, possible in a pool, come last). ``captured``: every worker
+    process must have a capture (not so for Dask's workers)."""
     parent_pid = os.getpid()
     by_pid: dict[int, list[int]] = {}
     for index, pid in sorted(chunk_pids.items()):
@@ -188,8 +197,9 @@ def _name_processes(directory: Path, chunk_pids: dict[int, int],
             by_pid.setdefault(pid, []).append(index)
     files = _worker_files(directory)
     missing = sorted(set(by_pid) - set(files))
-    if missing:
+    if missing and captured:
         raise RuntimeError(f"no memray capture for worker process(es) {missing} in {directory}")
+    by_pid = {pid: chunks for pid, chunks in by_pid.items() if pid in files}
     order = sorted(by_pid, key=lambda pid: by_pid[pid][0])
     order += sorted(set(files) - set(by_pid))
     parent_chunks = tuple(i for i, pid in sorted(chunk_pids.items()) if pid == parent_pid)
@@ -255,7 +265,9 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, flavour: str = "asc
         report = count_report(text, kernel=case.kernel, executor=case.executor,
                               workers=case.workers, start_method=case.start_method)
     sizes = [b - a for a, b in chunk_spans(text, case.workers)]
-    processes = _name_processes(directory, {c.index: c.pid for c in report.chunks}, sizes)
+    chunk_pids = {c.index: c.pid for c in report.chunks}
+    processes = _name_processes(directory, chunk_pids, sizes, hook is not None)
+    uncaptured = sorted({pid for pid in chunk_pids.values()} - {p.pid for p in processes})
     entries = []
     for proc in processes:
         page = render_flamegraph(proc.capture) if render else None
@@ -266,7 +278,7 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, flavour: str = "asc
             "executor": case.executor, "start_method": report.start_method, "size": case.size,
             "workers": case.workers, "corpus": flavour, "count": report.count,
             "native_traces": native_traces, "python_allocators": python_allocators,
-            "processes": entries}
+            "processes": entries, "uncaptured_workers": uncaptured}
     (directory / "scenario.json").write_text(json.dumps(data, indent=1) + "\n")
     return data
 
@@ -293,6 +305,14 @@ def _size(n: int | None) -> str:
         if n >= factor:
             return f"{n / factor:.1f} {unit}"
     return f"{n} B"
+
+
+def _uncaptured(scenario: dict[str, Any]) -> str:
+    pids = scenario.get("uncaptured_workers")
+    if not pids:
+        return ""
+    return (f"<br>{len(pids)} worker process(es) of {html.escape(scenario['executor'])} not "
+            f"captured (pid {', '.join(map(str, pids))})")
 
 
 def _times(n: int, of: int) -> str:
@@ -333,7 +353,8 @@ def write_index(root: Path) -> Path:
             head = ""
             if i == 0:
                 head = (f'<td rowspan="{len(procs)}"><b>{html.escape(s["name"])}</b><br>'
-                        f'{s["count"]:,} words, {html.escape(s["corpus"])} corpus</td>')
+                        f'{s["count"]:,} words, {html.escape(s["corpus"])} corpus'
+                        f'{_uncaptured(s)}</td>')
             rows.append(
                 f'<tr class="{"parent" if i == 0 else "worker"}">{head}<td>{page}</td>'
                 f'<td class="num">{p["pid"]}</td><td>{chunks}</td>'
