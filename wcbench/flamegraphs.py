@@ -20,8 +20,8 @@ memray's limits met here (1.20, CPython 3.11): a new ``Tracker`` cannot start in
 tracked parent (its thread-name patch is inherited and ``__enter__`` asserts on it), hence
 ``follow_fork`` for fork; memray hides, on the thread that enters a ``Tracker``, every frame below
 the entering one, hence a worker enters its tracker from a short-lived thread, or the chunk's
-unpickling in spawn's ``_main`` would show with no stack; a followed fork child's capture is only
-complete once its tracker is exited in that child, which ``task_done`` or exit does.
+unpickling in spawn's ``_main`` would show with no stack; and nothing closes a child's tracker
+for it: the child must exit it, before the parent, holding the result, terminates the child.
 
 Output under ``results/flamegraphs/``: ``<scenario>/parent.html`` and ``worker-<i>.html``
 (workers numbered by the first chunk they counted) with the raw ``.bin`` captures beside them for
