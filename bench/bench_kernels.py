@@ -10,9 +10,9 @@ times drift between runs, ratios taken minutes apart less so):
 * two threads (``executor="threads"``) >= 1.5x one thread;
 * at most 16 MiB allocated while counting 64 MB of bytes (tracemalloc, in an untimed run).
 
-Each benchmark's ``extra_info`` carries its ratios, which pytest-benchmark saves in its JSON; a
-summary is printed at the end. Corpus size: ``WCBENCH_KERNEL_SIZE`` (default ``64MiB``), e.g.
-``WCBENCH_KERNEL_SIZE=8MiB .venv/bin/python -m pytest bench/bench_kernels.py``.
+Each benchmark's ``extra_info`` (``kind: numpy-kernel``) carries its ratios, which pytest-benchmark
+saves in its JSON; a summary is printed at the end. Corpus size: ``WCBENCH_KERNEL_SIZE`` (default
+``64MiB``), e.g. ``WCBENCH_KERNEL_SIZE=8MiB .venv/bin/python -m pytest bench/bench_kernels.py``.
 """
 
 from __future__ import annotations
@@ -127,6 +127,8 @@ def test_numpy_bytes_one_thread(benchmark, references, summary, flavour: str) ->
     assert count == ref.words
     target = TARGETS["bytes" if flavour == "ascii" else "unicode"]
     info = {
+        "kind": "numpy-kernel",
+        "corpus": flavour,
         "size_bytes": len(ref.raw),
         "gb_per_s": gbps(len(ref.raw), seconds),
         "x_str_split": ref.str_split_s / seconds,
@@ -154,6 +156,8 @@ def test_numpy_str_one_thread(benchmark, references, summary, flavour: str) -> N
     count, seconds = timed(benchmark, lambda: count_numpy(ref.text))
     assert count == ref.words
     info = {
+        "kind": "numpy-kernel",
+        "corpus": flavour,
         "size_bytes": len(ref.raw),
         "gb_per_s": gbps(len(ref.raw), seconds),
         "x_str_split": ref.str_split_s / seconds,
@@ -181,6 +185,8 @@ def test_numpy_two_threads(benchmark, references, summary, flavour: str) -> None
     count, seconds = timed(benchmark, two)
     assert count == ref.words
     info = {
+        "kind": "numpy-kernel",
+        "corpus": flavour,
         "size_bytes": len(ref.raw),
         "gb_per_s": gbps(len(ref.raw), seconds),
         "serial_gb_per_s": gbps(len(ref.raw), serial_s),
