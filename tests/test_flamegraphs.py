@@ -23,6 +23,8 @@ import pytest
 
 from wcbench import corpus, flamegraphs
 from wcbench.matrix import Case
+from wordcount import count_report
+from wordcount.errors import WorkerError
 from wordcount.executors._task import Task, capturing
 from wordcount.kernels import count_split
 
@@ -226,3 +228,9 @@ def test_command_line_runs_each_scenario_in_a_fresh_process(tmp_path: Path) -> N
 def test_command_line_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
     assert flamegraphs.main(["--executors", "nope"]) == 2
     assert "unknown executor 'nope'" in capsys.readouterr().err
+
+
+def test_a_worker_whose_capture_cannot_start_fails_the_call(tmp_path: Path) -> None:
+    hook = flamegraphs.WorkerCapture(str(tmp_path / "missing"), os.getpid(), True)
+    with capturing(hook), pytest.raises(WorkerError, match="without a result"):
+        count_report(b"a b c d", executor="processes", workers=2, start_method="spawn")

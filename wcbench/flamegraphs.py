@@ -114,13 +114,23 @@ def _start_in_worker(*fields: Any) -> WorkerCapture:
         # memray hides, in the thread that enters a Tracker, every frame below the entering one;
         # entered here, that would hide spawn's ``_main``, where the chunk is being unpickled.
         # Entering from a short-lived thread keeps this thread's whole stack in the capture.
-        starter = threading.Thread(target=tracker.__enter__, name="memray-start")
+        failed: list[BaseException] = []
+        starter = threading.Thread(target=_enter, args=(tracker, failed), name="memray-start")
         starter.start()
         starter.join()
+        if failed:
+            raise failed[0]  # the task fails to unpickle: the worker fails loudly
         _open[pid] = tracker
         # Pool workers exit normally and run this; a one-task process closes in task_done.
         util.Finalize(None, _close, exitpriority=100)
     return hook
+
+
+def _enter(tracker: Any, failed: list[BaseException]) -> None:
+    try:
+        tracker.__enter__()
+    except BaseException as exc:
+        failed.append(exc)
 
 
 def _adopt_fork(hook: WorkerCapture) -> None:
