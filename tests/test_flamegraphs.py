@@ -90,11 +90,14 @@ def test_every_spawn_worker_is_captured_with_its_chunk(root: Path, spawn: dict[s
         assert w["total_allocated"] >= w["chunk_bytes"]
 
 
-def test_spawn_worker_capture_shows_the_chunk_being_unpickled(root: Path,
-                                                              spawn: dict[str, Any]) -> None:
-    for w in _workers(spawn):
+@pytest.mark.parametrize("method", ["spawn", "forkserver"])
+def test_worker_capture_shows_the_chunk_being_unpickled(root: Path, text: bytes,
+                                                        spawn: dict[str, Any],
+                                                        method: str) -> None:
+    scenario = spawn if method == "spawn" else _scenario(root, text, "split", "processes", method)
+    for w in _workers(scenario):
         unpickled = []
-        for record in _big(_records(root, spawn, w["label"]), w["chunk_bytes"]):
+        for record in _big(_records(root, scenario, w["label"]), w["chunk_bytes"]):
             frames = _frames(record)
             if frames and frames[0][0] == "_main" and frames[0][1].endswith("spawn.py"):
                 unpickled.append(linecache.getline(frames[0][1], frames[0][2]))
