@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import importlib.util
 import json
 import os
 import re
@@ -462,6 +463,10 @@ def _run_here(cases: Sequence[Case], args: argparse.Namespace) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Capture every scenario of the matrix, render the pages and write the index."""
     args = build_parser().parse_args(argv)
+    if importlib.util.find_spec("memray") is None:
+        print("error: flamegraphs need memray: pip install -e '.[dev]' (memray runs on Linux "
+              "and macOS)", file=sys.stderr)
+        return 2
     try:
         cases = build_cases(parse_sizes(args.sizes), parse_workers(args.workers),
                             parse_list(args.kernels), parse_list(args.executors),
