@@ -102,32 +102,25 @@ def release_scratch() -> None:
 
 
 class _Leads:
-    """Where the block's multi-byte characters that matter start, found with one ``flatnonzero``
-    over ``a == C2 | a >= E0`` (a few percent of bytes at most): ``c2``, the only two-byte
-    whitespace lead; ``ws3``, the three-byte whitespace leads ``E1-E3``; ``three`` and ``four``,
-    every three- and four-byte lead (validation); ``e0_ed``, the three-byte leads whose second
-    byte is restricted (overlong forms below U+0800 after ``E0``, surrogates after ``ED``)."""
+    """Where the block's multi-byte characters that matter start: ``c2``, the only two-byte
+    whitespace lead; ``ws3``, the three-byte whitespace leads ``E1-E3``; ``special``, the leads
+    that restrict their second byte (``E0``, ``ED``, ``F0``, ``F4``: overlong forms, surrogates,
+    code points past U+10FFFF). One ``flatnonzero`` finds them all; it costs per hit, and these
+    leads are rare even in text full of accented, Greek, Cyrillic or CJK letters."""
 
     def __init__(self, a: np.ndarray, top: int, buf: _Buffers) -> None:
         n = a.size
-        ge_e0, mask = buf.flag2[:n], buf.flag[:n]
-        np.greater_equal(a, 0xE0, out=ge_e0)
-        np.equal(a, 0xC2, out=mask)
-        np.logical_or(mask, ge_e0, out=mask)
+        sub, mask, other = buf.byte[:n], buf.flag[:n], buf.ws[:n]
+        np.subtract(a, 0xE0, out=sub)
+        np.less_equal(sub, 0xE3 - 0xE0, out=mask)
+        for lead in (0xED, 0xC2, *((0xF0, 0xF4) if top >= 0xF0 else ())):
+            np.equal(sub, (lead - 0xE0) & 0xFF, out=other)
+            np.logical_or(mask, other, out=mask)
         pos = np.flatnonzero(mask)
         lead = a[pos]
         self.c2 = pos[lead == 0xC2]
-        if top >= 0xF0:
-            long = lead >= 0xE0
-            self.four = pos[lead >= 0xF0]
-            pos, lead = pos[long], lead[long]
-            three = lead < 0xF0
-        else:
-            self.four = pos[:0]
-            three = lead >= 0xE0
-        self.three, lead = pos[three], lead[three]
-        self.ws3 = self.three[(lead >= 0xE1) & (lead <= 0xE3)]
-        self.e0_ed = self.three[(lead == 0xE0) | (lead == 0xED)]
+        self.ws3 = pos[(lead >= 0xE1) & (lead <= 0xE3)]
+        self.special = pos[(lead == 0xE0) | (lead >= 0xED)]
 
 
 def _code_points3(a: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -144,6 +137,7 @@ def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, leads: _Leads) -> b
     there. Leads ``C0``, ``C1`` and ``F5-FF`` never occur; three-byte characters must not encode
     less than U+0800 (overlong) or a surrogate, four-byte ones nothing below U+10000 or past
     U+10FFFF: only leads ``E0``, ``ED``, ``F0`` and ``F4`` need their second byte checked.
+    Run after :class:`_Leads` and before :func:`_space_mask` (they share scratch buffers).
     """
     n = a.size
     if top >= 0xF5:
@@ -155,23 +149,19 @@ def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, leads: _Leads) -> b
     np.subtract(a, 0xC0, out=sub)
     if int(sub.min()) < 2:  # C0 or C1: overlong two-byte forms
         return False
-    if leads.e0_ed.size:
-        lead, second = a[leads.e0_ed], a[leads.e0_ed + 1]
-        if (((lead == 0xE0) & (second < 0xA0)) | ((lead == 0xED) & (second >= 0xA0))).any():
+    if leads.special.size:
+        lead, second = a[leads.special], a[leads.special + 1]
+        if (((lead == 0xE0) & (second < 0xA0)) | ((lead == 0xED) & (second >= 0xA0))
+                | ((lead == 0xF0) & (second < 0x90)) | ((lead == 0xF4) & (second >= 0x90))).any():
             return False
-    if leads.four.size:
-        lead, second = a[leads.four], a[leads.four + 1]
-        if (((lead == 0xF0) & (second < 0x90)) | ((lead == 0xF4) & (second >= 0x90))).any():
-            return False
-    cont, need = buf.flag[:n], buf.ws[:n]  # the whitespace mask is built after validation
+    cont, need, longer = buf.flag[:n], buf.ws[:n], buf.flag2[:n]  # ws is rebuilt afterwards
     np.less(a.view(np.int8), -64, out=cont)  # 0x80-0xBF
     # ``need[i]``: some lead before ``i`` asks for a continuation at ``i``.
     np.greater_equal(a[:-1], 0xC0, out=need[1:])
     need[0] = False
-    need[leads.three + 2] = True
-    if leads.four.size:
-        need[leads.four + 2] = True
-        need[leads.four + 3] = True
+    for lead, gap in ((0xE0, 2), *(((0xF0, 3),) if top >= 0xF0 else ())):
+        np.greater_equal(a[:-gap], lead, out=longer[gap:])
+        np.logical_or(need[gap:], longer[gap:], out=need[gap:])
     np.not_equal(cont, need, out=need)
     return not need.any()
 
