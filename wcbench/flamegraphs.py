@@ -403,6 +403,7 @@ what to look for.</p>
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The options, named like the benchmark matrix's (``--sizes`` for ``SIZES`` and so on)."""
     parser = argparse.ArgumentParser(
         prog="python -m wcbench.flamegraphs",
         description="Run each scenario once under memray, capturing the parent and every worker "
