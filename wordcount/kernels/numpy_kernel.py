@@ -4,24 +4,28 @@ A word starts at every byte that is not whitespace and follows one that is (or s
 so the count is ``count_nonzero(ws[i-1] & ~ws[i])`` over a whitespace mask ``ws``. Getting there at
 memory speed, exactly for all of Unicode:
 
-* Blocks of about ``BLOCK_BYTES`` (cut on character boundaries), with thread-local preallocated
-  ``out=`` buffers: temporaries stay in cache, memory is bounded by the block not the input, and
-  threads running the kernel at once never share a buffer. One bit (was the last byte whitespace?)
-  crosses from block to block.
+* Blocks of about ``BLOCK_BYTES`` (cut on character boundaries) with preallocated ``out=``
+  buffers: temporaries stay in cache and memory is bounded by the block, not the input. Each call
+  borrows its own set of buffers from a small pool, so threads counting at once never share one
+  and the fresh threads of each ``threads``-executor call reuse warm buffers. One bit (was the last
+  byte whitespace?) crosses from block to block.
 * ASCII blocks (``max() < 0x80``, one fast reduction) need no UTF-8 validation and only the
   ``a <= 32`` test; the control bytes ``0x00-0x08`` and ``0x0E-0x1B``, which are ``<= 32`` but not
-  whitespace, are ruled out by two more reductions and handled by an exact table when present.
+  whitespace, are ruled out by a subtraction and two reductions, and handled by an exact table
+  when present.
 * Other blocks are validated with whole-array byte-class arithmetic (every continuation byte where a
   lead byte asks for one and nowhere else; no ``C0``, ``C1``, ``F5-FF``), plus sparse checks of the
-  few 3- and 4-byte leads (overlong, surrogate, beyond U+10FFFF). Only the multi-byte whitespace
-  characters need more than ``a <= 32``; they all start with ``C2``, ``E1``, ``E2`` or ``E3``, so
-  their candidates are found sparsely and recognised by a sorted-key lookup.
-* When validation fails, CPython's own decoder is run over that block to name the first bad byte
-  exactly as ``bytes.decode`` would.
+  few leads that restrict their second byte (overlong forms, surrogates, beyond U+10FFFF). Only
+  the multi-byte whitespace characters need more than ``a <= 32``; they all start with ``C2``,
+  ``E1``, ``E2`` or ``E3``, so their candidates are found sparsely, decoded, and looked up in a
+  table of whitespace by code point.
+* When validation fails, CPython's own decoder is run from that block on to name the first bad
+  byte exactly as ``bytes.decode`` would.
 * ``str`` input is encoded block by block (never a full-size encoded copy); the encoding is valid
   by construction, so only the whitespace work remains.
 
-Every heavy step is a numpy ufunc, reduction or fancy index, all of which release the GIL.
+Every heavy step is a numpy ufunc, reduction, ``flatnonzero`` or fancy index, all of which release
+the GIL.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ _ASCII_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 0x80]] = True
 _BMP_SPACE = np.zeros(0x10000, dtype=bool)
 _BMP_SPACE[[ord(c) for c in WHITESPACE]] = True
 assert {c.encode()[0] for c in WHITESPACE if ord(c) >= 0x80} == {0xC2, 0xE1, 0xE2, 0xE3}
+
 
 class _Buffers:
     """Scratch arrays reused by every block of a call (``out=`` targets), grown when a block is
