@@ -16,6 +16,7 @@ from helpers import PROCESS_GRID, Audit
 
 import wordcount
 from wordcount import WorkerError
+from wordcount.executors import START_METHODS
 
 #: Wall-clock bound for a failing call: a liveness check (the healthy workers sleep
 #: ``helpers.SLEEP_SECONDS``), generous because two shared cores start spawn workers slowly.
@@ -53,6 +54,15 @@ def test_killed_worker(executor: str, method: str, audit: Audit) -> None:
     """The first chunk's worker is killed by SIGKILL (UTF-8 bytes input this time)."""
     text = (helpers.KILL_WORD + " " + FILLER).encode()
     _fail_promptly(text, helpers.killing_kernel, executor, method,
+                   "killed by SIGKILL|pool worker died", audit)
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_killed_last_started_pool_worker(method: str, audit: Audit) -> None:
+    """The pool starts one worker per submit and (CPython 3.11) its manager thread may not watch
+    the last one started; that worker takes the last chunk here, and dies."""
+    text = FILLER + helpers.KILL_WORD
+    _fail_promptly(text, helpers.killing_kernel, "process-pool", method,
                    "killed by SIGKILL|pool worker died", audit)
 
 

@@ -1,16 +1,19 @@
 """``concurrent.futures.ProcessPoolExecutor`` over the chunks: the modern standard-library way.
 
 Every chunk is pickled through the pool's call queue whatever the start method, so it copies as
-much as ``spawn`` does even under ``fork``. A worker that dies breaks the pool, which the parent
-notices at once; on every exit path the pool's processes are stopped before returning.
+much as ``spawn`` does even under ``fork``. A worker that dies breaks the pool; the parent notices
+at once, checking the workers itself as well as through the pool (see ``_wait``). On every exit
+path the pool's processes are stopped before returning.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import signal
 from collections.abc import Callable
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import suppress
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
 from wordcount.executors._task import (
@@ -22,7 +25,7 @@ from wordcount.executors._task import (
     portable_error,
     run_task,
 )
-from wordcount.executors.processes import sigint_deferred
+from wordcount.executors.processes import POLL_SECONDS, sigint_deferred
 from wordcount.text import Text, chunk_spans
 
 
@@ -41,6 +44,31 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True)
 
 
+def _wait(pool: ProcessPoolExecutor, futures: list[Future], return_when: str) -> None:
+    """``concurrent.futures.wait``, in short slices, raising ``WorkerError`` if a worker died.
+
+    Two reasons not to block in one ``wait``: a Ctrl-C whose signal lands in another thread
+    (numpy's, say) cannot wake it, so it would only take effect when a chunk finishes; and
+    CPython 3.11's pool manager thread watches only the workers that existed when it last woke,
+    so a worker started after that (the pool starts one per ``submit``) can die unnoticed until
+    some other worker finishes. Pool workers never exit while the pool is open, so any exit
+    status is a failure.
+    """
+    procs = list(pool._processes.values())  # private: the pool has no public handle on them
+    while True:
+        done, not_done = wait(futures, timeout=POLL_SECONDS, return_when=return_when)
+        if not not_done or (return_when == FIRST_EXCEPTION and any(
+                not f.cancelled() and f.exception() is not None for f in done)):
+            return
+        for p in procs:
+            if p.exitcode is not None:
+                how = (f"was killed by signal {-p.exitcode}" if p.exitcode < 0
+                       else f"exited with status {p.exitcode}")
+                with suppress(ValueError):
+                    how = f"was killed by {signal.Signals(-p.exitcode).name}"
+                raise WorkerError(f"a pool worker (pid {p.pid}) {how} while counting")
+
+
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
         start_method: str | None, probe: bool) -> list[ChunkResult]:
     """Submit one task per chunk to a pool of ``workers`` processes."""
@@ -56,7 +84,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
             futures = [pool.submit(run_task, Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a,
                                                   probe))
                        for i, (a, b) in enumerate(spans)]
-        wait(futures, return_when=FIRST_EXCEPTION)
+        _wait(pool, futures, FIRST_EXCEPTION)
         errors: list[Exception] = []
         for i, f in enumerate(futures):
             exc = f.exception() if f.done() and not f.cancelled() else None
@@ -68,7 +96,8 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
                 errors.append(portable_error(i, exc))
         if errors:
             if all(isinstance(e, InvalidUTF8Error) for e in errors):
-                wait(futures)  # report the earliest bad byte, whichever chunk finished first
+                # report the earliest bad byte, whichever chunk finished first
+                _wait(pool, futures, ALL_COMPLETED)
                 errors = [e for f in futures if isinstance(e := f.exception(), InvalidUTF8Error)]
             raise first_error(errors)
         results = [f.result() for f in futures]

@@ -9,9 +9,13 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from contextlib import suppress
 
 from wordcount.executors._task import ChunkResult, Task, first_error, portable_error, run_task
 from wordcount.text import Text, chunk_spans
+
+#: How often the caller wakes while waiting for its threads (seconds).
+POLL_SECONDS = 0.05
 
 
 def _thread_main(results: queue.Queue, task: Task) -> None:
@@ -33,7 +37,12 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
     ]
     for t in threads:
         t.start()
-    outcomes = [results.get() for _ in threads]
+    outcomes = []
+    while len(outcomes) < len(threads):
+        # In short slices: a blocked get() is woken by a Ctrl-C only if the signal lands in this
+        # thread; when it lands in another (a worker, numpy's), the handler runs at the next wake.
+        with suppress(queue.Empty):
+            outcomes.append(results.get(timeout=POLL_SECONDS))
     for t in threads:
         t.join()
     errors = [o for o in outcomes if isinstance(o, Exception)]
