@@ -154,11 +154,15 @@ def test_workers_not_an_int(workers: object) -> None:
         count_words(TEXT, executor="threads", workers=workers)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text", [None, 42, ["a b"], 3.5, array.array("i", [1, 2])],
-                         ids=["None", "int", "list", "float", "int-array"])
-def test_text_neither_str_nor_bytes(text: object) -> None:
-    with pytest.raises(TypeError, match=r"text must be str or UTF-8 bytes|one-dimensional bytes"):
-        count_words(text)  # type: ignore[arg-type]
+@pytest.mark.parametrize("text", [
+    None, 42, ["a b"], 3.5, array.array("i", [1, 2]), memoryview(b"a b c d")[::2],
+    memoryview(b"ab cd").cast("B", (1, 5)),
+], ids=["None", "int", "list", "float", "int-array", "strided-view", "2d-view"])
+@pytest.mark.parametrize("executor", ["serial", "processes"])
+def test_text_neither_str_nor_bytes(text: object, executor: str) -> None:
+    with pytest.raises(TypeError,
+                       match=r"text must be str or UTF-8 bytes|one-dimensional, contiguous bytes"):
+        count_words(text, executor=executor)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("arg", ["kernel", "executor", "start_method"])

@@ -8,6 +8,9 @@ the test is alive and no shared-memory block it mapped is left in /dev/shm.
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 
 import helpers
@@ -17,6 +20,7 @@ from helpers import PROCESS_GRID, Audit
 import wordcount
 from wordcount import WorkerError
 from wordcount.executors import START_METHODS
+from wordcount.executors.processes import sigint_deferred
 
 #: Wall-clock bound for a failing call: a liveness check (the healthy workers sleep
 #: ``helpers.SLEEP_SECONDS``), generous because two shared cores start spawn workers slowly.
@@ -88,3 +92,27 @@ def test_healthy_call_leaves_nothing(executor: str, method: str, audit: Audit) -
     audit.assert_clean()
     if executor == "shared-memory":
         assert audit.shared_blocks()
+
+
+def test_ctrl_c_is_deferred_to_the_end_of_a_start_or_cleanup_block() -> None:
+    """What keeps Ctrl-C from interrupting ``Process.start()`` half-way: inside the block a
+    SIGINT is only recorded; it becomes ``KeyboardInterrupt`` when the block ends."""
+    reached_end = False
+    with pytest.raises(KeyboardInterrupt), sigint_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.1)  # a KeyboardInterrupt would come here, were the signal not held back
+        reached_end = True
+    assert reached_end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize(("executor", "method"), PROCESS_GRID)
+def test_process_executors_from_a_thread(executor: str, method: str, audit: Audit) -> None:
+    """Signal handlers belong to the main thread; a count started elsewhere still works."""
+    text = "un deux\u2003trois " * 10
+    box: list[object] = []
+    worker = threading.Thread(target=lambda: box.append(wordcount.count_words(
+        text, executor=executor, workers=2, start_method=method)))
+    worker.start()
+    worker.join(LIVENESS_SECONDS)
+    assert box == [len(text.split())]

@@ -35,7 +35,7 @@ Text = str | bytes | bytearray | memoryview
 
 def check_text(text: object) -> None:
     """Raise ``TypeError`` unless ``text`` is ``str`` or a bytes-like object (``bytes``,
-    ``bytearray``, ``mmap``, a byte ``memoryview``) holding UTF-8."""
+    ``bytearray``, ``mmap``, a contiguous byte ``memoryview``) holding UTF-8."""
     if isinstance(text, str | bytes):
         return
     try:
@@ -43,8 +43,8 @@ def check_text(text: object) -> None:
     except TypeError:
         raise TypeError(f"text must be str or UTF-8 bytes, not {type(text).__name__}") from None
     with view:
-        if view.ndim != 1 or view.itemsize != 1:
-            raise TypeError("a bytes-like text must be one-dimensional bytes")
+        if view.ndim != 1 or view.itemsize != 1 or not view.c_contiguous:
+            raise TypeError("a bytes-like text must be one-dimensional, contiguous bytes")
 
 
 def chunk_spans(text: Text, chunks: int) -> list[tuple[int, int]]:
