@@ -9,6 +9,7 @@ CLI with helper kernels registered (``helpers.cli_main``) so that workers are bu
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -153,6 +154,17 @@ def test_unreadable_file() -> None:
     with pytest.raises(PermissionError):
         open(path, "rb").close()  # the premise: even this process cannot read it
     assert_one_line_error(run_cli(path), path, "Permission denied")
+
+
+def test_system_error_while_counting(text_file: Path) -> None:
+    """An OSError that is not about the input (here: out of file descriptors while starting
+    workers) is still one line, and is not blamed on the file."""
+    result = subprocess.run(
+        [sys.executable, "-m", "wordcount", str(text_file), "--executor", "processes",
+         "--workers", "8"], capture_output=True, text=True, check=False, timeout=60,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16)))
+    err = assert_one_line_error(result, "Too many open files")
+    assert "cannot read" not in err
 
 
 @pytest.mark.parametrize("kernel", wordcount.KERNELS)

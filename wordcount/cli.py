@@ -81,16 +81,23 @@ def _close_map(mm: mmap.mmap) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the CLI; the exit status (0, 2 for any user-facing error, 130 for Ctrl-C)."""
+    try:
+        return _count(build_parser().parse_args(argv))
+    except KeyboardInterrupt:  # anywhere, parsing included, not only while counting
+        print("wordcount: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _count(args: argparse.Namespace) -> int:
     try:
         with open_text(args.path) as text:
             n = count_words(text, kernel=args.kernel, executor=args.executor,
                             workers=args.workers, start_method=args.start_method)
-    except KeyboardInterrupt:
-        print("wordcount: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     except OSError as exc:
+        if exc.filename != args.path:  # not the input: e.g. no room in /dev/shm, no more fds
+            print(f"wordcount: error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         reason = exc.strerror or str(exc)
         print(f"wordcount: error: cannot read {args.path}: {reason}", file=sys.stderr)
         return EXIT_USAGE
