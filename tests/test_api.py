@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import PROCESS_GRID
+from helpers import PROCESS_GRID, Audit
 
 import wordcount
 from wordcount import InvalidUTF8Error, WorkerError, count_report, count_words
@@ -91,15 +91,20 @@ def test_report_takes_a_kernel_function() -> None:
     assert (report.count, report.kernel) == (len(TEXT.split()), "count_split")
 
 
-def test_lone_surrogate() -> None:
+def test_lone_surrogate(audit: Audit) -> None:
     """A ``str`` may hold a lone surrogate; ``str.split`` counts it as a letter, and so does
-    every executor, except shared memory, which must encode the text and says why it cannot."""
+    every executor, except shared memory, which must encode the text and says why it cannot.
+    The shared-memory text is long (32 MiB), so that its block lives long enough for the audit to
+    see it, and to check that it is gone."""
     text = "a \ud800b c"
     for kernel in wordcount.KERNELS:
         assert count_words(text, kernel=kernel, executor="threads", workers=3) == 3
         assert count_words(text, kernel=kernel, executor="processes", workers=3) == 3
-    with pytest.raises(ValueError, match="lone surrogate at index 2"):
-        count_words(text, executor="shared-memory", workers=2)
+    long_text = "a " * (16 << 20) + "\ud800"
+    with pytest.raises(ValueError, match=f"lone surrogate at index {len(long_text) - 1}"):
+        count_words(long_text, executor="shared-memory", workers=2)
+    audit.assert_clean()
+    assert audit.shared_blocks()
 
 
 # --- argument errors --------------------------------------------------------------------------
