@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from wcbench import corpus
-from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
+from wcbench.matrix import Case, build_cases, parse_list
 from wordcount import count_report
 from wordcount.executors import PROCESS_EXECUTORS, get_executor
 from wordcount.executors._task import capturing
@@ -402,6 +402,23 @@ what to look for.</p>
 # --- command line ----------------------------------------------------------------------------
 
 
+def _sizes(text: str) -> list[int]:
+    sizes = [corpus.parse_size(s) for s in parse_list(text) or DEFAULT_SIZES]
+    if any(n <= 0 for n in sizes):
+        raise ValueError(f"sizes must be positive, got {text!r}")
+    return sizes
+
+
+def _workers(text: str) -> list[int]:
+    try:
+        workers = [int(w) for w in parse_list(text) or DEFAULT_WORKERS]
+    except ValueError:
+        raise ValueError(f"worker counts must be integers, got {text!r}") from None
+    if any(w < 1 for w in workers):
+        raise ValueError(f"worker counts must be at least 1, got {text!r}")
+    return workers
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The options, named like the benchmark matrix's (``--sizes`` for ``SIZES`` and so on)."""
     parser = argparse.ArgumentParser(
@@ -469,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "and macOS)", file=sys.stderr)
         return 2
     try:
-        cases = build_cases(parse_sizes(args.sizes), parse_workers(args.workers),
+        cases = build_cases(_sizes(args.sizes), _workers(args.workers),
                             parse_list(args.kernels), parse_list(args.executors),
                             parse_list(args.start_methods))
     except ValueError as exc:
