@@ -1,0 +1,175 @@
+"""Time and memory of every strategy in the matrix (``wcbench.matrix``), grouped by text size.
+
+Per case, outside any timing: the corpus is loaded (generated and cached on first use), the
+memory estimate may skip the case, one untimed call with every probe on measures its memory
+(``wcbench.memory.measure_memory``) and checks the count; then pedantic rounds time
+``count_words`` itself, worker start-up included, as a user pays it. One more benchmark per size
+times reading the same bytes with numpy: the physical limit to compare against.
+
+Run through ``make bench`` (or ``pytest bench``, with the options in the root ``conftest.py``).
+"""
+
+from __future__ import annotations
+
+import multiprocessing.forkserver
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import wordcount
+from wcbench import corpus as corpora
+from wcbench.estimate import estimate_case, skip_reason
+from wcbench.machine import machine_info
+from wcbench.matrix import (
+    Case,
+    build_cases,
+    parse_list,
+    parse_sizes,
+    parse_workers,
+    rounds_for,
+    size_group,
+)
+from wcbench.memory import measure_memory
+from wordcount.executors import PROCESS_EXECUTORS
+from wordcount.procmem import available_bytes
+
+
+@dataclass
+class Corpus:
+    """The text under test, one size at a time (a big text is dropped before the next loads)."""
+
+    flavour: str
+    file: Path | None = None
+    memory_limit: int | None = None
+    _size: int | None = None
+    _text: bytes = b""
+    _count: int = 0
+    _warm: set = field(default_factory=set)
+
+    @property
+    def label(self) -> str:
+        """``extra_info["corpus"]``: the flavour, or the file's name."""
+        return self.file.name if self.file else self.flavour
+
+    @property
+    def ascii_hint(self) -> bool:
+        """Whether the text is ASCII, as far as is known (a file not yet read: assume not)."""
+        if self._size is not None:
+            return self._text.isascii()
+        return self.file is None and self.flavour == "ascii"
+
+    def loaded(self, size: int) -> bool:
+        return self._size == size
+
+    def text(self, size: int) -> bytes:
+        if self._size != size:
+            self._text, self._size = b"", None
+            if self.file is not None:
+                self._text = self.file.read_bytes()
+            else:
+                self._text = corpora.load(size, self.flavour)
+            self._size = size
+            # The reference count: numpy kernel, serial (exact, and fast on any size).
+            self._count = wordcount.count_words(self._text, kernel="numpy")
+        return self._text
+
+    def expected_count(self, size: int) -> int:
+        self.text(size)
+        return self._count
+
+
+def _options(config: pytest.Config) -> tuple[list[int], list[Case]]:
+    """Sizes and cases chosen by the command-line options (see the root conftest)."""
+    corpus_file = config.getoption("corpus_file")
+    try:
+        if corpus_file:
+            sizes = [Path(corpus_file).stat().st_size]
+        else:
+            sizes = parse_sizes(config.getoption("sizes"))
+        if config.getoption("memory_limit"):
+            corpora.parse_size(config.getoption("memory_limit"))
+        cases = build_cases(sizes, parse_workers(config.getoption("workers")),
+                            parse_list(config.getoption("kernels")),
+                            parse_list(config.getoption("executors")),
+                            parse_list(config.getoption("start_methods")))
+    except (OSError, ValueError) as exc:
+        raise pytest.UsageError(f"benchmark matrix: {exc}") from None
+    return sizes, cases
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    sizes, cases = _options(metafunc.config)
+    if "case" in metafunc.fixturenames:
+        metafunc.parametrize("case", cases, ids=[c.name for c in cases])
+    if "read_size" in metafunc.fixturenames:
+        metafunc.parametrize("read_size", sizes,
+                             ids=[f"memory-read-{corpora.format_size(s)}" for s in sizes])
+
+
+@pytest.fixture(scope="session")
+def corpus(pytestconfig: pytest.Config) -> Corpus:
+    path = pytestconfig.getoption("corpus_file")
+    limit = pytestconfig.getoption("memory_limit")
+    return Corpus(pytestconfig.getoption("corpus"), Path(path) if path else None,
+                  corpora.parse_size(limit) if limit else None)
+
+
+def _warm_up(case: Case, corpus: Corpus) -> None:
+    """One-time costs no strategy pays per call: the forkserver's server, an engine's cluster."""
+    key = (case.executor, case.start_method)
+    if key in corpus._warm:
+        return
+    if case.start_method == "forkserver":
+        multiprocessing.forkserver.ensure_running()
+    elif case.executor not in (*PROCESS_EXECUTORS, "serial", "threads"):
+        wordcount.count_words("warm up", executor=case.executor, workers=case.workers)
+    corpus._warm.add(key)
+
+
+def _common_info(corpus: Corpus, size: int) -> dict[str, object]:
+    return {"text_bytes": size, "corpus": corpus.label, **machine_info()}
+
+
+def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
+                   request: pytest.FixtureRequest) -> None:
+    benchmark.group = case.group
+    estimate = estimate_case(case, ascii_text=corpus.ascii_hint)
+    reason = skip_reason(estimate, available_bytes(), text_loaded=corpus.loaded(case.size),
+                         limit=corpus.memory_limit)
+    if reason:
+        wordcount_skips.append({"name": request.node.name, "reason": reason})
+        pytest.skip(reason)
+    text = corpus.text(case.size)
+    expected = corpus.expected_count(case.size)
+    _warm_up(case, corpus)
+    kwargs = {"kernel": case.kernel, "executor": case.executor, "workers": case.workers,
+              "start_method": case.start_method}
+
+    started = time.perf_counter()
+    figures = measure_memory(text, **kwargs)
+    seconds = time.perf_counter() - started
+    assert figures.count == expected, f"{case.name} miscounted under memory probes"
+
+    rounds, warmup = rounds_for(len(text), seconds)
+    count = benchmark.pedantic(wordcount.count_words, args=(text,), kwargs=kwargs,
+                               rounds=rounds, warmup_rounds=warmup, iterations=1)
+    assert count == expected, f"{case.name} miscounted"
+    benchmark.extra_info.update(
+        kind="wordcount", kernel=case.kernel, executor=case.executor,
+        start_method=figures.start_method, workers=case.workers,
+        **_common_info(corpus, len(text)), **figures.as_extra_info(),
+        estimate_bytes=estimate_case(case, len(text), ascii_text=text.isascii()).total_bytes,
+    )
+
+
+def test_memory_read(benchmark, read_size: int, corpus: Corpus) -> None:
+    """numpy summing the text's bytes as uint64: reading memory once, the physical limit."""
+    benchmark.group = size_group(read_size)
+    text = corpus.text(read_size)
+    words = np.frombuffer(text, dtype=np.uint8)[: len(text) // 8 * 8].view(np.uint64)
+    rounds, _ = rounds_for(len(text))
+    benchmark.pedantic(words.sum, rounds=max(rounds, 10), warmup_rounds=1, iterations=1)
+    benchmark.extra_info.update(kind="memory-read", **_common_info(corpus, len(text)))

@@ -1,0 +1,89 @@
+"""Options of the benchmark suite (``pytest bench``) and the glue that saves and summarises runs.
+
+The options mirror the Make variables of the same names (``make bench SIZES=1MiB,64MiB``); they
+are declared here, at the root, so that ``pytest bench ...`` accepts them, and they have defaults,
+so ``pytest tests`` is unaffected. Runs are stored under ``results/`` (pytest-benchmark's file
+storage, one folder per machine) unless ``--benchmark-storage`` says otherwise, so
+``pytest bench --benchmark-compare`` finds what ``make bench`` saved.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: Cases skipped by the memory estimate: ``[{"name": ..., "reason": ...}]``, saved in the run.
+SKIPPED = pytest.StashKey[list]()
+
+_DEFAULT_STORAGE = "file://./.benchmarks"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    from wcbench import matrix
+    from wcbench.corpus import FLAVOURS
+
+    group = parser.getgroup("wordcount-bench", "word-count benchmark matrix (pytest bench)")
+    sizes = ",".join(matrix.DEFAULT_SIZES)
+    workers = ",".join(map(str, matrix.DEFAULT_WORKERS))
+    group.addoption("--sizes", default="", metavar="LIST",
+                    help=f"text sizes, e.g. 1MiB,64MiB (make: SIZES; default {sizes})")
+    group.addoption("--workers", default="", metavar="LIST",
+                    help=f"worker counts (make: WORKERS; default {workers}); serial always runs 1")
+    group.addoption("--kernels", default="", metavar="LIST",
+                    help="kernels (make: KERNELS; default: all of wordcount.KERNELS)")
+    group.addoption("--executors", default="", metavar="LIST",
+                    help="executors (make: EXECUTORS; default: all of wordcount.EXECUTORS)")
+    group.addoption("--start-methods", default="", metavar="LIST",
+                    help="start methods of the process executors (make: START_METHODS; "
+                         "default: all of wordcount.START_METHODS)")
+    group.addoption("--corpus", default="ascii", choices=FLAVOURS,
+                    help="generated corpus flavour (make: CORPUS; default ascii)")
+    group.addoption("--corpus-file", default="", metavar="PATH",
+                    help="measure this UTF-8 text file instead of a generated corpus, at its "
+                         "own size (make: CORPUS_FILE; --sizes is then ignored)")
+    group.addoption("--memory-limit", default="", metavar="SIZE",
+                    help="skip cases whose estimated peak memory exceeds this, e.g. 2GiB "
+                         "(make: MEMORY_LIMIT; default: only what the machine has available)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[SKIPPED] = []
+    # Runs go under results/ by default (pytest-benchmark reads the option after this hook).
+    if getattr(config.option, "benchmark_storage", None) == _DEFAULT_STORAGE:
+        config.option.benchmark_storage = f"file://{Path(config.rootpath, 'results')}"
+
+
+@pytest.fixture(scope="session")
+def wordcount_skips(pytestconfig: pytest.Config) -> list:
+    """Where a benchmark records that the memory estimate skipped it."""
+    return pytestconfig.stash[SKIPPED]
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    from wcbench.machine import machine_details
+
+    machine_info["wordcount"] = machine_details()
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
+                                 output_json: dict) -> None:
+    output_json["wordcount_skipped"] = list(config.stash.get(SKIPPED, []))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    from wcbench.summary import summary_lines
+
+    session = getattr(config, "_benchmarksession", None)
+    benchmarks = [
+        {"name": b.name, "group": b.group, "stats": {"median": b.stats.median},
+         "extra_info": dict(b.extra_info)}
+        for b in getattr(session, "benchmarks", [])
+        if b  # a benchmark with timings (not one that failed before timing)
+    ]
+    lines = summary_lines(benchmarks, config.stash.get(SKIPPED, []))
+    if lines:
+        terminalreporter.section("wordcount summary")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -1,0 +1,313 @@
+"""Compare two saved benchmark runs: median time and every memory figure, with tolerances.
+
+pytest-benchmark compares times only; memory regressions are this suite's own. A figure
+regresses when it grows by more than its tolerance:
+
+- median time: ``new > base * (1 + time_tolerance)``;
+- a memory figure: ``new - base > max(base * memory_tolerance, memory_floor)``; the absolute
+  floor keeps tiny figures (a few pages of a worker's interpreter) from flagging on noise.
+
+The defaults were chosen by re-running the same code twice on the 2-core machine this project is
+measured on (see the README, "Comparing runs"): they pass on unchanged code and still catch a
+strategy that gets markedly slower or starts copying its text.
+
+Usage: ``python -m wcbench.compare [--base RUN] [--new RUN] [--storage results]``; a RUN is a path
+to a saved JSON file, a run number (``3`` or ``0003``) or a unique part of a file name in this
+interpreter's folder of the storage. Without them: the two latest runs. Exit status 0 when
+nothing regressed, 1 when something did, 2 when the runs cannot be found or read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Default tolerated growth of a median time (fraction): see the module docstring and README.
+TIME_TOLERANCE = 0.50
+#: Default tolerated growth of a memory figure (fraction).
+MEMORY_TOLERANCE = 0.25
+#: Growth of a memory figure below this many bytes is never a regression.
+MEMORY_FLOOR_BYTES = 8 << 20
+
+#: The memory figures every matrix benchmark's ``extra_info`` holds.
+MEMORY_KEYS: tuple[str, ...] = (
+    "peak_parent_bytes",
+    "peak_workers_bytes",
+    "peak_tree_bytes",
+    "copied_bytes",
+)
+_SHORT = {
+    "median": "median",
+    "peak_parent_bytes": "parent",
+    "peak_workers_bytes": "workers",
+    "peak_tree_bytes": "tree",
+    "copied_bytes": "copied",
+}
+
+
+class CompareError(Exception):
+    """A run that cannot be found or read; the CLI prints it as one line, exit status 2."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """One saved run: its file and its benchmarks by name."""
+
+    path: Path
+    benchmarks: dict[str, dict]
+    skipped: tuple[dict, ...] = ()
+
+    @property
+    def label(self) -> str:
+        return self.path.stem
+
+
+@dataclass(frozen=True)
+class Change:
+    """One figure of one benchmark in both runs, and whether its growth is a regression."""
+
+    benchmark: str
+    figure: str
+    base: float
+    new: float
+    regression: bool
+
+    @property
+    def relative(self) -> float | None:
+        """``new / base - 1``; None when the base is zero."""
+        return self.new / self.base - 1 if self.base else None
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """How much growth passes: see the module docstring."""
+
+    time: float = TIME_TOLERANCE
+    memory: float = MEMORY_TOLERANCE
+    memory_floor: int = MEMORY_FLOOR_BYTES
+
+
+@dataclass
+class Comparison:
+    """Everything ``compare_runs`` found: per-figure changes and benchmarks in only one run."""
+
+    base: Run
+    new: Run
+    tolerances: Tolerances
+    changes: list[Change] = field(default_factory=list)
+    only_base: list[str] = field(default_factory=list)
+    only_new: list[str] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[Change]:
+        return [c for c in self.changes if c.regression]
+
+
+def machine_id() -> str:
+    """This interpreter's folder in pytest-benchmark's storage (``Linux-CPython-3.11-64bit``)."""
+    return "{}-{}-{}-{}".format(
+        platform.system(),
+        platform.python_implementation(),
+        ".".join(platform.python_version_tuple()[:2]),
+        platform.architecture()[0],
+    )
+
+
+def load_run(path: str | Path) -> Run:
+    """Read a run saved by pytest-benchmark (``CompareError`` if it is not one)."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+        benchmarks = {b["name"]: b for b in data["benchmarks"]}
+    except FileNotFoundError:
+        raise CompareError(f"no saved run at {path}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CompareError(f"{path} is not a saved pytest-benchmark run: {exc}") from None
+    return Run(path, benchmarks, tuple(data.get("wordcount_skipped", ())))
+
+
+def list_runs(folder: Path) -> list[Path]:
+    """Saved runs in ``folder``, oldest first (pytest-benchmark numbers them ``NNNN_...``)."""
+    return sorted(p for p in folder.glob("*.json") if p.name[:4].isdigit())
+
+
+def find_run(spec: str, folder: Path) -> Path:
+    """The run ``spec`` names: a file, a run number, or a unique part of a file name."""
+    as_path = Path(spec)
+    if as_path.is_file():
+        return as_path
+    runs = list_runs(folder)
+    if spec.isdigit():
+        matches = [p for p in runs if int(p.name[:4]) == int(spec)]
+    else:
+        matches = [p for p in runs if spec in p.name]
+    if len(matches) != 1:
+        known = ", ".join(p.name for p in runs[-5:]) or "none"
+        how = "no" if not matches else "more than one"
+        raise CompareError(f"{how} saved run matches {spec!r} in {folder} (latest: {known})")
+    return matches[0]
+
+
+def pick_runs(storage: Path, base: str | None = None, new: str | None = None,
+              machine: str | None = None) -> tuple[Path, Path]:
+    """The two runs to compare: those named, else the two latest of this machine's folder."""
+    folder = storage / (machine or machine_id())
+    runs = list_runs(folder)
+    new_path = find_run(new, folder) if new else None
+    base_path = find_run(base, folder) if base else None
+    if new_path is None:
+        candidates = [p for p in runs if p != base_path]
+        if not candidates:
+            raise CompareError(f"no saved run to compare in {folder}: run `make bench` first")
+        new_path = candidates[-1]
+    if base_path is None:
+        older = [p for p in runs if p.name < new_path.name] or [p for p in runs if p != new_path]
+        if not older:
+            raise CompareError(
+                f"only one saved run in {folder}: run `make bench` again or give BASE=")
+        base_path = older[-1]
+    return base_path, new_path
+
+
+def _memory_figures(bench: dict) -> dict[str, float]:
+    info = bench.get("extra_info") or {}
+    return {k: float(info[k]) for k in MEMORY_KEYS if k in info}
+
+
+def compare_runs(base: Run, new: Run, tolerances: Tolerances | None = None) -> Comparison:
+    """Every figure of every benchmark present in both runs, flagged against ``tolerances``."""
+    tol = tolerances or Tolerances()
+    result = Comparison(base, new, tol)
+    result.only_base = sorted(set(base.benchmarks) - set(new.benchmarks))
+    result.only_new = sorted(set(new.benchmarks) - set(base.benchmarks))
+    common = sorted(set(base.benchmarks) & set(new.benchmarks),
+                    key=lambda n: (new.benchmarks[n].get("group") or "", n))
+    for name in common:
+        b, n = base.benchmarks[name], new.benchmarks[name]
+        bt, nt = float(b["stats"]["median"]), float(n["stats"]["median"])
+        result.changes.append(Change(name, "median", bt, nt, nt > bt * (1 + tol.time)))
+        bm, nm = _memory_figures(b), _memory_figures(n)
+        for key in MEMORY_KEYS:
+            if key in bm and key in nm:
+                grew = nm[key] - bm[key]
+                limit = max(bm[key] * tol.memory, tol.memory_floor)
+                result.changes.append(Change(name, key, bm[key], nm[key], grew > limit))
+    return result
+
+
+def _fmt_time(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g}{unit}"
+    return f"{seconds * 1e9:.3g}ns"
+
+
+def _fmt_bytes(n: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if abs(n) >= scale:
+            return f"{n / scale:.3g}{unit}"
+    return f"{n:.0f}B"
+
+
+def _fmt_change(change: Change) -> str:
+    fmt = _fmt_time if change.figure == "median" else _fmt_bytes
+    rel = change.relative
+    delta = ("new" if change.new else "=") if rel is None else f"{rel:+.0%}"
+    mark = " !" if change.regression else ""
+    return f"{_SHORT[change.figure]} {fmt(change.base)}->{fmt(change.new)} {delta}{mark}"
+
+
+def format_comparison(result: Comparison) -> list[str]:
+    """The comparison as lines: one per benchmark, then what is in one run only, then a verdict."""
+    tol = result.tolerances
+    lines = [
+        f"base: {result.base.path}",
+        f"new:  {result.new.path}",
+        f"tolerances: median time +{tol.time:.0%}; memory +{tol.memory:.0%} "
+        f"(and at least {_fmt_bytes(tol.memory_floor)}); '!' marks a regression",
+        "",
+    ]
+    by_bench: dict[str, list[Change]] = {}
+    for change in result.changes:
+        by_bench.setdefault(change.benchmark, []).append(change)
+    width = max((len(n) for n in by_bench), default=0)
+    for name, changes in by_bench.items():
+        lines.append(f"{name:<{width}}  " + "  ".join(_fmt_change(c) for c in changes))
+    for label, names in (("only in base", result.only_base), ("only in new", result.only_new)):
+        if names:
+            lines.append(f"{label}: {', '.join(names)}")
+    for label, run in (("skipped in base", result.base), ("skipped in new", result.new)):
+        for skip in run.skipped:
+            lines.append(f"{label}: {skip.get('name')}: {skip.get('reason')}")
+    regressions = result.regressions
+    if regressions:
+        lines.append(f"{len(regressions)} regression(s): " + ", ".join(
+            f"{c.benchmark} {_SHORT[c.figure]}" for c in regressions))
+    else:
+        lines.append(f"no regression in {len(by_bench)} benchmark(s) present in both runs")
+    return lines
+
+
+def _fraction(text: str) -> float:
+    """A tolerance: ``0.5``, ``50%``; refuses negatives with a clear message."""
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a fraction or percentage: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a tolerance cannot be negative: {text!r}")
+    return value
+
+
+def _bytes(text: str) -> int:
+    from wcbench.corpus import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m wcbench.compare",
+        description="Compare two saved benchmark runs (median time and memory figures).")
+    p.add_argument("--storage", default="results", type=Path,
+                   help="pytest-benchmark storage folder (default: results)")
+    p.add_argument("--machine", default=None,
+                   help=f"machine folder inside the storage (default: {machine_id()})")
+    p.add_argument("--base", default=None, help="base run (default: the one before --new)")
+    p.add_argument("--new", default=None, help="new run (default: the latest)")
+    p.add_argument("--time-tolerance", type=_fraction, default=TIME_TOLERANCE,
+                   help=f"tolerated median-time growth (default: {TIME_TOLERANCE:.0%})")
+    p.add_argument("--memory-tolerance", type=_fraction, default=MEMORY_TOLERANCE,
+                   help=f"tolerated memory growth (default: {MEMORY_TOLERANCE:.0%})")
+    p.add_argument("--memory-floor", type=_bytes, default=MEMORY_FLOOR_BYTES,
+                   help="memory growth always tolerated "
+                        f"(default: {_fmt_bytes(MEMORY_FLOOR_BYTES)})")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the comparison; 0 when nothing regressed, 1 when something did, 2 on bad input."""
+    args = _parser().parse_args(argv)
+    try:
+        base_path, new_path = pick_runs(args.storage, args.base or None, args.new or None,
+                                        args.machine)
+        result = compare_runs(load_run(base_path), load_run(new_path),
+                              Tolerances(args.time_tolerance, args.memory_tolerance,
+                                         args.memory_floor))
+    except CompareError as exc:
+        print(f"compare: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(format_comparison(result)))
+    return 1 if result.regressions else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
