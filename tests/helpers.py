@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 RAISE_WORD = "RAISE"
 #: A chunk holding this word makes its worker SIGKILL itself.
 KILL_WORD = "KILL"
+#: A chunk holding this word makes its worker exit quietly, with status 0 and no result.
+EXIT_WORD = "EXIT"
 #: How long ``sleepy_kernel`` and the non-failing chunks of the faulty kernels sleep: far longer
 #: than any test waits, so a call that waits for them is caught by the test's liveness bound.
 SLEEP_SECONDS = 60.0
@@ -64,6 +66,16 @@ def killing_kernel(data: object, start: int = 0, end: int | None = None) -> int:
     words = _chunk(data, start, end).split()
     if KILL_WORD in words:
         os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(SLEEP_SECONDS)
+    return len(words)
+
+
+def exiting_kernel(data: object, start: int = 0, end: int | None = None) -> int:
+    """End the worker with ``os._exit(0)`` (no result, no error) in the chunk holding ``EXIT``;
+    sleep in the others."""
+    words = _chunk(data, start, end).split()
+    if EXIT_WORD in words:
+        os._exit(0)
     time.sleep(SLEEP_SECONDS)
     return len(words)
 

@@ -61,6 +61,14 @@ def test_killed_worker(executor: str, method: str, audit: Audit) -> None:
                    "killed by SIGKILL|pool worker died", audit)
 
 
+@pytest.mark.parametrize("executor", sorted({ex for ex, _ in PROCESS_GRID}))
+def test_worker_exiting_without_a_result(executor: str, audit: Audit) -> None:
+    """A worker that ends with status 0 but never reports (``os._exit`` in a kernel)."""
+    text = helpers.EXIT_WORD + " " + FILLER
+    _fail_promptly(text, helpers.exiting_kernel, executor, START_METHODS[0],
+                   "exited with status 0|pool worker died", audit)
+
+
 @pytest.mark.parametrize("method", START_METHODS)
 def test_killed_last_started_pool_worker(method: str, audit: Audit) -> None:
     """The pool starts one worker per submit and (CPython 3.11) its manager thread may not watch
