@@ -31,6 +31,7 @@ the GIL.
 from __future__ import annotations
 
 import codecs
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -51,6 +52,15 @@ _ASCII_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 0x80]] = True
 _BMP_SPACE = np.zeros(0x10000, dtype=bool)
 _BMP_SPACE[[ord(c) for c in WHITESPACE]] = True
 assert {c.encode()[0] for c in WHITESPACE if ord(c) >= 0x80} == {0xC2, 0xE1, 0xE2, 0xE3}
+# Leads that matter (see _Leads): 1 = C2 (two-byte whitespace), 2 = E1-E3 (three-byte
+# whitespace), 3 = E0, ED, F0, F4 (second byte restricted).
+_LEAD_KIND = np.zeros(256, dtype=np.uint8)
+_LEAD_KIND[0xC2] = 1
+_LEAD_KIND[0xE1:0xE4] = 2
+_LEAD_KIND[[0xE0, 0xED, 0xF0, 0xF4]] = 3
+# Second bytes that make a C2 lead whitespace: U+0085 and U+00A0.
+_C2_SPACE = np.zeros(256, dtype=bool)
+_C2_SPACE[[0x85, 0xA0]] = True
 
 
 class _Buffers:
@@ -64,10 +74,12 @@ class _Buffers:
     def ensure(self, size: int) -> None:
         if size > self.size:
             self.size = size
-            self.ws = np.empty(size, dtype=bool)  # whitespace mask
-            self.flag = np.empty(size, dtype=bool)  # word starts; validation temporaries
-            self.flag2 = np.empty(size, dtype=bool)
-            self.byte = np.empty(size, dtype=np.uint8)  # shifted bytes
+            padded = size + 8  # room to round a mask up to whole 64-bit words (_sparse_positions)
+            self.ws = np.empty(padded, dtype=bool)  # whitespace mask
+            self.flag = np.empty(padded, dtype=bool)  # word starts; validation temporaries
+            self.flag2 = np.empty(padded, dtype=bool)
+            self.byte = np.empty(padded, dtype=np.uint8)  # shifted bytes
+            self.words = np.empty(padded // 8, dtype=bool)  # 64-bit words of a mask with hits
 
 
 class _Pool:
@@ -106,6 +118,37 @@ def release_scratch() -> None:
     _scratch.clear()
 
 
+_EIGHT = np.arange(8, dtype=np.intp)
+_LITTLE_ENDIAN = sys.byteorder == "little"
+
+
+def _sparse_positions(mask: np.ndarray, n: int, buf: _Buffers) -> np.ndarray:
+    """``flatnonzero(mask[:n])`` (in any order) for a sparse mask, about twice as fast.
+
+    ``flatnonzero`` pays a mispredicted branch per hit over the whole mask; here the mask is read
+    as 64-bit words, only the nonzero words are visited, and a word holding one hit (the usual
+    case) gives its position from the exponent of its value as a float: a power of 256.
+    ``mask`` must have room for ``n`` rounded up to a multiple of 8.
+    """
+    if not _LITTLE_ENDIAN:
+        return np.flatnonzero(mask[:n])
+    size = (n + 7) // 8
+    mask[n : size * 8] = False
+    words = mask[: size * 8].view(np.uint64)
+    hot_words = buf.words[:size]
+    np.not_equal(words, 0, out=hot_words)
+    hot = np.flatnonzero(hot_words)
+    value = words[hot]
+    several = (value & (value - np.uint64(1))) != 0
+    if several.any():  # words with two hits or more: look at each of their bytes
+        crowded = hot[several]
+        cand = (crowded[:, None] * 8 + _EIGHT).ravel()
+        hot, value = hot[~several], value[~several]
+        return np.concatenate([(hot << 3) + ((np.frexp(value.astype(np.float64))[1] - 1) >> 3),
+                               cand[mask[cand]]])
+    return (hot << 3) + ((np.frexp(value.astype(np.float64))[1] - 1) >> 3)
+
+
 class _Leads:
     """Where the block's multi-byte characters that matter start: ``c2``, the only two-byte
     whitespace lead; ``ws3``, the three-byte whitespace leads ``E1-E3``; ``special``, the leads
@@ -121,11 +164,11 @@ class _Leads:
         for lead in (0xED, 0xC2, *((0xF0, 0xF4) if top >= 0xF0 else ())):
             np.equal(sub, (lead - 0xE0) & 0xFF, out=other)
             np.logical_or(mask, other, out=mask)
-        pos = np.flatnonzero(mask)
-        lead = a[pos]
-        self.c2 = pos[lead == 0xC2]
-        self.ws3 = pos[(lead >= 0xE1) & (lead <= 0xE3)]
-        self.special = pos[(lead == 0xE0) | (lead >= 0xED)]
+        pos = _sparse_positions(buf.flag, n, buf)
+        kind = _LEAD_KIND[a[pos]]
+        self.c2 = pos[kind == 1]
+        self.ws3 = pos[kind == 2]
+        self.special = pos[kind == 3]
 
 
 def _code_points3(a: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -147,8 +190,7 @@ def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, leads: _Leads) -> b
     n = a.size
     if top >= 0xF5:
         return False
-    tail = a[-3:]
-    if (tail >= np.array([0xF0, 0xE0, 0xC0][-tail.size:], dtype=np.uint8)).any():
+    if int(a[-1]) >= 0xC0 or (n > 1 and int(a[-2]) >= 0xE0) or (n > 2 and int(a[-3]) >= 0xF0):
         return False  # a character cut off by the end of the block
     sub = buf.byte[:n]
     np.subtract(a, 0xC0, out=sub)
@@ -167,8 +209,9 @@ def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, leads: _Leads) -> b
     for lead, gap in ((0xE0, 2), *(((0xF0, 3),) if top >= 0xF0 else ())):
         np.greater_equal(a[:-gap], lead, out=longer[gap:])
         np.logical_or(need[gap:], longer[gap:], out=need[gap:])
-    np.not_equal(cont, need, out=need)
-    return not need.any()
+    whole = n // 8 * 8  # compare eight bytes at a time, then the rest
+    return bool(np.array_equal(cont[:whole].view(np.uint64), need[:whole].view(np.uint64))
+                and np.array_equal(cont[whole:], need[whole:]))
 
 
 def _space_mask(a: np.ndarray, buf: _Buffers, leads: _Leads | None) -> np.ndarray:
@@ -188,8 +231,7 @@ def _space_mask(a: np.ndarray, buf: _Buffers, leads: _Leads | None) -> np.ndarra
         return ws
     # Multi-byte whitespace: U+0085 and U+00A0 after C2, the rest three bytes long.
     if leads.c2.size:
-        second = a[leads.c2 + 1]
-        hit = leads.c2[(second == 0x85) | (second == 0xA0)]
+        hit = leads.c2[_C2_SPACE[a[leads.c2 + 1]]]
         ws[hit] = True
         ws[hit + 1] = True
     if leads.ws3.size:
