@@ -24,8 +24,28 @@ test: install
 lint: install
 	$(PY) -m ruff check .
 
+# The benchmark matrix (bench/bench_wordcount.py), saved under results/<machine>/NNNN_*.json.
+# Variables (or --options of `pytest bench`): SIZES=1MiB,32MiB WORKERS=1,2,4 KERNELS=split,numpy
+# EXECUTORS=... START_METHODS=fork,spawn,forkserver CORPUS=ascii|unicode CORPUS_FILE=path
+# MEMORY_LIMIT=4GiB; BENCH=bench runs every benchmark file in bench/ (the kernel's too).
+BENCH ?= bench/bench_wordcount.py
+BENCH_TIMEOUT ?= 3600
+bench_opt = $(if $($(1)),--$(2) '$($(1))')
 bench: install
-	$(PY) -m pytest bench
+	$(PY) -m pytest $(BENCH) -p no:cacheprovider --timeout $(BENCH_TIMEOUT) \
+		--benchmark-storage file://results --benchmark-autosave \
+		$(call bench_opt,SIZES,sizes) $(call bench_opt,WORKERS,workers) \
+		$(call bench_opt,KERNELS,kernels) $(call bench_opt,EXECUTORS,executors) \
+		$(call bench_opt,START_METHODS,start-methods) $(call bench_opt,CORPUS,corpus) \
+		$(call bench_opt,CORPUS_FILE,corpus-file) $(call bench_opt,MEMORY_LIMIT,memory-limit)
+
+# Median time and memory figures of the two latest saved runs (BASE= and NEW= pick others: a file,
+# a run number or part of a name); fails when one grows past TIME_TOLERANCE / MEMORY_TOLERANCE.
+compare: install
+	$(PY) -m wcbench.compare --storage results $(call bench_opt,BASE,base) \
+		$(call bench_opt,NEW,new) $(call bench_opt,TIME_TOLERANCE,time-tolerance) \
+		$(call bench_opt,MEMORY_TOLERANCE,memory-tolerance) \
+		$(call bench_opt,MEMORY_FLOOR,memory-floor)
 
 # results/report.md with plots in results/report/: the latest saved run, or NEW (default: latest)
 # against BASE side by side with ratios. A run is a saved file's path or its NNNN number.

@@ -141,7 +141,7 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
                          limit=corpus.memory_limit)
     if reason:
         wordcount_skips.append({"name": request.node.name, "reason": reason})
-        pytest.skip(reason)
+        pytest.skip(f"{case.name}: {reason}")
     text = corpus.text(case.size)
     expected = corpus.expected_count(case.size)
     _warm_up(case, corpus)

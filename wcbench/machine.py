@@ -10,8 +10,6 @@ import os
 import platform
 import sys
 
-from wordcount.procmem import available_bytes
-
 
 def gil_enabled() -> bool:
     """Whether the GIL is on: ``sys._is_gil_enabled()`` where it exists (3.13+), else True."""
@@ -46,11 +44,13 @@ def machine_info() -> dict[str, object]:
 
 
 def machine_details() -> dict[str, object]:
-    """``machine_info`` plus what a saved run's header wants: memory, kernel, executable."""
+    """``machine_info`` plus what a saved run's header wants: memory, kernel, executable.
+
+    Only stable facts: pytest-benchmark warns when a compared run's machine info differs.
+    """
     return {
         **machine_info(),
         "memory_total_bytes": _total_memory_bytes(),
-        "memory_available_bytes": available_bytes(),
         "platform": platform.platform(),
         "executable": sys.executable,
     }

@@ -70,8 +70,9 @@ def summary_lines(benchmarks: Iterable[dict], skipped: Sequence[dict] = ()) -> l
                  f"tree, {_fmt_bytes(li['copied_bytes'])} copied, "
                  f"{_fmt_time(leanest['stats']['median'])}")
         lines.append(line)
-    for skip in skipped:
-        lines.append(f"skipped {skip['name']}: {skip['reason']}")
+    if skipped:
+        lines.append(f"skipped by the memory estimate ({len(skipped)}, reasons above and in the "
+                     f"saved run): {', '.join(s['name'] for s in skipped)}")
     return lines
 
 

@@ -1,0 +1,194 @@
+"""The benchmark suite end to end on a tiny matrix, plus its matrix and machine helpers.
+
+``pytest bench`` runs in a subprocess (as ``make bench`` does) with tiny sizes into a temporary
+storage folder; the saved JSON must hold every case of the matrix, each with every ``extra_info``
+key and figures that make sense, or name it under ``wordcount_skipped`` with the estimate's reason.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import wordcount
+from wcbench import matrix
+from wcbench.corpus import parse_size
+from wcbench.estimate import estimate_case
+from wcbench.machine import cpu_count, gil_enabled, machine_info
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SIZES = "16KiB,256KiB"
+WORKERS = "1,2"
+KERNELS = "split,numpy"
+EXECUTORS = "serial,threads,processes,shared-memory"
+METHODS = "fork,spawn"
+#: Low enough that every spawn case and the two-worker fork ones are skipped (their interpreters
+#: alone exceed it), high enough for serial, threads and one forked worker.
+LIMIT = "12MiB"
+
+EXTRA_KEYS = {
+    "kind", "kernel", "executor", "start_method", "workers", "text_bytes", "corpus", "python",
+    "implementation", "gil_enabled", "cpu_count", "peak_parent_bytes", "peak_workers_bytes",
+    "peak_tree_bytes", "copied_bytes",
+}
+
+
+def run_bench(storage: Path, *args: str) -> subprocess.CompletedProcess:
+    """``pytest bench/bench_wordcount.py`` as make bench runs it, into ``storage``."""
+    cmd = [sys.executable, "-m", "pytest", "bench/bench_wordcount.py", "-p", "no:cacheprovider",
+           f"--benchmark-storage=file://{storage}", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=240)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str, Path]:
+    storage = tmp_path_factory.mktemp("results")
+    proc = run_bench(storage, "--benchmark-autosave", "--sizes", SIZES, "--workers", WORKERS,
+                     "--kernels", KERNELS, "--executors", EXECUTORS, "--start-methods", METHODS,
+                     "--memory-limit", LIMIT)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    saved = list(storage.glob("*/0001_*.json"))
+    assert len(saved) == 1, saved
+    return json.loads(saved[0].read_text()), proc.stdout, storage
+
+
+def expected_cases() -> list[matrix.Case]:
+    return matrix.build_cases(matrix.parse_sizes(SIZES), matrix.parse_workers(WORKERS),
+                              matrix.parse_list(KERNELS), matrix.parse_list(EXECUTORS),
+                              matrix.parse_list(METHODS))
+
+
+def test_every_case_is_saved_or_skipped_with_its_reason(tiny_run: tuple[dict, str, Path]) -> None:
+    data, stdout, _ = tiny_run
+    ran = {b["name"] for b in data["benchmarks"] if b["extra_info"].get("kind") == "wordcount"}
+    skipped = {s["name"]: s["reason"] for s in data["wordcount_skipped"]}
+    limit = parse_size(LIMIT)
+    for case in expected_cases():
+        name = f"test_wordcount[{case.name}]"
+        too_big = estimate_case(case, ascii_text=True).total_bytes > limit
+        if too_big:
+            assert name in skipped and "exceeds --memory-limit" in skipped[name], name
+            assert name in stdout or case.name in stdout  # reported in the run's output too
+        else:
+            assert name in ran, name
+    assert ran and skipped, "the limit should let some cases run and skip others"
+    assert not ran & set(skipped)
+
+
+def test_extra_info_holds_every_key_with_sensible_figures(tiny_run: tuple[dict, str, Path]) -> None:
+    data, _, _ = tiny_run
+    for bench in data["benchmarks"]:
+        info = bench["extra_info"]
+        if info["kind"] != "wordcount":
+            continue
+        assert set(info) >= EXTRA_KEYS, bench["name"]
+        assert bench["group"] == matrix.size_group(info["text_bytes"])
+        assert info["text_bytes"] in {parse_size(s) for s in SIZES.split(",")}
+        assert bench["stats"]["median"] > 0 and bench["stats"]["rounds"] >= matrix.MIN_ROUNDS
+        assert info["corpus"] == "ascii" and info["python"] == machine_info()["python"]
+        assert info["gil_enabled"] is gil_enabled() and info["cpu_count"] == cpu_count()
+        for key in ("peak_parent_bytes", "peak_workers_bytes", "peak_tree_bytes"):
+            assert isinstance(info[key], int) and info[key] >= 0
+        processes = info["executor"] in ("processes", "process-pool", "shared-memory")
+        if processes:
+            assert info["start_method"] in METHODS.split(",")
+            assert info["peak_workers_bytes"] > 0  # a worker's interpreter is never free
+        else:
+            assert info["start_method"] is None and info["peak_workers_bytes"] == 0
+        # Nothing crosses by pickle: in-process executors, fork arguments, shared-memory refs.
+        if info["executor"] in ("serial", "threads") or info["start_method"] == "fork":
+            assert info["copied_bytes"] < (1 << 10) * info["workers"]
+
+
+def test_one_memory_read_benchmark_per_size(tiny_run: tuple[dict, str, Path]) -> None:
+    data, _, _ = tiny_run
+    reads = [b for b in data["benchmarks"] if b["extra_info"].get("kind") == "memory-read"]
+    sizes = sorted(b["extra_info"]["text_bytes"] for b in reads)
+    assert sizes == matrix.parse_sizes(SIZES)
+    assert all(b["group"] == matrix.size_group(b["extra_info"]["text_bytes"]) for b in reads)
+
+
+def test_run_prints_a_summary_per_size(tiny_run: tuple[dict, str, Path]) -> None:
+    _, stdout, _ = tiny_run
+    summary = stdout[stdout.index("wordcount summary"):]
+    for size in SIZES.split(","):
+        assert f"{size} (" in summary and "fastest" in summary and "smallest peak" in summary
+    assert "skipped by the memory estimate" in summary
+
+
+def test_benchmark_compare_reads_the_saved_run(tiny_run: tuple[dict, str, Path]) -> None:
+    """``pytest bench --benchmark-compare`` finds the run saved in the storage and compares."""
+    _, _, storage = tiny_run
+    proc = run_bench(storage, "--benchmark-compare", "--sizes", "16KiB", "--workers", "1",
+                     "--kernels", "numpy", "--executors", "serial")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "0001_" in proc.stdout and "NOW" in proc.stdout
+
+
+def test_bad_options_are_refused_with_the_valid_names(tmp_path: Path) -> None:
+    proc = run_bench(tmp_path, "--sizes", "16KiB", "--executors", "carrier-pigeon")
+    assert proc.returncode != 0
+    assert "carrier-pigeon" in proc.stderr + proc.stdout and "serial" in proc.stderr + proc.stdout
+
+
+def test_pytest_tests_ignores_bench_and_accepts_default_options() -> None:
+    proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q",
+                           "-p", "no:cacheprovider", "tests/test_chunking.py"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "bench_" not in proc.stdout
+
+
+# --- the matrix as data ---------------------------------------------------------------------
+
+def test_build_cases_drops_senseless_combinations() -> None:
+    cases = matrix.build_cases([1 << 20], [1, 2, 4], ["split"],
+                               ["serial", "threads", "processes"], ["fork", "spawn"])
+    serial = [c for c in cases if c.executor == "serial"]
+    assert [(c.workers, c.start_method) for c in serial] == [(1, None)]
+    assert all(c.start_method is None for c in cases if c.executor == "threads")
+    procs = {(c.start_method, c.workers) for c in cases if c.executor == "processes"}
+    assert procs == {(m, w) for m in ("fork", "spawn") for w in (1, 2, 4)}
+    assert len(cases) == 1 + 3 + 6
+
+
+def test_defaults_cover_every_kernel_executor_and_method() -> None:
+    cases = matrix.build_cases(matrix.parse_sizes(""), matrix.parse_workers(""))
+    sizes = sorted({c.size for c in cases})
+    assert sizes[-1] >= 16 * sizes[0]
+    assert {c.kernel for c in cases} == set(wordcount.KERNELS)
+    assert {c.executor for c in cases} == set(wordcount.EXECUTORS)
+    assert {c.start_method for c in cases} - {None} == set(wordcount.START_METHODS)
+    assert {c.workers for c in cases} == {1, 2, 4}
+
+
+def test_case_names_and_groups() -> None:
+    case = matrix.Case("split", "processes", "spawn", 1 << 20, 2)
+    assert case.name == "split-processes-spawn-1MiB-w2"
+    assert matrix.Case("numpy", "threads", None, 32 << 20, 4).name == "numpy-threads-32MiB-w4"
+    assert case.group == "size 1MiB"
+
+
+def test_parsing_lists_and_refusing_bad_values() -> None:
+    assert matrix.parse_list(" a, b,,a ") == ["a", "b"]
+    assert matrix.parse_list(None) == []
+    assert matrix.parse_sizes("32MiB,1MiB,1MiB") == [1 << 20, 32 << 20]
+    assert matrix.parse_workers("4,1") == [1, 4]
+    with pytest.raises(ValueError, match="at least 1"):
+        matrix.parse_workers("0")
+    with pytest.raises(ValueError, match="integers"):
+        matrix.parse_workers("two")
+    with pytest.raises(ValueError, match="choose from"):
+        matrix.build_cases([1024], [1], ["nope"])
+
+
+def test_rounds_many_for_small_few_for_big_and_capped_by_time() -> None:
+    small, big = matrix.rounds_for(64 << 10), matrix.rounds_for(256 << 20)
+    assert small[0] > big[0] == matrix.MIN_ROUNDS
+    assert small[1] == 1 and big[1] == 0
+    assert matrix.rounds_for(64 << 10, seconds_per_call=10.0)[0] == matrix.MIN_ROUNDS

@@ -1,0 +1,171 @@
+"""``wcbench.compare`` (``make compare``): pass and fail paths on runs saved by a real tiny run.
+
+One tiny ``pytest bench`` run is saved; the tests copy it into fresh storage folders, modify the
+copies (a slower median, a grown memory figure) and check the verdict and the exit status.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from wcbench import compare
+
+ROOT = Path(__file__).resolve().parent.parent
+MIB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    storage = tmp_path_factory.mktemp("results")
+    cmd = [sys.executable, "-m", "pytest", "bench/bench_wordcount.py", "-p", "no:cacheprovider",
+           f"--benchmark-storage=file://{storage}", "--benchmark-autosave", "--sizes", "16KiB",
+           "--workers", "1", "--kernels", "numpy", "--executors", "serial,processes",
+           "--start-methods", "fork"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (path,) = storage.glob("*/0001_*.json")
+    return json.loads(path.read_text())
+
+
+def store(folder: Path, *runs: dict) -> list[Path]:
+    """Save ``runs`` as 0001_..., 0002_... in ``folder`` (pytest-benchmark's naming)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, run in enumerate(runs, start=1):
+        path = folder / f"{i:04d}_abc_20260101_000000.json"
+        path.write_text(json.dumps(run))
+        paths.append(path)
+    return paths
+
+
+def wordcount_bench(run: dict, executor: str) -> dict:
+    return next(b for b in run["benchmarks"]
+                if b["extra_info"].get("executor") == executor)
+
+
+def test_unchanged_runs_pass_and_every_benchmark_is_listed(saved_run: dict, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture) -> None:
+    base, new = store(tmp_path / "m", saved_run, saved_run)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    out = capsys.readouterr().out
+    for bench in saved_run["benchmarks"]:
+        assert bench["name"] in out
+    assert "no regression" in out and "median" in out and "tree" in out
+
+
+def test_a_slower_median_fails_and_is_marked(saved_run: dict, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture) -> None:
+    slower = copy.deepcopy(saved_run)
+    bench = wordcount_bench(slower, "processes")
+    bench["stats"]["median"] *= 1 + compare.TIME_TOLERANCE + 0.5
+    base, new = store(tmp_path / "m", saved_run, slower)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
+    out = capsys.readouterr().out
+    line = next(li for li in out.splitlines() if li.startswith(bench["name"]))
+    assert "median" in line and "!" in line
+    assert f"{bench['name']} median" in out.splitlines()[-1]
+    # A looser tolerance given on the command line lets it pass.
+    assert compare.main(["--base", str(base), "--new", str(new), "--time-tolerance", "300%"]) == 0
+
+
+def test_a_faster_median_passes(saved_run: dict, tmp_path: Path) -> None:
+    faster = copy.deepcopy(saved_run)
+    for bench in faster["benchmarks"]:
+        bench["stats"]["median"] /= 3
+    base, new = store(tmp_path / "m", saved_run, faster)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+
+
+@pytest.mark.parametrize("key", compare.MEMORY_KEYS)
+def test_a_grown_memory_figure_fails(saved_run: dict, tmp_path: Path, key: str,
+                                     capsys: pytest.CaptureFixture) -> None:
+    grown = copy.deepcopy(saved_run)
+    bench = wordcount_bench(grown, "processes")
+    bench["extra_info"][key] = int(bench["extra_info"][key] * (1 + compare.MEMORY_TOLERANCE)
+                                   + compare.MEMORY_FLOOR_BYTES + MIB)
+    base, new = store(tmp_path / "m", saved_run, grown)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
+    assert f"{bench['name']} {compare._SHORT[key]}" in capsys.readouterr().out
+
+
+def test_memory_growth_under_the_floor_passes(saved_run: dict, tmp_path: Path) -> None:
+    grown = copy.deepcopy(saved_run)
+    for bench in grown["benchmarks"]:
+        info = bench["extra_info"]
+        for key in compare.MEMORY_KEYS:
+            if key in info:
+                info[key] += compare.MEMORY_FLOOR_BYTES // 2
+    base, new = store(tmp_path / "m", saved_run, grown)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    # ...unless the floor is lowered.
+    assert compare.main(["--base", str(base), "--new", str(new), "--memory-floor", "1KiB"]) == 1
+
+
+def test_benchmarks_in_one_run_only_are_listed_not_failed(saved_run: dict, tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture) -> None:
+    fewer = copy.deepcopy(saved_run)
+    gone = fewer["benchmarks"].pop()
+    fewer["wordcount_skipped"] = [{"name": gone["name"], "reason": "estimated peak too big"}]
+    base, new = store(tmp_path / "m", saved_run, fewer)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    out = capsys.readouterr().out
+    assert f"only in base: {gone['name']}" in out
+    assert f"skipped in new: {gone['name']}: estimated peak too big" in out
+
+
+def test_default_is_the_two_latest_runs_and_numbers_pick_others(saved_run: dict,
+                                                                tmp_path: Path) -> None:
+    slow = copy.deepcopy(saved_run)
+    for bench in slow["benchmarks"]:
+        bench["stats"]["median"] *= 10
+    folder = tmp_path / compare.machine_id()
+    first, second, third = store(folder, saved_run, slow, saved_run)
+    assert compare.pick_runs(tmp_path) == (second, third)
+    assert compare.pick_runs(tmp_path, base="1") == (first, third)
+    assert compare.pick_runs(tmp_path, base="0001", new="2") == (first, second)
+    assert compare.pick_runs(tmp_path, new="2") == (first, second)
+    args = ["--storage", str(tmp_path)]
+    assert compare.main(args) == 0  # 0002 (slow) -> 0003: faster
+    assert compare.main([*args, "--base", "1", "--new", "2"]) == 1
+
+
+def test_missing_or_unreadable_runs_exit_2(saved_run: dict, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture) -> None:
+    args = ["--storage", str(tmp_path)]
+    assert compare.main(args) == 2
+    assert "run `make bench` first" in capsys.readouterr().err
+    store(tmp_path / compare.machine_id(), saved_run)
+    assert compare.main(args) == 2
+    assert "only one saved run" in capsys.readouterr().err
+    assert compare.main([*args, "--base", "7"]) == 2
+    assert "no saved run matches '7'" in capsys.readouterr().err
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    assert compare.main([*args, "--base", str(broken), "--new", str(broken)]) == 2
+    assert "not a saved pytest-benchmark run" in capsys.readouterr().err
+
+
+def test_tolerance_arguments_are_checked(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        compare.main(["--time-tolerance=-5%"])
+    assert exc.value.code == 2
+    assert "cannot be negative" in capsys.readouterr().err
+    assert compare._fraction("25%") == pytest.approx(0.25)
+    assert compare._fraction("0.4") == pytest.approx(0.4)
+
+
+def test_module_entry_point_exits_non_zero_on_regression(saved_run: dict, tmp_path: Path) -> None:
+    slower = copy.deepcopy(saved_run)
+    for bench in slower["benchmarks"]:
+        bench["stats"]["median"] *= 5
+    store(tmp_path / compare.machine_id(), saved_run, slower)
+    proc = subprocess.run([sys.executable, "-m", "wcbench.compare", "--storage", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "regression(s)" in proc.stdout
