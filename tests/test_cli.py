@@ -23,7 +23,7 @@ import pytest
 from helpers import PROCESS_GRID
 
 import wordcount
-from wordcount.executors import START_METHODS
+from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
 
 TESTS_DIR = Path(__file__).parent
 #: A liveness bound for a CLI to react to a signal (it takes a fraction of a second here).
@@ -69,8 +69,10 @@ def test_console_script_counts(text_file: Path) -> None:
 
 
 @pytest.mark.parametrize("kernel", wordcount.KERNELS)
-@pytest.mark.parametrize("executor", [e for e in wordcount.EXECUTORS if e in ("serial", "threads")])
-def test_in_process_executors(text_file: Path, kernel: str, executor: str) -> None:
+@pytest.mark.parametrize("executor", [e for e in wordcount.EXECUTORS if e not in PROCESS_EXECUTORS])
+def test_executors_without_start_method(text_file: Path, kernel: str, executor: str) -> None:
+    """serial, threads, and optional engines (Dask: its local cluster starts and closes with the
+    CLI, quietly)."""
     workers = "1" if executor == "serial" else "3"
     result = run_cli(str(text_file), "--kernel", kernel, "--executor", executor,
                      "--workers", workers)
