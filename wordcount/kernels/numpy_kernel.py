@@ -17,8 +17,8 @@ memory speed, exactly for all of Unicode:
   lead byte asks for one and nowhere else; no ``C0``, ``C1``, ``F5-FF``), plus sparse checks of the
   few leads that restrict their second byte (overlong forms, surrogates, beyond U+10FFFF). Only
   the multi-byte whitespace characters need more than ``a <= 32``; they all start with ``C2``,
-  ``E1``, ``E2`` or ``E3``, so their candidates are found sparsely, decoded, and looked up in a
-  table of whitespace by code point.
+  ``E1``, ``E2`` or ``E3`` (none takes four bytes), so their candidates are found sparsely and
+  looked up by their bytes in a table.
 * When validation fails, CPython's own decoder is run from that block on to name the first bad
   byte exactly as ``bytes.decode`` would.
 * ``str`` input is encoded block by block (never a full-size encoded copy); the encoding is valid
@@ -47,10 +47,6 @@ BLOCK_BYTES = 1 << 20
 # Exact ASCII whitespace, for the rare blocks holding control bytes that ``a <= 32`` would misread.
 _ASCII_SPACE = np.zeros(256, dtype=bool)
 _ASCII_SPACE[[ord(c) for c in WHITESPACE if ord(c) < 0x80]] = True
-# Whitespace by code point over the Basic Multilingual Plane: every multi-byte whitespace character
-# takes two or three bytes (none takes four), so decoding those is enough.
-_BMP_SPACE = np.zeros(0x10000, dtype=bool)
-_BMP_SPACE[[ord(c) for c in WHITESPACE]] = True
 assert {c.encode()[0] for c in WHITESPACE if ord(c) >= 0x80} == {0xC2, 0xE1, 0xE2, 0xE3}
 # Leads that matter (see _Leads): 1 = C2 (two-byte whitespace), 2 = E1-E3 (three-byte
 # whitespace), 3 = E0, ED, F0, F4 (second byte restricted).
@@ -61,6 +57,12 @@ _LEAD_KIND[[0xE0, 0xED, 0xF0, 0xF4]] = 3
 # Second bytes that make a C2 lead whitespace: U+0085 and U+00A0.
 _C2_SPACE = np.zeros(256, dtype=bool)
 _C2_SPACE[[0x85, 0xA0]] = True
+# Three-byte whitespace by (lead & 3, second byte & 3F, third byte & 3F) for leads E1-E3.
+_WS3_SPACE = np.zeros((4, 64, 64), dtype=bool)
+for _c in WHITESPACE:
+    if len(_c.encode()) == 3:
+        _WS3_SPACE[_c.encode()[0] & 3, _c.encode()[1] & 0x3F, _c.encode()[2] & 0x3F] = True
+_THREE = np.arange(3, dtype=np.intp)
 
 
 class _Buffers:
@@ -171,12 +173,6 @@ class _Leads:
         self.special = pos[kind == 3]
 
 
-def _code_points3(a: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Code points of the three-byte characters starting at ``at`` (continuations assumed)."""
-    return ((a[at].astype(np.intp) & 0x0F) << 12) | ((a[at + 1].astype(np.intp) & 0x3F) << 6) \
-        | (a[at + 2] & 0x3F)
-
-
 def _valid_multibyte(a: np.ndarray, top: int, buf: _Buffers, leads: _Leads) -> bool:
     """Whether the non-ASCII block ``a`` (whole characters; largest byte ``top``) is valid UTF-8.
 
@@ -235,10 +231,9 @@ def _space_mask(a: np.ndarray, buf: _Buffers, leads: _Leads | None) -> np.ndarra
         ws[hit] = True
         ws[hit + 1] = True
     if leads.ws3.size:
-        hit = leads.ws3[_BMP_SPACE[_code_points3(a, leads.ws3)]]
-        ws[hit] = True
-        ws[hit + 1] = True
-        ws[hit + 2] = True
+        at = leads.ws3
+        hit = at[_WS3_SPACE[a[at] & 3, a[at + 1] & 0x3F, a[at + 2] & 0x3F]]
+        ws[(hit[:, None] + _THREE).ravel()] = True
     return ws
 
 
