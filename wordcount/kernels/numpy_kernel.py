@@ -155,7 +155,7 @@ class _Leads:
     """Where the block's multi-byte characters that matter start: ``c2``, the only two-byte
     whitespace lead; ``ws3``, the three-byte whitespace leads ``E1-E3``; ``special``, the leads
     that restrict their second byte (``E0``, ``ED``, ``F0``, ``F4``: overlong forms, surrogates,
-    code points past U+10FFFF). One ``flatnonzero`` finds them all; it costs per hit, and these
+    code points past U+10FFFF). One sparse search finds them all; it costs per hit, and these
     leads are rare even in text full of accented, Greek, Cyrillic or CJK letters."""
 
     def __init__(self, a: np.ndarray, top: int, buf: _Buffers) -> None:
