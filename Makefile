@@ -54,13 +54,14 @@ report: install
 
 # results/flamegraphs/index.html: each scenario run once under memray (never timed), capturing the
 # parent and every worker. Matrix variables set on the command line or in the environment (SIZES,
-# WORKERS, KERNELS, EXECUTORS, START_METHODS, CORPUS) choose the scenarios; otherwise a small
+# WORKERS, KERNELS, EXECUTORS, START_METHODS, CORPUS, CORPUS_FILE) choose the scenarios; else a small
 # matrix (1MiB, 2 workers, all kernels, executors but dask, start methods) runs, in 1-2 minutes.
 flame_opt = $(if $(filter command environment,$(origin $(1))),--$(2) '$($(1))')
 flamegraphs: install
 	$(PY) -m wcbench.flamegraphs $(call flame_opt,SIZES,sizes) $(call flame_opt,WORKERS,workers) \
 		$(call flame_opt,KERNELS,kernels) $(call flame_opt,EXECUTORS,executors) \
-		$(call flame_opt,START_METHODS,start-methods) $(call flame_opt,CORPUS,corpus)
+		$(call flame_opt,START_METHODS,start-methods) $(call flame_opt,CORPUS,corpus) \
+		$(call flame_opt,CORPUS_FILE,corpus-file)
 
 clean:
 	rm -rf .venv .venv-* .pytest_cache .hypothesis .ruff_cache *.egg-info
