@@ -611,14 +611,13 @@ def comparison_lines(base: Run, new: Run) -> list[str]:
                                "NEW time", "time NEW/BASE", "BASE peak tree", "NEW peak tree",
                                "memory NEW/BASE"], {3, 4, 5, 6, 7, 8, 9})
         lines.append("")
-    only_base = sorted(set(old) - {c.key for c in new.cases}, key=str)
-    only_new = sorted({c.key for c in new.cases} - set(old), key=str)
-    for label, keys, run in (("BASE", only_base, base), ("NEW", only_new, new)):
-        if keys:
-            named = {c.key: c for c in run.cases}
+    new_keys = {c.key for c in new.cases}
+    for label, alone in (("BASE", [c for c in base.cases if c.key not in new_keys]),
+                         ("NEW", [c for c in new.cases if c.key not in old])):
+        alone.sort(key=lambda c: (c.text_bytes, c.corpus, _case_order(c)))
+        if alone:
             lines += [f"Only in {label}: " + "; ".join(
-                f"{case_label(named[k])} at {format_size(named[k].text_bytes)}" for k in keys)
-                + ".", ""]
+                f"{case_label(c)} at {format_size(c.text_bytes)}" for c in alone) + ".", ""]
     return lines
 
 
