@@ -40,12 +40,13 @@ bench: install
 		$(call bench_opt,CORPUS_FILE,corpus-file) $(call bench_opt,MEMORY_LIMIT,memory-limit)
 
 # Median time and memory figures of the two latest saved runs (BASE= and NEW= pick others: a file,
-# a run number or part of a name); fails when one grows past TIME_TOLERANCE / MEMORY_TOLERANCE.
+# a run number or part of a name); fails when one grows past TIME_TOLERANCE / MEMORY_TOLERANCE
+# (and past TIME_FLOOR / MEMORY_FLOOR); defaults in wcbench/compare.py, justified in the README.
 compare: install
 	$(PY) -m wcbench.compare --storage results $(call bench_opt,BASE,base) \
 		$(call bench_opt,NEW,new) $(call bench_opt,TIME_TOLERANCE,time-tolerance) \
 		$(call bench_opt,MEMORY_TOLERANCE,memory-tolerance) \
-		$(call bench_opt,MEMORY_FLOOR,memory-floor)
+		$(call bench_opt,TIME_FLOOR,time-floor) $(call bench_opt,MEMORY_FLOOR,memory-floor)
 
 # results/report.md with plots in results/report/: the latest saved run, or NEW (default: latest)
 # against BASE side by side with ratios. A run is a saved file's path or its NNNN number.

@@ -63,15 +63,28 @@ def test_a_slower_median_fails_and_is_marked(saved_run: dict, tmp_path: Path,
                                              capsys: pytest.CaptureFixture) -> None:
     slower = copy.deepcopy(saved_run)
     bench = wordcount_bench(slower, "processes")
-    bench["stats"]["median"] *= 1 + compare.TIME_TOLERANCE + 0.5
+    base_median = bench["stats"]["median"]
+    bench["stats"]["median"] = base_median * (1 + compare.TIME_TOLERANCE) \
+        + compare.TIME_FLOOR_SECONDS + 0.01
     base, new = store(tmp_path / "m", saved_run, slower)
     assert compare.main(["--base", str(base), "--new", str(new)]) == 1
     out = capsys.readouterr().out
     line = next(li for li in out.splitlines() if li.startswith(bench["name"]))
     assert "median" in line and "!" in line
     assert f"{bench['name']} median" in out.splitlines()[-1]
-    # A looser tolerance given on the command line lets it pass.
-    assert compare.main(["--base", str(base), "--new", str(new), "--time-tolerance", "300%"]) == 0
+    # A looser tolerance and floor given on the command line let it pass.
+    loose = ["--time-tolerance", "100%", "--time-floor", "1s"]
+    assert compare.main(["--base", str(base), "--new", str(new), *loose]) == 0
+
+
+def test_time_growth_under_the_floor_passes(saved_run: dict, tmp_path: Path) -> None:
+    """Sub-millisecond cases double on scheduler noise alone: below the floor that passes."""
+    noisy = copy.deepcopy(saved_run)
+    for bench in noisy["benchmarks"]:
+        bench["stats"]["median"] += compare.TIME_FLOOR_SECONDS / 2
+    base, new = store(tmp_path / "m", saved_run, noisy)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    assert compare.main(["--base", str(base), "--new", str(new), "--time-floor", "0"]) == 1
 
 
 def test_a_faster_median_passes(saved_run: dict, tmp_path: Path) -> None:
@@ -87,8 +100,9 @@ def test_a_grown_memory_figure_fails(saved_run: dict, tmp_path: Path, key: str,
                                      capsys: pytest.CaptureFixture) -> None:
     grown = copy.deepcopy(saved_run)
     bench = wordcount_bench(grown, "processes")
-    bench["extra_info"][key] = int(bench["extra_info"][key] * (1 + compare.MEMORY_TOLERANCE)
-                                   + compare.MEMORY_FLOOR_BYTES + MIB)
+    info = bench["extra_info"]
+    info[key] = int(info[key] * (1 + compare.MEMORY_TOLERANCE) + compare.MEMORY_FLOOR_BYTES
+                    + info["text_bytes"] * compare.MEMORY_FLOOR_TEXT + MIB)
     base, new = store(tmp_path / "m", saved_run, grown)
     assert compare.main(["--base", str(base), "--new", str(new)]) == 1
     assert f"{bench['name']} {compare._SHORT[key]}" in capsys.readouterr().out
@@ -123,7 +137,7 @@ def test_default_is_the_two_latest_runs_and_numbers_pick_others(saved_run: dict,
                                                                 tmp_path: Path) -> None:
     slow = copy.deepcopy(saved_run)
     for bench in slow["benchmarks"]:
-        bench["stats"]["median"] *= 10
+        bench["stats"]["median"] += 1.0
     folder = tmp_path / compare.machine_id()
     first, second, third = store(folder, saved_run, slow, saved_run)
     assert compare.pick_runs(tmp_path) == (second, third)
@@ -158,12 +172,14 @@ def test_tolerance_arguments_are_checked(capsys: pytest.CaptureFixture) -> None:
     assert "cannot be negative" in capsys.readouterr().err
     assert compare._fraction("25%") == pytest.approx(0.25)
     assert compare._fraction("0.4") == pytest.approx(0.4)
+    assert compare._seconds("5ms") == pytest.approx(0.005)
+    assert compare._seconds("2") == pytest.approx(2.0)
 
 
 def test_module_entry_point_exits_non_zero_on_regression(saved_run: dict, tmp_path: Path) -> None:
     slower = copy.deepcopy(saved_run)
     for bench in slower["benchmarks"]:
-        bench["stats"]["median"] *= 5
+        bench["stats"]["median"] += 1.0
     store(tmp_path / compare.machine_id(), saved_run, slower)
     proc = subprocess.run([sys.executable, "-m", "wcbench.compare", "--storage", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)

@@ -1,15 +1,18 @@
 """Compare two saved benchmark runs: median time and every memory figure, with tolerances.
 
 pytest-benchmark compares times only; memory regressions are this suite's own. A figure
-regresses when it grows by more than its tolerance:
+regresses when it grows by more than its tolerance and more than its floor:
 
-- median time: ``new > base * (1 + time_tolerance)``;
-- a memory figure: ``new - base > max(base * memory_tolerance, memory_floor)``; the absolute
-  floor keeps tiny figures (a few pages of a worker's interpreter) from flagging on noise.
+- median time: ``new - base > max(base * time_tolerance, time_floor)``; the floor keeps
+  sub-millisecond cases (a thread switch, a page fault) from flagging on scheduler noise;
+- a memory figure: ``new - base > max(base * memory_tolerance, memory_floor,
+  text_bytes * memory_floor_text)``; the floors absorb what varies between identical runs: a
+  worker interpreter more or less (a pool starts its workers on demand), whether the parent's
+  peak sees a chunk copy or reuses freed heap, whether sampled workers peak at the same moment.
 
-The defaults were chosen by re-running the same code twice on the 2-core machine this project is
+The defaults were chosen by re-running the same code on the 2-core machine this project is
 measured on (see the README, "Comparing runs"): they pass on unchanged code and still catch a
-strategy that gets markedly slower or starts copying its text.
+strategy that gets markedly slower or whose memory grows by more than the text it counts.
 
 Usage: ``python -m wcbench.compare [--base RUN] [--new RUN] [--storage results]``; a RUN is a path
 to a saved JSON file, a run number (``3`` or ``0003``) or a unique part of a file name in this
@@ -29,10 +32,14 @@ from pathlib import Path
 
 #: Default tolerated growth of a median time (fraction): see the module docstring and README.
 TIME_TOLERANCE = 0.50
+#: Growth of a median time below this many seconds is never a regression.
+TIME_FLOOR_SECONDS = 0.005
 #: Default tolerated growth of a memory figure (fraction).
-MEMORY_TOLERANCE = 0.25
-#: Growth of a memory figure below this many bytes is never a regression.
-MEMORY_FLOOR_BYTES = 8 << 20
+MEMORY_TOLERANCE = 0.75
+#: Growth of a memory figure below this many bytes is never a regression...
+MEMORY_FLOOR_BYTES = 32 << 20
+#: ...nor below this multiple of the benchmark's text size.
+MEMORY_FLOOR_TEXT = 1.0
 
 #: The memory figures every matrix benchmark's ``extra_info`` holds.
 MEMORY_KEYS: tuple[str, ...] = (
@@ -90,6 +97,8 @@ class Tolerances:
     time: float = TIME_TOLERANCE
     memory: float = MEMORY_TOLERANCE
     memory_floor: int = MEMORY_FLOOR_BYTES
+    time_floor: float = TIME_FLOOR_SECONDS
+    memory_floor_text: float = MEMORY_FLOOR_TEXT
 
 
 @dataclass
@@ -190,12 +199,15 @@ def compare_runs(base: Run, new: Run, tolerances: Tolerances | None = None) -> C
     for name in common:
         b, n = base.benchmarks[name], new.benchmarks[name]
         bt, nt = float(b["stats"]["median"]), float(n["stats"]["median"])
-        result.changes.append(Change(name, "median", bt, nt, nt > bt * (1 + tol.time)))
+        slower = nt - bt > max(bt * tol.time, tol.time_floor)
+        result.changes.append(Change(name, "median", bt, nt, slower))
         bm, nm = _memory_figures(b), _memory_figures(n)
+        text_bytes = float((b.get("extra_info") or {}).get("text_bytes") or 0)
         for key in MEMORY_KEYS:
             if key in bm and key in nm:
                 grew = nm[key] - bm[key]
-                limit = max(bm[key] * tol.memory, tol.memory_floor)
+                limit = max(bm[key] * tol.memory, tol.memory_floor,
+                            text_bytes * tol.memory_floor_text)
                 result.changes.append(Change(name, key, bm[key], nm[key], grew > limit))
     return result
 
@@ -228,8 +240,9 @@ def format_comparison(result: Comparison) -> list[str]:
     lines = [
         f"base: {result.base.path}",
         f"new:  {result.new.path}",
-        f"tolerances: median time +{tol.time:.0%}; memory +{tol.memory:.0%} "
-        f"(and at least {_fmt_bytes(tol.memory_floor)}); '!' marks a regression",
+        f"tolerances: median time +{tol.time:.0%} (and at least {_fmt_time(tol.time_floor)}); "
+        f"memory +{tol.memory:.0%} (and at least {_fmt_bytes(tol.memory_floor)} and "
+        f"{tol.memory_floor_text:g} x the text); '!' marks a regression",
         "",
     ]
     by_bench: dict[str, list[Change]] = {}
@@ -264,6 +277,23 @@ def _fraction(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    """``"5ms"``, ``"0.005"``, ``"200us"`` or ``"1s"`` as seconds."""
+    for unit, scale in (("ms", 1e-3), ("us", 1e-6), ("s", 1.0)):
+        if text.endswith(unit):
+            text, factor = text[: -len(unit)], scale
+            break
+    else:
+        factor = 1.0
+    try:
+        value = float(text) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 5ms)") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"a duration cannot be negative: {text!r}")
+    return value
+
+
 def _bytes(text: str) -> int:
     from wcbench.corpus import parse_size
 
@@ -287,9 +317,15 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"tolerated median-time growth (default: {TIME_TOLERANCE:.0%})")
     p.add_argument("--memory-tolerance", type=_fraction, default=MEMORY_TOLERANCE,
                    help=f"tolerated memory growth (default: {MEMORY_TOLERANCE:.0%})")
+    p.add_argument("--time-floor", type=_seconds, default=TIME_FLOOR_SECONDS,
+                   help="median-time growth always tolerated, e.g. 5ms "
+                        f"(default: {_fmt_time(TIME_FLOOR_SECONDS)})")
     p.add_argument("--memory-floor", type=_bytes, default=MEMORY_FLOOR_BYTES,
                    help="memory growth always tolerated "
                         f"(default: {_fmt_bytes(MEMORY_FLOOR_BYTES)})")
+    p.add_argument("--memory-floor-text", type=_fraction, default=MEMORY_FLOOR_TEXT,
+                   help="memory growth tolerated as a multiple of the text size "
+                        f"(default: {MEMORY_FLOOR_TEXT:g})")
     return p
 
 
@@ -301,7 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                         args.machine)
         result = compare_runs(load_run(base_path), load_run(new_path),
                               Tolerances(args.time_tolerance, args.memory_tolerance,
-                                         args.memory_floor))
+                                         args.memory_floor, args.time_floor,
+                                         args.memory_floor_text))
     except CompareError as exc:
         print(f"compare: {exc}", file=sys.stderr)
         return 2
