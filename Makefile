@@ -46,7 +46,8 @@ compare: install
 	$(PY) -m wcbench.compare --storage results $(call bench_opt,BASE,base) \
 		$(call bench_opt,NEW,new) $(call bench_opt,TIME_TOLERANCE,time-tolerance) \
 		$(call bench_opt,MEMORY_TOLERANCE,memory-tolerance) \
-		$(call bench_opt,TIME_FLOOR,time-floor) $(call bench_opt,MEMORY_FLOOR,memory-floor)
+		$(call bench_opt,TIME_FLOOR,time-floor) $(call bench_opt,MEMORY_FLOOR,memory-floor) \
+		$(call bench_opt,COPIED_TOLERANCE,copied-tolerance)
 
 # results/report.md with plots in results/report/: the latest saved run, or NEW (default: latest)
 # against BASE side by side with ratios. A run is a saved file's path or its NNNN number.

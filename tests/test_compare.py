@@ -112,13 +112,25 @@ def test_memory_growth_under_the_floor_passes(saved_run: dict, tmp_path: Path) -
     grown = copy.deepcopy(saved_run)
     for bench in grown["benchmarks"]:
         info = bench["extra_info"]
-        for key in compare.MEMORY_KEYS:
+        for key in ("peak_parent_bytes", "peak_workers_bytes", "peak_tree_bytes"):
             if key in info:
                 info[key] += compare.MEMORY_FLOOR_BYTES // 2
     base, new = store(tmp_path / "m", saved_run, grown)
     assert compare.main(["--base", str(base), "--new", str(new)]) == 0
     # ...unless the floor is lowered.
     assert compare.main(["--base", str(base), "--new", str(new), "--memory-floor", "1KiB"]) == 1
+
+
+def test_copied_bytes_are_held_to_their_own_tight_tolerance(saved_run: dict, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture) -> None:
+    """Counted exactly, so a strategy that starts pickling its text (16 KiB here) is caught."""
+    copying = copy.deepcopy(saved_run)
+    bench = wordcount_bench(copying, "processes")
+    assert bench["extra_info"]["copied_bytes"] == 0  # fork: the chunk is inherited
+    bench["extra_info"]["copied_bytes"] = bench["extra_info"]["text_bytes"]
+    base, new = store(tmp_path / "m", saved_run, copying)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
+    assert f"{bench['name']} copied" in capsys.readouterr().out
 
 
 def test_benchmarks_in_one_run_only_are_listed_not_failed(saved_run: dict, tmp_path: Path,

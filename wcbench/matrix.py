@@ -40,8 +40,9 @@ ROUND_BUDGET_BYTES = 64 << 20
 #: ...but no case should spend much more than this many seconds in timed rounds (a round that
 #: starts four spawned interpreters takes about a second even on a tiny text).
 ROUND_BUDGET_SECONDS = 2.0
-#: Round limits: at least 3 (a median needs them), at most 50.
-MIN_ROUNDS, MAX_ROUNDS = 3, 50
+#: Round limits: at least 5 (a median of 3 is at the mercy of one burst of load on a shared
+#: machine), at most 50.
+MIN_ROUNDS, MAX_ROUNDS = 5, 50
 #: Up to this size a case gets one warm-up round (cheap there, and it settles caches); above it the
 #: untimed memory call that precedes the timing serves as the warm-up.
 WARMUP_MAX_BYTES = 4 << 20
