@@ -261,7 +261,8 @@ def test_unreachable_scheduler_is_a_worker_error() -> None:
 # -- the local cluster -------------------------------------------------------------------------
 
 def test_local_cluster_when_no_scheduler_is_configured() -> None:
-    """Without a configured address: a local cluster of worker processes, closed by ``close``."""
+    """Without a configured address: a local cluster of worker processes, grown on demand and
+    closed by ``close`` with nothing left behind."""
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     with dask.config.set({"scheduler-address": None}):
@@ -271,6 +272,10 @@ def test_local_cluster_when_no_scheduler_is_configured() -> None:
             local = {p.pid for p in me.children(recursive=True)} - before
             assert {c.pid for c in report.chunks} <= local
             assert len({c.pid for c in report.chunks}) == 2
+            # A call asking for more workers grows the cluster: three chunks, three processes.
+            report = count_report(TEXT, executor="dask", workers=3)
+            assert report.count == len(TEXT.split())
+            assert len({c.pid for c in report.chunks}) == 3
         finally:
             dask_executor.close()
     left = [p for p in me.children(recursive=True)
