@@ -188,6 +188,14 @@ def test_tolerance_arguments_are_checked(capsys: pytest.CaptureFixture) -> None:
     assert compare._seconds("2") == pytest.approx(2.0)
 
 
+def test_help_states_the_defaults(capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exc:
+        compare.main(["--help"])
+    assert exc.value.code == 0
+    out = capsys.readouterr().out
+    assert f"{compare.TIME_TOLERANCE:.0%}" in out and f"{compare.MEMORY_TOLERANCE:.0%}" in out
+
+
 def test_module_entry_point_exits_non_zero_on_regression(saved_run: dict, tmp_path: Path) -> None:
     slower = copy.deepcopy(saved_run)
     for bench in slower["benchmarks"]:

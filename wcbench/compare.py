@@ -314,6 +314,11 @@ def _bytes(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _pct(fraction: float) -> str:
+    """``0.5`` -> ``50%%``: a percentage for argparse help, which %-formats its strings."""
+    return f"{fraction:.0%}".replace("%", "%%")
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m wcbench.compare",
@@ -325,11 +330,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--base", default=None, help="base run (default: the one before --new)")
     p.add_argument("--new", default=None, help="new run (default: the latest)")
     p.add_argument("--time-tolerance", type=_fraction, default=TIME_TOLERANCE,
-                   help=f"tolerated median-time growth (default: {TIME_TOLERANCE:.0%})")
+                   help=f"tolerated median-time growth (default: {_pct(TIME_TOLERANCE)})")
     p.add_argument("--memory-tolerance", type=_fraction, default=MEMORY_TOLERANCE,
-                   help=f"tolerated memory growth (default: {MEMORY_TOLERANCE:.0%})")
+                   help=f"tolerated memory growth (default: {_pct(MEMORY_TOLERANCE)})")
     p.add_argument("--copied-tolerance", type=_fraction, default=COPIED_TOLERANCE,
-                   help=f"tolerated growth of copied bytes (default: {COPIED_TOLERANCE:.0%})")
+                   help=f"tolerated growth of copied bytes (default: {_pct(COPIED_TOLERANCE)})")
     p.add_argument("--time-floor", type=_seconds, default=TIME_FLOOR_SECONDS,
                    help="median-time growth always tolerated, e.g. 5ms "
                         f"(default: {_fmt_time(TIME_FLOOR_SECONDS)})")
