@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 #: Default tolerated growth of a median time (fraction): see the module docstring and README.
-TIME_TOLERANCE = 1.0
+TIME_TOLERANCE = 2.0
 #: Growth of a median time below this many seconds is never a regression.
 TIME_FLOOR_SECONDS = 0.005
 #: Default tolerated growth of a measured memory peak (fraction).
