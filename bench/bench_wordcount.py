@@ -12,9 +12,6 @@ Run through ``make bench`` (or ``pytest bench``, with the options in the root ``
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import multiprocessing.forkserver
 import statistics
 import time
@@ -139,20 +136,6 @@ def _warm_up(case: Case, corpus: Corpus) -> None:
     corpus._warm.add(key)
 
 
-def _release_freed_memory() -> None:
-    """Hand memory freed by earlier cases back to the OS, so this case's parent growth is its own.
-
-    glibc keeps freed heap (a ``str.split()`` list of an earlier case, say) for reuse; a later
-    case reusing it shows no growth in resident memory. ``malloc_trim(0)`` returns it.
-    """
-    gc.collect()
-    libc_name = ctypes.util.find_library("c")
-    if libc_name:
-        trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None)
-        if trim is not None:
-            trim(0)
-
-
 def _measure(text: bytes, kwargs: dict) -> tuple[float, list[MemoryFigures]]:
     """Untimed memory calls: three when a call is quick, else one; and one call's duration.
 
@@ -163,7 +146,6 @@ def _measure(text: bytes, kwargs: dict) -> tuple[float, list[MemoryFigures]]:
     calls: list[MemoryFigures] = []
     first = None
     while len(calls) < MEMORY_CALLS:
-        _release_freed_memory()
         started = time.perf_counter()
         calls.append(measure_memory(text, **kwargs))
         if first is None:

@@ -12,8 +12,9 @@ sampling thread runs beside the work, which would distort a timing.
   Zero for serial and threads, which start no process.
 - ``peak_tree_bytes``: the largest growth of the summed PSS of the parent and all its descendants
   over the call, sampled every ``SAMPLE_SECONDS``; PSS counts copy-on-write pages shared after
-  ``fork`` once. Sampling can miss a spike shorter than the interval, so the figure is never taken
-  below the parent's exact peak growth, which it must include.
+  ``fork`` once. Sampling can miss a spike shorter than the interval (a numpy worker may live
+  a few milliseconds), so the figure is never taken below what the tree must have held at some
+  moment: the parent's exact peak growth, or any one worker's reported peak private memory.
 - ``copied_bytes``: bytes pickled to workers, counted where pickling really happens
   (``wordcount.transfer``): chunks as ``Process`` arguments under spawn/forkserver, queue and pool
   messages, never what ``fork`` lets a child inherit.
@@ -22,6 +23,9 @@ sampling thread runs beside the work, which would distort a timing.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import gc
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -110,9 +114,23 @@ class MemoryFigures:
         }
 
 
+def release_freed_memory() -> None:
+    """Hand heap freed by earlier calls back to the OS, so this call's parent growth is its own.
+
+    glibc keeps freed heap (an earlier call's ``str.split()`` list, say) for reuse; a call reusing
+    it shows no growth in resident memory. ``malloc_trim(0)`` returns it (glibc only).
+    """
+    gc.collect()
+    libc_name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None) if libc_name else None
+    if trim is not None:
+        trim(0)
+
+
 def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: str,
                    workers: int, start_method: str | None = None) -> MemoryFigures:
     """Count ``text`` once with every probe on and return what it cost in memory."""
+    release_freed_memory()
     me = os.getpid()
     tree_before = tree_pss(me)
     reset_peak()
@@ -129,7 +147,7 @@ def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: st
         start_method=report.start_method,
         peak_parent_bytes=parent_peak,
         peak_workers_bytes=sum(worker_peaks.values()),
-        peak_tree_bytes=max(sampler.peak - tree_before, parent_peak),
+        peak_tree_bytes=max(sampler.peak - tree_before, parent_peak, *worker_peaks.values()),
         copied_bytes=meter.bytes,
         worker_pids=tuple(sorted(worker_peaks)),
     )
