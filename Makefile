@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --prefer-binary -e '.[dev,dask]'
 	touch $@
 
+# ruff first (cheap), then the test suite.
 test: install
+	$(PY) -m ruff check .
 	$(PY) -m pytest tests
 
 lint: install
