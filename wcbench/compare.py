@@ -32,6 +32,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wcbench.units import format_bytes, format_time
+
 #: Default tolerated growth of a median time (fraction): see the module docstring and README.
 TIME_TOLERANCE = 2.0
 #: Growth of a median time below this many seconds is never a regression.
@@ -222,22 +224,12 @@ def compare_runs(base: Run, new: Run, tolerances: Tolerances | None = None) -> C
     return result
 
 
-def _fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g}{unit}"
-    return f"{seconds * 1e9:.3g}ns"
 
 
-def _fmt_bytes(n: float) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n:.0f}B"
 
 
 def _fmt_change(change: Change) -> str:
-    fmt = _fmt_time if change.figure == "median" else _fmt_bytes
+    fmt = format_time if change.figure == "median" else format_bytes
     rel = change.relative
     delta = ("new" if change.new else "=") if rel is None else f"{rel:+.0%}"
     mark = " !" if change.regression else ""
@@ -250,8 +242,8 @@ def format_comparison(result: Comparison) -> list[str]:
     lines = [
         f"base: {result.base.path}",
         f"new:  {result.new.path}",
-        f"tolerances: median time +{tol.time:.0%} (and at least {_fmt_time(tol.time_floor)}); "
-        f"memory peaks +{tol.memory:.0%} (and at least {_fmt_bytes(tol.memory_floor)} and "
+        f"tolerances: median time +{tol.time:.0%} (and at least {format_time(tol.time_floor)}); "
+        f"memory peaks +{tol.memory:.0%} (and at least {format_bytes(tol.memory_floor)} and "
         f"{tol.memory_floor_text:g} x the text); copied +{tol.copied:.0%}; "
         "'!' marks a regression",
         "",
@@ -337,10 +329,10 @@ def _parser() -> argparse.ArgumentParser:
                    help=f"tolerated growth of copied bytes (default: {_pct(COPIED_TOLERANCE)})")
     p.add_argument("--time-floor", type=_seconds, default=TIME_FLOOR_SECONDS,
                    help="median-time growth always tolerated, e.g. 5ms "
-                        f"(default: {_fmt_time(TIME_FLOOR_SECONDS)})")
+                        f"(default: {format_time(TIME_FLOOR_SECONDS)})")
     p.add_argument("--memory-floor", type=_bytes, default=MEMORY_FLOOR_BYTES,
                    help="memory growth always tolerated "
-                        f"(default: {_fmt_bytes(MEMORY_FLOOR_BYTES)})")
+                        f"(default: {format_bytes(MEMORY_FLOOR_BYTES)})")
     p.add_argument("--memory-floor-text", type=_fraction, default=MEMORY_FLOOR_TEXT,
                    help="memory growth tolerated as a multiple of the text size "
                         f"(default: {MEMORY_FLOOR_TEXT:g})")

@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from wcbench.matrix import Case
+from wcbench.units import format_bytes
 from wordcount.executors import PROCESS_EXECUTORS
 
 MIB = 1 << 20
@@ -118,8 +119,8 @@ def estimate_case(case: Case, text_bytes: int | None = None, *,
 
 def describe(estimate: Estimate) -> str:
     """``'~1.2GiB (parent chunk copies 256MiB, 4 x worker kernel 200MiB, ...)'``."""
-    parts = ", ".join(f"{k} {_fmt(v)}" for k, v in estimate.parts.items() if v)
-    return f"~{_fmt(estimate.total_bytes)} ({parts})"
+    parts = ", ".join(f"{k} {format_bytes(v)}" for k, v in estimate.parts.items() if v)
+    return f"~{format_bytes(estimate.total_bytes)} ({parts})"
 
 
 def skip_reason(estimate: Estimate, available: int, *, text_loaded: bool = True,
@@ -131,17 +132,12 @@ def skip_reason(estimate: Estimate, available: int, *, text_loaded: bool = True,
     ``limit`` (``--memory-limit``), does not exceed that limit.
     """
     need = estimate.total_bytes + (0 if text_loaded else estimate.case.size)
-    text = "" if text_loaded else f" + the text {_fmt(estimate.case.size)}"
+    text = "" if text_loaded else f" + the text {format_bytes(estimate.case.size)}"
     if limit is not None and need > limit:
-        return f"estimated peak {describe(estimate)}{text} exceeds --memory-limit {_fmt(limit)}"
+        return (f"estimated peak {describe(estimate)}{text} exceeds --memory-limit "
+                f"{format_bytes(limit)}")
     if need + HEADROOM_BYTES > available:
-        return (f"estimated peak {describe(estimate)}{text} + headroom {_fmt(HEADROOM_BYTES)} "
-                f"exceeds available memory {_fmt(available)}")
+        return (f"estimated peak {describe(estimate)}{text} + headroom "
+                f"{format_bytes(HEADROOM_BYTES)} exceeds available memory "
+                f"{format_bytes(available)}")
     return None
-
-
-def _fmt(n: float) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n:.0f}B"

@@ -11,19 +11,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 
-
-def _fmt_time(seconds: float) -> str:
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g}{unit}"
-    return f"{seconds * 1e9:.3g}ns"
-
-
-def _fmt_bytes(n: float) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.3g}{unit}"
-    return f"{n:.0f}B"
+from wcbench.units import format_bytes, format_time
 
 
 def _rate(nbytes: float, seconds: float) -> str:
@@ -61,14 +49,14 @@ def summary_lines(benchmarks: Iterable[dict], skipped: Sequence[dict] = ()) -> l
         leanest = min(cases, key=lambda b: (b["extra_info"]["peak_tree_bytes"],
                                             b["stats"]["median"]))
         fmed = fastest["stats"]["median"]
-        line = (f"{_fmt_bytes(size)} ({len(cases)} cases): fastest {_strategy(fastest)} "
-                f"{_fmt_time(fmed)} ({_rate(size, fmed)}")
+        line = (f"{format_bytes(size)} ({len(cases)} cases): fastest {_strategy(fastest)} "
+                f"{format_time(fmed)} ({_rate(size, fmed)}")
         if size in reads:
             line += f"; reading memory: {_rate(size, reads[size]['stats']['median'])}"
         li = leanest["extra_info"]
-        line += (f"); smallest peak {_strategy(leanest)} {_fmt_bytes(li['peak_tree_bytes'])} "
-                 f"tree, {_fmt_bytes(li['copied_bytes'])} copied, "
-                 f"{_fmt_time(leanest['stats']['median'])}")
+        line += (f"); smallest peak {_strategy(leanest)} {format_bytes(li['peak_tree_bytes'])} "
+                 f"tree, {format_bytes(li['copied_bytes'])} copied, "
+                 f"{format_time(leanest['stats']['median'])}")
         lines.append(line)
     if skipped:
         lines.append(f"skipped by the memory estimate ({len(skipped)}, reasons above and in the "
