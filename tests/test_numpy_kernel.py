@@ -145,6 +145,16 @@ def test_invalid_utf8_late_in_a_large_input() -> None:
     assert caught.value.offset == 3 << 20
 
 
+@pytest.mark.parametrize("bad", [b"\xc0", b"\xc1", b"\xc0\x80", b"\xc1\xbf", b"\xc0\xc0\xc2"])
+@pytest.mark.parametrize("at", [0, 1, 7, 8, 9, (1 << 20) - 3, (1 << 20) + 5])
+def test_c0_c1_anywhere_in_a_large_non_ascii_block(bad: bytes, at: int) -> None:
+    """``C0`` and ``C1`` (never valid) are found by the sparse lead search, alone or packed into
+    one 64-bit word with other hits, among whitespace leads (``C2``, ``E1-E3``)."""
+    raw = corpus.generate(2 << 20, "unicode", seed=3)
+    cut = raw.rfind(b" ", 0, at + 1) + 1 if at else 0  # on a character boundary
+    check_matches_decoder(raw[:cut] + bad + b"\xc2\xa0 x" + raw[cut:], BLOCK_BYTES)
+
+
 @pytest.mark.parametrize("flavour", corpus.FLAVOURS)
 @pytest.mark.parametrize("block", [1000, 4093, 1 << 16, BLOCK_BYTES])
 def test_corpus_counts_exactly(flavour: str, block: int) -> None:
