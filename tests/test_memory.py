@@ -7,6 +7,8 @@ report beyond the baseline must be the known allocation within ``TOLERANCE``.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from measurement_kernels import MIB, holding_kernel
 
@@ -16,27 +18,34 @@ from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
 
 ALLOC_MIB = 64
 TOLERANCE = 0.10
+#: The tree figure is sampled PSS: a worker interpreter's share of the shared libraries it maps
+#: moves with the number of processes mapping them at that instant, which shifts a difference of
+#: two runs by up to about 20 MiB on 128 MiB here. Workers' own peaks are read, not sampled.
+TREE_TOLERANCE = 0.20
 WORKERS = 2
 
 
-def _text(mib: int) -> str:
-    # One number per chunk: the chunker cuts "64 64" into "64" and " 64".
-    return " ".join([str(mib)] * WORKERS)
+def _text(mib: int, barrier: Path) -> str:
+    # One word per chunk ("64@DIR@2 64@DIR@2" is cut into two chunks); each counter waits in the
+    # barrier directory until all of them hold their blocks.
+    barrier.mkdir()
+    return " ".join([f"{mib}@{barrier}@{WORKERS}"] * WORKERS)
 
 
-def _extra(executor: str, start_method: str | None) -> tuple:
-    base = measure_memory(_text(0), kernel=holding_kernel, executor=executor, workers=WORKERS,
-                          start_method=start_method)
-    loaded = measure_memory(_text(ALLOC_MIB), kernel=holding_kernel, executor=executor,
-                            workers=WORKERS, start_method=start_method)
+def _extra(executor: str, start_method: str | None, tmp_path: Path) -> tuple:
+    base = measure_memory(_text(0, tmp_path / "base"), kernel=holding_kernel, executor=executor,
+                          workers=WORKERS, start_method=start_method)
+    loaded = measure_memory(_text(ALLOC_MIB, tmp_path / "loaded"), kernel=holding_kernel,
+                            executor=executor, workers=WORKERS, start_method=start_method)
     assert base.count == loaded.count == WORKERS
     return base, loaded
 
 
-def _assert_close(measured: int, expected: int) -> None:
-    assert abs(measured - expected) <= TOLERANCE * expected, (
+def _assert_close(measured: int, expected: int, context: object = "",
+                  tolerance: float = TOLERANCE) -> None:
+    assert abs(measured - expected) <= tolerance * expected, (
         f"measured {measured / MIB:.1f} MiB beyond the baseline, expected "
-        f"{expected / MIB:.1f} MiB ± {TOLERANCE:.0%}"
+        f"{expected / MIB:.1f} MiB ± {tolerance:.0%}; {context}"
     )
 
 
@@ -48,22 +57,25 @@ def test_serial_parent_peak_is_the_allocation() -> None:
     assert loaded.peak_workers_bytes == 0 and loaded.worker_pids == ()
 
 
-def test_threads_allocate_in_the_parent() -> None:
-    base, loaded = _extra("threads", None)
+def test_threads_allocate_in_the_parent(tmp_path: Path) -> None:
+    base, loaded = _extra("threads", None, tmp_path)
     _assert_close(loaded.peak_parent_bytes - base.peak_parent_bytes, WORKERS * ALLOC_MIB * MIB)
     assert loaded.peak_workers_bytes == 0
 
 
 @pytest.mark.parametrize("start_method", START_METHODS)
 @pytest.mark.parametrize("executor", sorted(PROCESS_EXECUTORS))
-def test_worker_peaks_are_the_allocations(executor: str, start_method: str) -> None:
-    base, loaded = _extra(executor, start_method)
+def test_worker_peaks_are_the_allocations(executor: str, start_method: str,
+                                          tmp_path: Path) -> None:
+    base, loaded = _extra(executor, start_method, tmp_path)
     assert loaded.start_method == start_method
     assert len(loaded.worker_pids) >= 1
     expected = WORKERS * ALLOC_MIB * MIB
-    _assert_close(loaded.peak_workers_bytes - base.peak_workers_bytes, expected)
-    # The workers hold their blocks at the same time, so the tree holds both at once.
-    _assert_close(loaded.peak_tree_bytes - base.peak_tree_bytes, expected)
+    _assert_close(loaded.peak_workers_bytes - base.peak_workers_bytes, expected,
+                  f"workers; base {base}, loaded {loaded}")
+    # The workers hold their blocks at the same time (the barrier), so the tree holds both at once.
+    _assert_close(loaded.peak_tree_bytes - base.peak_tree_bytes, expected,
+                  f"tree; base {base}, loaded {loaded}", TREE_TOLERANCE)
     # The parent allocates nothing of the kind.
     assert loaded.peak_parent_bytes < 0.25 * ALLOC_MIB * MIB
 
