@@ -1,4 +1,4 @@
-"""Input checking, UTF-8 validation and chunking at whitespace.
+"""Input checking and chunking at whitespace (UTF-8 validation is the kernels' job, per chunk).
 
 A word is what ``str.split()`` splits out, so a chunk boundary is only ever placed just before a
 whitespace character: the word counts of the pieces then add up exactly to the count of the whole,
@@ -7,12 +7,8 @@ whatever the number of chunks.
 
 from __future__ import annotations
 
-import codecs
 import itertools
 import re
-from collections.abc import Iterator
-
-from wordcount.errors import InvalidUTF8Error
 
 #: The 29 code points for which ``str.isspace()`` is true (and so ``str.split()`` splits on).
 WHITESPACE = (
@@ -70,38 +66,3 @@ def chunk_spans(text: Text, chunks: int) -> list[tuple[int, int]]:
     cuts.append(n)
     spans = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
     return spans or [(0, n)]
-
-
-def iter_utf8_blocks(
-    data: bytes | bytearray | memoryview, start: int, end: int, block: int
-) -> Iterator[tuple[int, memoryview]]:
-    """Yield ``(offset, view)`` blocks of ``data[start:end]`` without copying."""
-    view = memoryview(data)
-    for pos in range(start, end, block):
-        yield pos, view[pos : min(pos + block, end)]
-
-
-def validate_utf8(data: bytes | bytearray | memoryview, start: int = 0, end: int | None = None,
-                  block: int = 1 << 20) -> None:
-    """``InvalidUTF8Error`` (offset relative to ``start``) unless ``data[start:end]`` is UTF-8.
-
-    Works block by block so memory stays bounded by ``block``; all-ASCII blocks (the common case)
-    are accepted by ``bytes.isascii``, which runs at memory speed.
-    """
-    end = len(data) if end is None else end
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    pending = 0
-    for pos, view in iter_utf8_blocks(data, start, end, block):
-        chunk = bytes(view)
-        if not pending and chunk.isascii():
-            continue
-        try:
-            decoder.decode(chunk)
-        except UnicodeDecodeError as exc:
-            raise InvalidUTF8Error(pos - start - pending + exc.start, exc.reason) from None
-        pending = len(decoder.getstate()[0])
-    if pending:
-        try:
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError as exc:
-            raise InvalidUTF8Error(end - start - pending + exc.start, exc.reason) from None
