@@ -120,6 +120,12 @@ def peak_allocated(fn: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
+def _common_info(ref: Reference, flavour: str, seconds: float) -> dict[str, object]:
+    """The ``extra_info`` keys every kernel benchmark shares: what was counted, and how fast."""
+    return {"kind": "numpy-kernel", "corpus": flavour, "size_bytes": len(ref.raw),
+            "gb_per_s": gbps(len(ref.raw), seconds)}
+
+
 @pytest.mark.parametrize("flavour", corpus.FLAVOURS)
 def test_numpy_bytes_one_thread(benchmark, references, summary, flavour: str) -> None:
     ref = references(flavour)
@@ -127,10 +133,7 @@ def test_numpy_bytes_one_thread(benchmark, references, summary, flavour: str) ->
     assert count == ref.words
     target = TARGETS["bytes" if flavour == "ascii" else "unicode"]
     info = {
-        "kind": "numpy-kernel",
-        "corpus": flavour,
-        "size_bytes": len(ref.raw),
-        "gb_per_s": gbps(len(ref.raw), seconds),
+        **_common_info(ref, flavour, seconds),
         "x_str_split": ref.str_split_s / seconds,
         "x_bytes_split": ref.bytes_split_s / seconds,
         "fraction_of_memread": ref.memread_s / seconds,
@@ -156,10 +159,7 @@ def test_numpy_str_one_thread(benchmark, references, summary, flavour: str) -> N
     count, seconds = timed(benchmark, lambda: count_numpy(ref.text))
     assert count == ref.words
     info = {
-        "kind": "numpy-kernel",
-        "corpus": flavour,
-        "size_bytes": len(ref.raw),
-        "gb_per_s": gbps(len(ref.raw), seconds),
+        **_common_info(ref, flavour, seconds),
         "x_str_split": ref.str_split_s / seconds,
         "peak_allocated_bytes": peak_allocated(lambda: count_numpy(ref.text)),
         "target_x_str_split": TARGETS["str"] if flavour == "ascii" else None,
@@ -185,10 +185,7 @@ def test_numpy_two_threads(benchmark, references, summary, flavour: str) -> None
     count, seconds = timed(benchmark, two)
     assert count == ref.words
     info = {
-        "kind": "numpy-kernel",
-        "corpus": flavour,
-        "size_bytes": len(ref.raw),
-        "gb_per_s": gbps(len(ref.raw), seconds),
+        **_common_info(ref, flavour, seconds),
         "serial_gb_per_s": gbps(len(ref.raw), serial_s),
         "x_one_thread": serial_s / seconds,
         "fraction_of_memread": ref.memread_s / seconds,
