@@ -205,3 +205,21 @@ def test_module_entry_point_exits_non_zero_on_regression(saved_run: dict, tmp_pa
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "regression(s)" in proc.stdout
+
+
+def test_tree_peak_may_rise_to_the_sum_of_its_processes(saved_run: dict, tmp_path: Path) -> None:
+    """Short-lived workers overlap or not: a tree peak up to BASE's parent + workers (+tolerance)
+    is scheduling, not a regression; beyond it, it is."""
+    base_run, new_run = copy.deepcopy(saved_run), copy.deepcopy(saved_run)
+    name = wordcount_bench(base_run, "processes")["name"]
+    base_info = wordcount_bench(base_run, "processes")["extra_info"]
+    base_info.update(peak_parent_bytes=2 * MIB, peak_workers_bytes=200 * MIB,
+                     peak_tree_bytes=30 * MIB)
+    new_info = next(b for b in new_run["benchmarks"] if b["name"] == name)["extra_info"]
+    new_info.update(peak_parent_bytes=2 * MIB, peak_workers_bytes=200 * MIB,
+                    peak_tree_bytes=200 * MIB)
+    base, new = store(tmp_path / "t", base_run, new_run)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    new_info["peak_tree_bytes"] = int(202 * MIB * (1 + compare.MEMORY_TOLERANCE)) + MIB
+    base, new = store(tmp_path / "u", base_run, new_run)
+    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
