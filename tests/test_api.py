@@ -20,6 +20,7 @@ import wordcount
 from wordcount import InvalidUTF8Error, WorkerError, count_report, count_words
 from wordcount.executors import PROCESS_EXECUTORS, START_METHODS, default_start_method
 from wordcount.kernels import count_split
+from wordcount.measure import Measurement
 
 TEXT = "Portez ce vieux whisky\u2003au juge blond qui fume\n\t\u3000sur son île\u00a0intérieure"
 #: Bad bytes in the 4th and 5th of five chunks; the first is at ``FIRST_BAD``.
@@ -63,7 +64,7 @@ def test_memory_mapped_file(tmp_path: Path, executor: str) -> None:
 @pytest.mark.parametrize(("executor", "method"), [*PROCESS_GRID, ("threads", None)])
 def test_report(executor: str, method: str | None) -> None:
     report = count_report(TEXT * 5, kernel="numpy", executor=executor, workers=4,
-                          start_method=method, probe=True)
+                          start_method=method, measure=Measurement(probe=True))
     assert report.count == len((TEXT * 5).split())
     assert (report.kernel, report.executor, report.workers, report.start_method) == \
         ("numpy", executor, 4, method)

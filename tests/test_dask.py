@@ -23,12 +23,13 @@ import psutil
 import pytest
 from distributed import Client
 
-from wordcount import transfer
 from wordcount.api import count_report, count_words
 from wordcount.errors import InvalidUTF8Error, WorkerError
 from wordcount.executors import available_executors, dask_executor, resolve_start_method
 from wordcount.executors._task import payload_size
+from wordcount.measure import Measurement
 from wordcount.text import chunk_spans
+from wordcount.transfer import TransferMeter
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -172,7 +173,8 @@ def test_work_runs_on_the_cluster_workers(cluster: dict, client: Client) -> None
     started = {c.pid for c in psutil.Process(cluster["worker"].pid).children(recursive=True)}
     assert len(worker_pids) == N_WORKERS and worker_pids <= started
 
-    report = count_report(TEXT, executor="dask", workers=N_WORKERS, probe=True)
+    report = count_report(TEXT, executor="dask", workers=N_WORKERS,
+                          measure=Measurement(probe=True))
     assert report.count == len(TEXT.split())
     assert {c.pid for c in report.chunks} == worker_pids  # one chunk on each worker
     assert os.getpid() not in worker_pids
@@ -187,8 +189,9 @@ def test_copied_bytes_count_each_chunk_once(client: Client) -> None:
     for text in (TEXT, TEXT.encode()):
         spans = chunk_spans(text, 3)
         expected = sum(payload_size(text[a:b]) + dask_executor.ENVELOPE_BYTES for a, b in spans)
-        with transfer.metered() as meter:
-            assert count_words(text, executor="dask", workers=3) == len(TEXT.split())
+        meter = TransferMeter()
+        report = count_report(text, executor="dask", workers=3, measure=Measurement(meter=meter))
+        assert report.count == len(TEXT.split())
         assert (meter.bytes, meter.messages) == (expected, len(spans))
 
 

@@ -20,7 +20,7 @@ from helpers import PROCESS_GRID, Audit
 import wordcount
 from wordcount import WorkerError
 from wordcount.executors import START_METHODS
-from wordcount.executors.processes import sigint_deferred
+from wordcount.executors._lifecycle import sigint_deferred
 
 #: Wall-clock bound for a failing call: a liveness check (the healthy workers sleep
 #: ``helpers.SLEEP_SECONDS``), generous because two shared cores start spawn workers slowly.

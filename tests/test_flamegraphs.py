@@ -25,8 +25,9 @@ from wcbench import corpus, flamegraphs
 from wcbench.matrix import Case
 from wordcount import count_report
 from wordcount.errors import WorkerError
-from wordcount.executors._task import Task, capturing
+from wordcount.executors._task import Task
 from wordcount.kernels import count_split
+from wordcount.measure import Measurement
 
 SIZE = 64 << 10
 WORKERS = 2
@@ -195,16 +196,14 @@ def test_pages_fetch_nothing_from_the_web(root: Path, spawn: dict[str, Any]) -> 
 
 def test_tasks_pickle_as_before_when_no_capture_is_open() -> None:
     task = Task(0, count_split, b"a b", 0, 3, 0)
-    assert task.capture is None
-    assert task.__reduce__()[0] is Task
+    assert task.measure.capture is None
+    assert task.__reduce__()[1][0] is None
     assert pickle.loads(pickle.dumps(task)) == task
 
 
 def test_the_hook_is_pickled_ahead_of_the_data() -> None:
     hook = flamegraphs.WorkerCapture("/nonexistent", parent_pid=-1, one_task_per_process=True)
-    with capturing(hook):
-        task = Task(0, count_split, b"a b", 0, 3, 0)
-    assert task.capture is hook
+    task = Task(0, count_split, b"a b", 0, 3, 0, Measurement(capture=hook))
     _, args = task.__reduce__()
     assert args[0] is hook and args.index(b"a b") > 0
 
@@ -235,5 +234,6 @@ def test_command_line_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) 
 
 def test_a_worker_whose_capture_cannot_start_fails_the_call(tmp_path: Path) -> None:
     hook = flamegraphs.WorkerCapture(str(tmp_path / "missing"), os.getpid(), True)
-    with capturing(hook), pytest.raises(WorkerError, match="without a result"):
-        count_report(b"a b c d", executor="processes", workers=2, start_method="spawn")
+    with pytest.raises(WorkerError, match="without a result"):
+        count_report(b"a b c d", executor="processes", workers=2, start_method="spawn",
+                     measure=Measurement(capture=hook))

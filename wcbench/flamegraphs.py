@@ -7,9 +7,9 @@ parent process of its own (``--here`` runs them all in one). How each process ge
   (the workers of ``processes``, ``shared-memory`` and ``process-pool`` under ``fork``) into
   ``parent.bin.<pid>``, from the fork on.
 - Spawn and forkserver workers are fresh interpreters memray cannot follow. For them a
-  ``WorkerCapture`` hook rides in every ``Task`` ahead of the chunk (see
-  ``wordcount.executors._task.capturing``); unpickling it starts a ``Tracker`` in the worker, so the
-  chunk's own unpickling is in the capture.
+  ``WorkerCapture`` hook rides in every ``Task`` ahead of the chunk (passed to ``count_report``
+  as ``wordcount.measure.Measurement.capture``); unpickling it starts a ``Tracker`` in the
+  worker, so the chunk's own unpickling is in the capture.
 - Every worker's capture is closed once its task's result exists and before it is sent: the
   parent stops children as soon as it has their results, and they end in ``os._exit``. A pool
   worker runs several tasks into one capture, closed when the worker exits at pool shutdown.
@@ -45,7 +45,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing import util
 from pathlib import Path
@@ -55,7 +55,7 @@ from wcbench import corpus
 from wcbench.matrix import Case, build_cases, parse_list
 from wordcount import count_report
 from wordcount.executors import PROCESS_EXECUTORS, get_executor
-from wordcount.executors._task import capturing
+from wordcount.measure import Measurement
 from wordcount.text import chunk_spans
 
 DEFAULT_OUTPUT = Path("results") / "flamegraphs"
@@ -81,7 +81,7 @@ _open: dict[int, Any] = {}
 
 @dataclass(frozen=True)
 class WorkerCapture:
-    """The capture hook tasks carry to workers (``wordcount.executors._task.CaptureHook``).
+    """The capture hook tasks carry to workers (``wordcount.measure.CaptureHook``).
 
     Pickled, it is rebuilt by ``_start_in_worker``, which starts the worker's capture. ``directory``
     receives ``pid-<pid>.bin``; ``one_task_per_process`` closes the capture after the task.
@@ -155,7 +155,8 @@ def _close() -> None:
 @contextmanager
 def _captured(directory: Path, hook: WorkerCapture | None) -> Iterator[None]:
     """Capture this process into ``directory/parent.bin``, its fork children beside it, and
-    (with ``hook``) every spawn or forkserver worker that unpickles a task."""
+    (with ``hook``, which the call's tasks carry) every spawn or forkserver worker that unpickles
+    a task."""
     global _parent_tracker
     import memray
 
@@ -167,8 +168,7 @@ def _captured(directory: Path, hook: WorkerCapture | None) -> Iterator[None]:
     with tracker:
         _parent_tracker = tracker
         try:
-            with capturing(hook) if hook is not None else nullcontext():
-                yield
+            yield
         finally:
             _parent_tracker = None
 
@@ -275,7 +275,8 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str =
                              native_traces, python_allocators)
     with _captured(directory, hook):
         report = count_report(text, kernel=case.kernel, executor=case.executor,
-                              workers=case.workers, start_method=case.start_method)
+                              workers=case.workers, start_method=case.start_method,
+                              measure=Measurement(capture=hook))
     sizes = [b - a for a, b in chunk_spans(text, case.workers)]
     chunk_pids = {c.index: c.pid for c in report.chunks}
     processes = _name_processes(directory, chunk_pids, sizes, hook is not None)

@@ -31,9 +31,11 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from wordcount import count_report, transfer
+from wordcount import count_report
+from wordcount.measure import Measurement
 from wordcount.procmem import reset_peak, rollup, status
 from wordcount.text import Text
+from wordcount.transfer import TransferMeter
 
 #: Interval of the process-tree sampler (seconds).
 SAMPLE_SECONDS = 0.002
@@ -135,9 +137,11 @@ def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: st
     tree_before = tree_pss(me)
     reset_peak()
     rss_before = status()["VmRSS"]
-    with TreeSampler(me) as sampler, transfer.metered() as meter:
+    meter = TransferMeter()
+    with TreeSampler(me) as sampler:
         report = count_report(text, kernel=kernel, executor=executor, workers=workers,
-                              start_method=start_method, probe=True)
+                              start_method=start_method,
+                              measure=Measurement(probe=True, meter=meter))
     parent_peak = max(status()["VmHWM"] - rss_before, 0)
     worker_peaks = {
         pid: m.peak_private_bytes for pid, m in report.worker_memory().items() if pid != me

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from wordcount.executors import get_executor, resolve_start_method
 from wordcount.executors._task import ChunkResult
 from wordcount.kernels import get_kernel
+from wordcount.measure import NOTHING, Measurement
 from wordcount.procmem import WorkerMemory
 from wordcount.text import Text, check_text
 
@@ -45,11 +46,13 @@ def _check_workers(workers: object) -> int:
 
 def count_report(text: Text, *, kernel: str | Callable[..., int] = "split",
                  executor: str = "serial", workers: int = 1, start_method: str | None = None,
-                 probe: bool = False) -> CountReport:
+                 measure: Measurement | None = None) -> CountReport:
     """Count like ``count_words`` and say how: used by the benchmarks and the memory tests.
 
     ``kernel`` may also be a kernel function (importable at top level, so workers can load it);
-    ``probe=True`` makes every worker process report its own memory at the end of its task.
+    ``measure`` asks for measurements (``Measurement(probe=True)``: every worker process reports
+    its own memory at the end of its task; ``meter``: bytes pickled for workers are counted;
+    ``capture``: a profiler hook rides with every task); None measures nothing.
     """
     check_text(text)
     kernel_fn = kernel if callable(kernel) else get_kernel(kernel)
@@ -58,7 +61,8 @@ def count_report(text: Text, *, kernel: str | Callable[..., int] = "split",
     method = resolve_start_method(executor, start_method)
     if executor == "serial" and workers != 1:
         raise ValueError(f"the serial executor runs one worker; got workers={workers}")
-    chunks = run(text, workers, kernel_fn, start_method=method, probe=probe)
+    chunks = run(text, workers, kernel_fn, start_method=method,
+                 measure=NOTHING if measure is None else measure)
     return CountReport(
         count=sum(c.count for c in chunks),
         kernel=kernel if isinstance(kernel, str) else getattr(kernel, "__name__", repr(kernel)),

@@ -2,11 +2,12 @@
 
 Each executor is a module with one function of the same shape::
 
-    run(text, workers, kernel, *, start_method, probe) -> list[ChunkResult]
+    run(text, workers, kernel, *, start_method, measure) -> list[ChunkResult]
 
 It cuts ``text`` into at most ``workers`` chunks at whitespace, counts them with ``kernel``
-somewhere, and returns one ``ChunkResult`` per chunk. Modules are imported only when chosen, so
-an optional engine (Dask) costs nothing unless used.
+somewhere, and returns one ``ChunkResult`` per chunk; ``measure`` (a
+``wordcount.measure.Measurement``) goes on every ``Task``. Modules are imported only when chosen,
+so an optional engine (Dask) costs nothing unless used.
 """
 
 from __future__ import annotations

@@ -9,16 +9,16 @@ import os
 import pickle
 import signal
 import traceback
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from wordcount import transfer
 from wordcount.errors import InvalidUTF8Error, WorkerError
+from wordcount.measure import NOTHING, Measurement
 from wordcount.procmem import WorkerMemory, worker_memory
 
 _ENCODE_BLOCK = 1 << 20
+#: Bytes a pickled task carries besides its payload (kernel reference, offsets), as counted.
+ENVELOPE_BYTES = 64
 
 
 def _utf8_size(text: str) -> int:
@@ -50,41 +50,13 @@ def chunk_copy(text: object, start: int, end: int) -> object:
         return bytes(view[start:end])
 
 
-class CaptureHook(Protocol):
-    """A profiler's hook into worker processes (``wcbench.flamegraphs`` captures with memray).
-
-    A task carries the hook ahead of its data, so a hook whose unpickling starts a capture in a
-    spawn or forkserver worker sees the chunk being unpickled; ``task_done`` runs in whichever
-    process ran the task, once its result exists and before it is sent (children end in
-    ``os._exit``, which would lose an open capture).
-    """
-
-    def task_done(self) -> None: ...
-
-
-_capture: CaptureHook | None = None
-
-
-@contextmanager
-def capturing(hook: CaptureHook) -> Iterator[None]:
-    """Attach ``hook`` to every task made in this process until the block ends (off otherwise)."""
-    global _capture
-    if _capture is not None:
-        raise RuntimeError("a capture is already open")
-    _capture = hook
-    try:
-        yield
-    finally:
-        _capture = None
-
-
 @dataclass(frozen=True)
 class Task:
     """One chunk of work: count ``data[start:end]`` with ``kernel``.
 
     ``offset`` is where ``data[start]`` lies in the caller's whole text, so error offsets refer to
-    the caller's text; ``probe`` asks the worker to report its memory. ``capture`` is the hook of
-    an open ``capturing()`` block when the task is made (None, and free, otherwise).
+    the caller's text. ``measure`` is the call's measurement context: its meter counts this task's
+    bytes when it is pickled (and stays behind), its probe flag and capture hook travel with it.
     """
 
     index: int
@@ -93,20 +65,21 @@ class Task:
     start: int
     end: int
     offset: int
-    probe: bool = False
-    capture: CaptureHook | None = field(default_factory=lambda: _capture, compare=False,
-                                        repr=False)
+    measure: Measurement = field(default=NOTHING, compare=False, repr=False)
 
     def __reduce__(self) -> tuple[object, tuple[object, ...]]:
-        transfer.record(lambda: payload_size(self.data) + 64)
-        fields = (self.index, self.kernel, self.data, self.start, self.end, self.offset, self.probe)
-        if self.capture is None:
-            return (Task, fields)
-        return (_captured_task, (self.capture, *fields))  # the hook is unpickled before the data
+        m = self.measure
+        if m.meter is not None:
+            m.meter.add(payload_size(self.data) + ENVELOPE_BYTES)
+        # The hook comes first: unpickling it may start a capture that should see the data's.
+        return (_unpickled_task, (m.capture, m.probe, self.index, self.kernel, self.data,
+                                  self.start, self.end, self.offset))
 
 
-def _captured_task(capture: CaptureHook, *fields: object) -> Task:
-    return Task(*fields, capture=capture)  # type: ignore[arg-type]
+def _unpickled_task(capture: object, probe: bool, *fields: object) -> Task:
+    measure = NOTHING if capture is None and not probe else \
+        Measurement(probe=probe, capture=capture)  # type: ignore[arg-type]
+    return Task(*fields, measure=measure)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -124,12 +97,12 @@ def run_task(task: Task, data: object | None = None) -> ChunkResult:
     try:
         count = task.kernel(task.data if data is None else data, task.start, task.end)
         return ChunkResult(task.index, int(count), os.getpid(),
-                           worker_memory() if task.probe else None)
+                           worker_memory() if task.measure.probe else None)
     except InvalidUTF8Error as exc:
         raise exc.shifted(task.offset) from None
     finally:
-        if task.capture is not None:
-            task.capture.task_done()
+        if task.measure.capture is not None:
+            task.measure.capture.task_done()
 
 
 def ignore_sigint() -> None:

@@ -31,9 +31,9 @@ from collections.abc import Callable
 import dask
 from distributed import Client, Future, LocalCluster, as_completed
 
-from wordcount import transfer
 from wordcount.errors import InvalidUTF8Error, WorkerError
 from wordcount.executors._task import (
+    ENVELOPE_BYTES,
     ChunkResult,
     Task,
     chunk_copy,
@@ -42,11 +42,9 @@ from wordcount.executors._task import (
     portable_error,
     run_task,
 )
+from wordcount.measure import Measurement
 from wordcount.procmem import reset_peak
 from wordcount.text import Text, chunk_spans
-
-#: Bytes recorded per chunk on top of its payload, as ``Task.__reduce__`` does for the others.
-ENVELOPE_BYTES = 64
 
 _lock = threading.Lock()
 _clients: dict[str, Client] = {}
@@ -112,7 +110,8 @@ def _count_on_worker(index: int, kernel: Callable[..., int], data: object, offse
     if probe:
         reset_peak()
     try:
-        return run_task(Task(index, kernel, data, 0, len(data), offset, probe))  # type: ignore[arg-type]
+        return run_task(Task(index, kernel, data, 0, len(data), offset,  # type: ignore[arg-type]
+                             Measurement(probe=probe)))
     except Exception as exc:
         raise portable_error(index, exc) from None
 
@@ -131,7 +130,7 @@ def _outcome(index: int, future: Future, worker: str) -> ChunkResult | Exception
 
 
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
-        start_method: str | None, probe: bool) -> list[ChunkResult]:
+        start_method: str | None, measure: Measurement) -> list[ChunkResult]:
     """Scatter each chunk to a worker of the cluster and count it there (see module)."""
     client = get_client(workers)
     addresses = sorted(client.scheduler_info()["workers"])
@@ -144,10 +143,11 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
         for i, (a, b) in enumerate(chunk_spans(text, workers)):
             worker = addresses[i % len(addresses)]
             chunk = chunk_copy(text, a, b)
-            transfer.record(lambda chunk=chunk: payload_size(chunk) + ENVELOPE_BYTES)
+            if measure.meter is not None:
+                measure.meter.add(payload_size(chunk) + ENVELOPE_BYTES)
             data = client.scatter(chunk, workers=[worker], hash=False)
             del chunk
-            future = client.submit(_count_on_worker, i, kernel, data, a, probe,
+            future = client.submit(_count_on_worker, i, kernel, data, a, measure.probe,
                                    key=f"wordcount-{call}-{i}", workers=[worker],
                                    allow_other_workers=False, pure=False, retries=0)
             held += [data, future]

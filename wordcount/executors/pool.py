@@ -16,6 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import suppress
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
+from wordcount.executors._lifecycle import POLL_SECONDS, sigint_deferred
 from wordcount.executors._task import (
     ChunkResult,
     Task,
@@ -25,7 +26,7 @@ from wordcount.executors._task import (
     portable_error,
     run_task,
 )
-from wordcount.executors.processes import POLL_SECONDS, sigint_deferred
+from wordcount.measure import Measurement
 from wordcount.text import Text, chunk_spans
 
 
@@ -70,7 +71,7 @@ def _wait(pool: ProcessPoolExecutor, futures: list[Future], return_when: str) ->
 
 
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
-        start_method: str | None, probe: bool) -> list[ChunkResult]:
+        start_method: str | None, measure: Measurement) -> list[ChunkResult]:
     """Submit one task per chunk to a pool of ``workers`` processes."""
     spans = chunk_spans(text, workers)
     # The constructor starts no process; its queues may start multiprocessing's resource
@@ -82,7 +83,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
     try:
         with sigint_deferred():  # the pool starts its workers in submit()
             futures = [pool.submit(run_task, Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a,
-                                                  probe))
+                                                  measure))
                        for i, (a, b) in enumerate(spans)]
         _wait(pool, futures, FIRST_EXCEPTION)
         errors: list[Exception] = []

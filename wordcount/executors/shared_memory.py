@@ -17,8 +17,16 @@ from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
 
-from wordcount.executors._task import ChunkResult, Task, payload_size, portable_error, run_task
-from wordcount.executors.processes import ignore_sigint, run_processes, sigint_deferred
+from wordcount.executors._lifecycle import run_processes, sigint_deferred
+from wordcount.executors._task import (
+    ChunkResult,
+    Task,
+    ignore_sigint,
+    payload_size,
+    portable_error,
+    run_task,
+)
+from wordcount.measure import Measurement
 from wordcount.text import Text, chunk_spans
 
 _ENCODE_BLOCK = 1 << 20
@@ -83,7 +91,7 @@ def _fill(shm: SharedMemory, text: Text) -> int:
 
 
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
-        start_method: str | None, probe: bool) -> list[ChunkResult]:
+        start_method: str | None, measure: Measurement) -> list[ChunkResult]:
     """Copy the text into one shared block and count byte ranges of it in worker processes."""
     shm = None
     try:
@@ -96,7 +104,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
         finally:
             view.release()
         ref = SharedText(shm.name, size)
-        tasks = [Task(i, kernel, ref, a, b, a, probe) for i, (a, b) in enumerate(spans)]
+        tasks = [Task(i, kernel, ref, a, b, a, measure) for i, (a, b) in enumerate(spans)]
         return run_processes(mp.get_context(start_method), tasks, _worker_main)
     finally:
         if shm is not None:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from wordcount.executors._task import ChunkResult, Task, first_error, portable_error, run_task
+from wordcount.measure import Measurement, in_caller
 from wordcount.text import Text, chunk_spans
 
 #: How often the caller wakes while waiting for its threads (seconds).
@@ -26,12 +27,14 @@ def _thread_main(results: queue.Queue, task: Task) -> None:
 
 
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
-        start_method: str | None, probe: bool) -> list[ChunkResult]:
+        start_method: str | None, measure: Measurement) -> list[ChunkResult]:
     """Start a thread per chunk over the shared text (offsets, no copies) and wait for all."""
     spans = chunk_spans(text, workers)
+    measure = in_caller(measure)
     results: queue.Queue = queue.Queue()
     threads = [
-        threading.Thread(target=_thread_main, args=(results, Task(i, kernel, text, a, b, a)),
+        threading.Thread(target=_thread_main,
+                         args=(results, Task(i, kernel, text, a, b, a, measure)),
                          name=f"wordcount-{i}", daemon=True)
         for i, (a, b) in enumerate(spans)
     ]
