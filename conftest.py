@@ -73,16 +73,18 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
                             config: pytest.Config) -> None:
+    from wcbench.results import Benchmark, SkippedCase
     from wcbench.summary import summary_lines
 
     session = getattr(config, "_benchmarksession", None)
     benchmarks = [
-        {"name": b.name, "group": b.group, "stats": {"median": b.stats.median},
-         "extra_info": dict(b.extra_info)}
+        Benchmark.from_json({"name": b.name, "group": b.group, "stats": {"median": b.stats.median},
+                             "extra_info": dict(b.extra_info)})
         for b in getattr(session, "benchmarks", [])
         if b  # a benchmark with timings (not one that failed before timing)
     ]
-    lines = summary_lines(benchmarks, config.stash.get(SKIPPED, []))
+    skipped = [SkippedCase.from_json(s) for s in config.stash.get(SKIPPED, [])]
+    lines = summary_lines(benchmarks, skipped)
     if lines:
         terminalreporter.section("wordcount summary")
         for line in lines:

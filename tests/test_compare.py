@@ -1,7 +1,9 @@
-"""``wcbench.compare`` (``make compare``): pass and fail paths on runs saved by a real tiny run.
+"""``wcbench.compare`` (``make compare``): pass and fail paths on a real saved run and variants.
 
-One tiny ``pytest bench`` run is saved; the tests copy it into fresh storage folders, modify the
-copies (a slower median, a grown memory figure) and check the verdict and the exit status.
+``tests/data/run_small.json`` is a real run of the matrix saved by pytest-benchmark (see
+``tests/test_report.py``); the tests copy it into fresh storage folders, modify the copies (a
+slower median, a grown memory figure) and check the verdict and the exit status. What the
+comparison prints for the committed runs is held exactly by ``tests/test_golden.py``.
 """
 
 from __future__ import annotations
@@ -15,22 +17,18 @@ from pathlib import Path
 import pytest
 
 from wcbench import compare
+from wcbench.results import machine_id
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1 << 20
 
 
+FIXTURE = Path(__file__).parent / "data" / "run_small.json"
+
+
 @pytest.fixture(scope="module")
-def saved_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    storage = tmp_path_factory.mktemp("results")
-    cmd = [sys.executable, "-m", "pytest", "bench/bench_wordcount.py", "-p", "no:cacheprovider",
-           f"--benchmark-storage=file://{storage}", "--benchmark-autosave", "--sizes", "16KiB",
-           "--workers", "1", "--kernels", "numpy", "--executors", "serial,processes",
-           "--start-methods", "fork"]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (path,) = storage.glob("*/0001_*.json")
-    return json.loads(path.read_text())
+def saved_run() -> dict:
+    return json.loads(FIXTURE.read_text())
 
 
 def store(folder: Path, *runs: dict) -> list[Path]:
@@ -123,7 +121,7 @@ def test_memory_growth_under_the_floor_passes(saved_run: dict, tmp_path: Path) -
 
 def test_copied_bytes_are_held_to_their_own_tight_tolerance(saved_run: dict, tmp_path: Path,
                                                             capsys: pytest.CaptureFixture) -> None:
-    """Counted exactly, so a strategy that starts pickling its text (16 KiB here) is caught."""
+    """Counted exactly, so a strategy that starts pickling its text (64 KiB here) is caught."""
     copying = copy.deepcopy(saved_run)
     bench = wordcount_bench(copying, "processes")
     assert bench["extra_info"]["copied_bytes"] == 0  # fork: the chunk is inherited
@@ -150,7 +148,7 @@ def test_default_is_the_two_latest_runs_and_numbers_pick_others(saved_run: dict,
     slow = copy.deepcopy(saved_run)
     for bench in slow["benchmarks"]:
         bench["stats"]["median"] += 1.0
-    folder = tmp_path / compare.machine_id()
+    folder = tmp_path / machine_id()
     first, second, third = store(folder, saved_run, slow, saved_run)
     assert compare.pick_runs(tmp_path) == (second, third)
     assert compare.pick_runs(tmp_path, base="1") == (first, third)
@@ -166,7 +164,7 @@ def test_missing_or_unreadable_runs_exit_2(saved_run: dict, tmp_path: Path,
     args = ["--storage", str(tmp_path)]
     assert compare.main(args) == 2
     assert "run `make bench` first" in capsys.readouterr().err
-    store(tmp_path / compare.machine_id(), saved_run)
+    store(tmp_path / machine_id(), saved_run)
     assert compare.main(args) == 2
     assert "only one saved run" in capsys.readouterr().err
     assert compare.main([*args, "--base", "7"]) == 2
@@ -200,7 +198,7 @@ def test_module_entry_point_exits_non_zero_on_regression(saved_run: dict, tmp_pa
     slower = copy.deepcopy(saved_run)
     for bench in slower["benchmarks"]:
         bench["stats"]["median"] += 1.0
-    store(tmp_path / compare.machine_id(), saved_run, slower)
+    store(tmp_path / machine_id(), saved_run, slower)
     proc = subprocess.run([sys.executable, "-m", "wcbench.compare", "--storage", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr

@@ -25,14 +25,27 @@ nothing regressed, 1 when something did, 2 when the runs cannot be found or read
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from wcbench.units import format_bytes, format_time
+from wcbench.results import (
+    Benchmark,
+    SavedRun,
+    SavedRunError,
+    find_run,
+    load_run,
+    machine_id,
+    run_paths,
+)
+from wcbench.units import (
+    format_bytes,
+    format_time,
+    parse_duration,
+    parse_fraction,
+    parse_size,
+)
 
 #: Default tolerated growth of a median time (fraction): see the module docstring and README.
 TIME_TOLERANCE = 2.0
@@ -63,23 +76,6 @@ _SHORT = {
     "peak_tree_bytes": "tree",
     "copied_bytes": "copied",
 }
-
-
-class CompareError(Exception):
-    """A run that cannot be found or read; the CLI prints it as one line, exit status 2."""
-
-
-@dataclass(frozen=True)
-class Run:
-    """One saved run: its file and its benchmarks by name."""
-
-    path: Path
-    benchmarks: dict[str, dict]
-    skipped: tuple[dict, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return self.path.stem
 
 
 @dataclass(frozen=True)
@@ -114,8 +110,8 @@ class Tolerances:
 class Comparison:
     """Everything ``compare_runs`` found: per-figure changes and benchmarks in only one run."""
 
-    base: Run
-    new: Run
+    base: SavedRun
+    new: SavedRun
     tolerances: Tolerances
     changes: list[Change] = field(default_factory=list)
     only_base: list[str] = field(default_factory=list)
@@ -126,74 +122,32 @@ class Comparison:
         return [c for c in self.changes if c.regression]
 
 
-def machine_id() -> str:
-    """This interpreter's folder in pytest-benchmark's storage (``Linux-CPython-3.11-64bit``)."""
-    return "{}-{}-{}-{}".format(
-        platform.system(),
-        platform.python_implementation(),
-        ".".join(platform.python_version_tuple()[:2]),
-        platform.architecture()[0],
-    )
-
-
-def load_run(path: str | Path) -> Run:
-    """Read a run saved by pytest-benchmark (``CompareError`` if it is not one)."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-        benchmarks = {b["name"]: b for b in data["benchmarks"]}
-    except FileNotFoundError:
-        raise CompareError(f"no saved run at {path}") from None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CompareError(f"{path} is not a saved pytest-benchmark run: {exc}") from None
-    return Run(path, benchmarks, tuple(data.get("wordcount_skipped", ())))
-
-
-def list_runs(folder: Path) -> list[Path]:
-    """Saved runs in ``folder``, oldest first (pytest-benchmark numbers them ``NNNN_...``)."""
-    return sorted(p for p in folder.glob("*.json") if p.name[:4].isdigit())
-
-
-def find_run(spec: str, folder: Path) -> Path:
-    """The run ``spec`` names: a file, a run number, or a unique part of a file name."""
-    as_path = Path(spec)
-    if as_path.is_file():
-        return as_path
-    runs = list_runs(folder)
-    if spec.isdigit():
-        matches = [p for p in runs if int(p.name[:4]) == int(spec)]
-    else:
-        matches = [p for p in runs if spec in p.name]
-    if len(matches) != 1:
-        known = ", ".join(p.name for p in runs[-5:]) or "none"
-        how = "no" if not matches else "more than one"
-        raise CompareError(f"{how} saved run matches {spec!r} in {folder} (latest: {known})")
-    return matches[0]
-
-
 def pick_runs(storage: Path, base: str | None = None, new: str | None = None,
               machine: str | None = None) -> tuple[Path, Path]:
-    """The two runs to compare: those named, else the two latest of this machine's folder."""
-    folder = storage / (machine or machine_id())
-    runs = list_runs(folder)
-    new_path = find_run(new, folder) if new else None
-    base_path = find_run(base, folder) if base else None
+    """The two runs to compare: those named, else the two latest of this machine's folder
+    (latest as :mod:`wcbench.results` orders runs)."""
+    machine = machine or machine_id()
+    folder = storage / machine
+    runs = run_paths(storage, machine)
+    new_path = find_run(new, storage, machine) if new else None
+    base_path = find_run(base, storage, machine) if base else None
     if new_path is None:
         candidates = [p for p in runs if p != base_path]
         if not candidates:
-            raise CompareError(f"no saved run to compare in {folder}: run `make bench` first")
+            raise SavedRunError(f"no saved run to compare in {folder}: run `make bench` first")
         new_path = candidates[-1]
     if base_path is None:
-        older = [p for p in runs if p.name < new_path.name] or [p for p in runs if p != new_path]
+        older = runs[:runs.index(new_path)] if new_path in runs else []
+        older = older or [p for p in runs if p != new_path]
         if not older:
-            raise CompareError(
+            raise SavedRunError(
                 f"only one saved run in {folder}: run `make bench` again or give BASE=")
         base_path = older[-1]
     return base_path, new_path
 
 
-def _memory_figures(bench: dict) -> dict[str, float]:
-    info = bench.get("extra_info") or {}
+def _memory_figures(bench: Benchmark) -> dict[str, float]:
+    info = bench.extra_info
     return {k: float(info[k]) for k in MEMORY_KEYS if k in info}
 
 
@@ -211,21 +165,22 @@ def _reference(figures: dict[str, float], key: str) -> float:
     return figures[key]
 
 
-def compare_runs(base: Run, new: Run, tolerances: Tolerances | None = None) -> Comparison:
+def compare_runs(base: SavedRun, new: SavedRun,
+                 tolerances: Tolerances | None = None) -> Comparison:
     """Every figure of every benchmark present in both runs, flagged against ``tolerances``."""
     tol = tolerances or Tolerances()
     result = Comparison(base, new, tol)
-    result.only_base = sorted(set(base.benchmarks) - set(new.benchmarks))
-    result.only_new = sorted(set(new.benchmarks) - set(base.benchmarks))
-    common = sorted(set(base.benchmarks) & set(new.benchmarks),
-                    key=lambda n: (new.benchmarks[n].get("group") or "", n))
+    old, now = base.by_name, new.by_name
+    result.only_base = sorted(set(old) - set(now))
+    result.only_new = sorted(set(now) - set(old))
+    common = sorted(set(old) & set(now), key=lambda n: (now[n].group or "", n))
     for name in common:
-        b, n = base.benchmarks[name], new.benchmarks[name]
-        bt, nt = float(b["stats"]["median"]), float(n["stats"]["median"])
+        b, n = old[name], now[name]
+        bt, nt = b.median, n.median
         slower = nt - bt > max(bt * tol.time, tol.time_floor)
         result.changes.append(Change(name, "median", bt, nt, slower))
         bm, nm = _memory_figures(b), _memory_figures(n)
-        text_bytes = float((b.get("extra_info") or {}).get("text_bytes") or 0)
+        text_bytes = float(b.extra_info.get("text_bytes") or 0)
         for key in MEMORY_KEYS:
             if key in bm and key in nm:
                 reference = _reference(bm, key)
@@ -237,10 +192,6 @@ def compare_runs(base: Run, new: Run, tolerances: Tolerances | None = None) -> C
                                 text_bytes * tol.memory_floor_text)
                 result.changes.append(Change(name, key, bm[key], nm[key], grew > limit))
     return result
-
-
-
-
 
 
 def _fmt_change(change: Change) -> str:
@@ -274,7 +225,7 @@ def format_comparison(result: Comparison) -> list[str]:
             lines.append(f"{label}: {', '.join(names)}")
     for label, run in (("skipped in base", result.base), ("skipped in new", result.new)):
         for skip in run.skipped:
-            lines.append(f"{label}: {skip.get('name')}: {skip.get('reason')}")
+            lines.append(f"{label}: {skip.name}: {skip.reason}")
     regressions = result.regressions
     if regressions:
         lines.append(f"{len(regressions)} regression(s): " + ", ".join(
@@ -284,41 +235,23 @@ def format_comparison(result: Comparison) -> list[str]:
     return lines
 
 
-def _fraction(text: str) -> float:
-    """A tolerance: ``0.5``, ``50%``; refuses negatives with a clear message."""
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a fraction or percentage: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a tolerance cannot be negative: {text!r}")
-    return value
+def _argument(parse: Callable[[str], float]) -> Callable[[str], float]:
+    """An argparse type from a :mod:`wcbench.units` parser: its ``ValueError`` becomes the
+    one-line usage error argparse prints."""
+
+    def convert(text: str) -> float:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    convert.__name__ = parse.__name__
+    return convert
 
 
-def _seconds(text: str) -> float:
-    """``"5ms"``, ``"0.005"``, ``"200us"`` or ``"1s"`` as seconds."""
-    for unit, scale in (("ms", 1e-3), ("us", 1e-6), ("s", 1.0)):
-        if text.endswith(unit):
-            text, factor = text[: -len(unit)], scale
-            break
-    else:
-        factor = 1.0
-    try:
-        value = float(text) * factor
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (e.g. 5ms)") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"a duration cannot be negative: {text!r}")
-    return value
-
-
-def _bytes(text: str) -> int:
-    from wcbench.corpus import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+_fraction = _argument(parse_fraction)
+_seconds = _argument(parse_duration)
+_bytes = _argument(parse_size)
 
 
 def _pct(fraction: float) -> str:
@@ -364,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               Tolerances(args.time_tolerance, args.memory_tolerance,
                                          args.memory_floor, args.time_floor,
                                          args.memory_floor_text, args.copied_tolerance))
-    except CompareError as exc:
+    except SavedRunError as exc:
         print(f"compare: {exc}", file=sys.stderr)
         return 2
     print("\n".join(format_comparison(result)))

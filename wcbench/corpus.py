@@ -20,12 +20,16 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+# Sizes are parsed and spelled in wcbench.units; ``corpus.parse_size("64MiB")`` stays importable
+# from here, as the README shows it beside ``corpus.load``.
+from wcbench.units import format_size as format_size
+from wcbench.units import parse_size as parse_size
 
 #: The flavours :func:`generate` knows.
 FLAVOURS: tuple[str, ...] = ("ascii", "unicode")
@@ -269,50 +273,3 @@ def load(size: int, flavour: str = "ascii", seed: int = 0,
          cache_dir: Path | None = None) -> bytes:
     """The corpus as bytes, read from the cache (generated there first if missing)."""
     return cached_path(size, flavour, seed, cache_dir).read_bytes()
-
-
-_UNITS = {
-    "": 1, "b": 1,
-    "k": 1 << 10, "kib": 1 << 10, "kb": 10**3,
-    "m": 1 << 20, "mib": 1 << 20, "mb": 10**6,
-    "g": 1 << 30, "gib": 1 << 30, "gb": 10**9,
-    "t": 1 << 40, "tib": 1 << 40, "tb": 10**12,
-}
-_SIZE = re.compile(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*")
-
-
-def parse_size(text: str) -> int:
-    """Bytes in ``"64MiB"``, ``"500kB"``, ``"1.5GiB"``, ``"64M"`` (binary) or ``"1000"``.
-
-    SI prefixes with ``B`` are decimal (``kB``, ``MB``, ``GB``); ``KiB``/``MiB``/``GiB`` and the
-    bare ``K``/``M``/``G`` are binary, as in GNU tools. The result must be a whole number of bytes.
-    """
-    match = _SIZE.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise ValueError(f"not a size: {text!r} (expected e.g. '64MiB', '500kB' or '1000')")
-    number, unit = match.groups()
-    factor = _UNITS.get(unit.lower())
-    if factor is None:
-        raise ValueError(f"unknown size unit {unit!r} in {text!r}; "
-                         "use B, kB, MB, GB, KiB, MiB, GiB (or K, M, G for binary)")
-    whole, _, frac = number.partition(".")
-    numerator = int((whole or "0") + frac) * factor
-    denominator = 10 ** len(frac)
-    if numerator % denominator:
-        raise ValueError(f"size {text!r} is not a whole number of bytes")
-    return numerator // denominator
-
-
-def format_size(n: int) -> str:
-    """The shortest exact spelling of ``n`` bytes that :func:`parse_size` reads back, e.g.
-    ``67108864 -> "64MiB"``, ``500000 -> "500kB"``, ``1234 -> "1234B"``."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise ValueError(f"size must be a non-negative int, got {n!r}")
-    best = f"{n}B"
-    for unit, factor in (("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
-                         ("kB", 10**3), ("MB", 10**6), ("GB", 10**9), ("TB", 10**12)):
-        if n and n % factor == 0:
-            spelled = f"{n // factor}{unit}"
-            if len(spelled) < len(best):
-                best = spelled
-    return best

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import wordcount
-from wcbench.corpus import format_size, parse_size
+from wcbench.units import format_size, parse_size
 from wordcount.executors import PROCESS_EXECUTORS
 
 #: Default sizes: 32x apart, so per-byte costs and fixed start-up costs both show, and the whole
@@ -22,18 +22,6 @@ from wordcount.executors import PROCESS_EXECUTORS
 DEFAULT_SIZES: tuple[str, ...] = ("1MiB", "32MiB")
 #: Default worker counts: one, as many as this machine's 2 cores, and oversubscribed.
 DEFAULT_WORKERS: tuple[int, ...] = (1, 2, 4)
-
-#: Option name (``--name``) -> Make variable, for help texts and the README.
-OPTIONS: dict[str, str] = {
-    "sizes": "SIZES",
-    "workers": "WORKERS",
-    "kernels": "KERNELS",
-    "executors": "EXECUTORS",
-    "start-methods": "START_METHODS",
-    "corpus": "CORPUS",
-    "corpus-file": "CORPUS_FILE",
-    "memory-limit": "MEMORY_LIMIT",
-}
 
 #: Bytes of text each case should count in its timed rounds: small cases get many rounds...
 ROUND_BUDGET_BYTES = 64 << 20
@@ -50,7 +38,8 @@ WARMUP_MAX_BYTES = 4 << 20
 
 @dataclass(frozen=True)
 class Case:
-    """One benchmark: count ``size`` bytes with ``kernel`` on ``executor`` with ``workers``."""
+    """One benchmark to run: count ``size`` bytes with ``kernel`` on ``executor`` with
+    ``workers``. What a run measured for it is :class:`wcbench.results.MeasuredCase`."""
 
     kernel: str
     executor: str

@@ -1,0 +1,407 @@
+"""Saved benchmark runs as typed objects: the one reader of the JSON that ``make bench`` saves.
+
+``make bench`` saves each run with pytest-benchmark's file storage,
+``results/<machine id>/NNNN_<commit>_<date>.json``, one folder per machine and interpreter
+(``Linux-CPython-3.11-64bit``, named by pytest-benchmark's own ``get_machine_id``). Everything
+that reads runs back (``make compare``, ``make report``, ``python -m wcbench.summary``) goes
+through this module, so a run is found, read and ordered one way everywhere::
+
+    from wcbench import results
+
+    run = results.latest_run("results")             # the newest saved run (rule below)
+    run.cases                                       # matrix benchmarks, typed (MeasuredCase)
+    run.cases[0].median, run.cases[0].peak_tree_bytes
+    run.memory_read[1 << 20]                        # the memory-read limit at 1 MiB (seconds)
+    run.by_name["test_wordcount[numpy-serial-1MiB-w1]"].stats.rounds
+    old = results.load_run(results.find_run("1", "results", machine=results.machine_id()))
+
+**Which run is the latest.** Runs are ordered by when they were measured: the ``datetime``
+pytest-benchmark writes into each file (a file without one sorts by its modification time),
+ties broken by path, so by run number within one folder. The latest is the last. Within one
+machine folder this is also run-number order, since pytest-benchmark numbers runs as it saves
+them; across folders (a GIL build beside a free-threaded one) numbers say nothing, times do.
+
+Why not pytest-benchmark's ``FileStorage`` for reading: it creates the folder it is asked to read,
+turns paths absolute and logs and skips a file it cannot read, where a report must name the
+file and fail. Reading the JSON is the easy part; the format is pytest-benchmark's.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pytest_benchmark.utils import get_machine_id
+
+from wordcount import EXECUTORS, KERNELS, START_METHODS
+
+#: How pytest-benchmark names a saved run: a four-digit run number first.
+RUN_FILE = re.compile(r"^(\d{4})_.*\.json$")
+#: The ``extra_info`` ``kind`` of a matrix benchmark (one kernel x executor x ... case).
+WORDCOUNT = "wordcount"
+#: The ``extra_info`` ``kind`` of the benchmark that reads the same bytes (the physical limit).
+MEMORY_READ = "memory-read"
+
+
+class SavedRunError(Exception):
+    """A run that cannot be found or read; each CLI prints it as one line and exits 2."""
+
+
+def machine_id() -> str:
+    """This interpreter's folder in the storage (``Linux-CPython-3.11-64bit``), as
+    pytest-benchmark names it when it saves a run."""
+    return get_machine_id()
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+def _float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class Stats:
+    """pytest-benchmark's statistics of one benchmark, in seconds per round.
+
+    ``data`` holds every round's time only when the run was saved with
+    ``--benchmark-save-data``; otherwise it is empty.
+    """
+
+    median: float
+    mean: float | None = None
+    min: float | None = None
+    max: float | None = None
+    stddev: float | None = None
+    iqr: float | None = None
+    q1: float | None = None
+    q3: float | None = None
+    rounds: int | None = None
+    iterations: int | None = None
+    data: tuple[float, ...] = ()
+
+    @classmethod
+    def from_json(cls, stats: Mapping[str, Any]) -> Stats:
+        return cls(median=float(stats["median"]),
+                   **{k: _float(stats.get(k)) for k in ("mean", "min", "max", "stddev", "iqr",
+                                                        "q1", "q3")},
+                   rounds=_int(stats.get("rounds")), iterations=_int(stats.get("iterations")),
+                   data=tuple(float(x) for x in stats.get("data") or ()))
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One saved benchmark of any kind: its name, group, statistics and ``extra_info``."""
+
+    name: str
+    group: str | None
+    stats: Stats
+    extra_info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str | None:
+        """``wordcount`` (a matrix case), ``memory-read``, or None (e.g. the kernel benchmarks)."""
+        return self.extra_info.get("kind")
+
+    @property
+    def median(self) -> float:
+        return self.stats.median
+
+    @classmethod
+    def from_json(cls, bench: Mapping[str, Any]) -> Benchmark:
+        """From one entry of a saved run's ``benchmarks`` (or the same shape built live)."""
+        return cls(name=str(bench["name"]), group=bench.get("group"),
+                   stats=Stats.from_json(bench["stats"]),
+                   extra_info=dict(bench.get("extra_info") or {}))
+
+
+@dataclass(frozen=True)
+class MeasuredCase:
+    """A matrix benchmark's saved figures: one strategy (kernel, executor, start method) counting
+    ``text_bytes`` with ``workers``. Memory figures are None when the run did not record them.
+
+    Not to be confused with :class:`wcbench.matrix.Case`, the case to run, before measurement.
+    """
+
+    name: str
+    kernel: str
+    executor: str
+    start_method: str | None
+    workers: int
+    text_bytes: int
+    corpus: str
+    median: float
+    peak_tree_bytes: int | None
+    peak_parent_bytes: int | None
+    peak_workers_bytes: int | None
+    copied_bytes: int | None
+    estimate_bytes: int | None
+    #: The benchmark it was read from (statistics, every ``extra_info`` field).
+    benchmark: Benchmark = field(repr=False, compare=False)
+
+    @property
+    def strategy(self) -> tuple[str, str, str | None]:
+        """``(kernel, executor, start_method)``: what a line in a plot follows across sizes."""
+        return (self.kernel, self.executor, self.start_method)
+
+    @property
+    def key(self) -> tuple:
+        """What identifies the same benchmark in two runs (names may differ between builds)."""
+        return (WORDCOUNT, self.corpus, self.text_bytes, *self.strategy, self.workers)
+
+    @property
+    def throughput(self) -> float:
+        """Bytes of text per second (median)."""
+        return self.text_bytes / self.median if self.median > 0 else math.inf
+
+    @classmethod
+    def from_benchmark(cls, bench: Benchmark) -> MeasuredCase:
+        info = bench.extra_info
+        return cls(name=bench.name, kernel=info["kernel"], executor=info["executor"],
+                   start_method=info.get("start_method"), workers=int(info["workers"]),
+                   text_bytes=int(info["text_bytes"]), corpus=str(info.get("corpus", "")),
+                   median=bench.stats.median,
+                   peak_tree_bytes=_int(info.get("peak_tree_bytes")),
+                   peak_parent_bytes=_int(info.get("peak_parent_bytes")),
+                   peak_workers_bytes=_int(info.get("peak_workers_bytes")),
+                   copied_bytes=_int(info.get("copied_bytes")),
+                   estimate_bytes=_int(info.get("estimate_bytes")), benchmark=bench)
+
+
+@dataclass(frozen=True)
+class SkippedCase:
+    """A case the memory estimate skipped (``wordcount_skipped`` in the saved run)."""
+
+    name: str | None
+    reason: str | None
+
+    @classmethod
+    def from_json(cls, skip: Mapping[str, Any]) -> SkippedCase:
+        return cls(skip.get("name"), skip.get("reason"))
+
+
+@dataclass(frozen=True)
+class MachineInfo:
+    """pytest-benchmark's ``machine_info``: None where the file does not say."""
+
+    node: str | None
+    system: str | None
+    release: str | None
+    machine: str | None
+    processor: str | None
+    python_version: str | None
+    python_implementation: str | None
+    cpu_brand: str | None
+    cpu_count: int | None
+    #: What this suite adds (``wcbench.machine.machine_details``): memory, platform, executable.
+    wordcount: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, info: Mapping[str, Any]) -> MachineInfo:
+        cpu = info.get("cpu") or {}
+        return cls(*(info.get(k) for k in ("node", "system", "release", "machine", "processor",
+                                           "python_version", "python_implementation")),
+                   cpu_brand=cpu.get("brand_raw"), cpu_count=_int(cpu.get("count")),
+                   wordcount=dict(info.get("wordcount") or {}))
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """pytest-benchmark's ``commit_info``: the commit measured, and whether it had changes."""
+
+    id: str | None = None
+    dirty: bool = False
+    branch: str | None = None
+    time: str | None = None
+
+    @classmethod
+    def from_json(cls, info: Mapping[str, Any]) -> CommitInfo:
+        return cls(info.get("id"), bool(info.get("dirty")), info.get("branch"), info.get("time"))
+
+
+@dataclass(frozen=True)
+class SavedRun:
+    """One saved run: where and when it ran, every benchmark, and the matrix cases typed."""
+
+    path: Path
+    machine: MachineInfo
+    commit: CommitInfo
+    #: pytest-benchmark's timestamp of the run, as saved (ISO 8601), "" when absent.
+    datetime: str
+    benchmarks: tuple[Benchmark, ...]
+    skipped: tuple[SkippedCase, ...]
+    #: The ``wordcount`` benchmarks, in the order saved.
+    cases: tuple[MeasuredCase, ...]
+    #: Text size -> median seconds of numpy summing the same bytes (the memory-read limit).
+    memory_read: dict[int, float]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], path: Path) -> SavedRun:
+        """From a saved run's parsed JSON; ``KeyError``, ``TypeError`` or ``ValueError`` when
+        malformed (:func:`load_run` turns them into :class:`SavedRunError`)."""
+        if not isinstance(data, Mapping) or not isinstance(data.get("benchmarks"), list):
+            raise TypeError("no 'benchmarks' list")
+        benchmarks = tuple(Benchmark.from_json(b) for b in data["benchmarks"])
+        return cls(path=Path(path), machine=MachineInfo.from_json(data.get("machine_info") or {}),
+                   commit=CommitInfo.from_json(data.get("commit_info") or {}),
+                   datetime=str(data.get("datetime", "")), benchmarks=benchmarks,
+                   skipped=tuple(SkippedCase.from_json(s)
+                                 for s in data.get("wordcount_skipped") or ()),
+                   cases=tuple(MeasuredCase.from_benchmark(b) for b in benchmarks
+                               if b.kind == WORDCOUNT),
+                   memory_read={int(b.extra_info["text_bytes"]): b.median for b in benchmarks
+                                if b.kind == MEMORY_READ})
+
+    @property
+    def number(self) -> int | None:
+        """The run number pytest-benchmark gave it (``0003_...`` -> 3), None for another name."""
+        match = RUN_FILE.match(self.path.name)
+        return int(match.group(1)) if match else None
+
+    @property
+    def machine_id(self) -> str:
+        """The storage folder it was saved in (``Linux-CPython-3.13-64bit``)."""
+        return self.path.parent.name
+
+    @property
+    def by_name(self) -> dict[str, Benchmark]:
+        """Every benchmark by its name (``test_wordcount[numpy-serial-1MiB-w1]``)."""
+        return {b.name: b for b in self.benchmarks}
+
+    @property
+    def sections(self) -> list[tuple[int, str]]:
+        """(text size, corpus) pairs of the matrix cases, ascending."""
+        return sorted({(c.text_bytes, c.corpus) for c in self.cases})
+
+    def at(self, size: int, corpus: str) -> list[MeasuredCase]:
+        """The cases of one text size and corpus, in :func:`case_order`."""
+        return sorted((c for c in self.cases if (c.text_bytes, c.corpus) == (size, corpus)),
+                      key=case_order)
+
+    def distinct(self, key: str) -> tuple:
+        """The distinct values of one ``extra_info`` field over the matrix cases, in order of
+        appearance: ``run.distinct("gil_enabled") == (True,)``; several when cases disagree."""
+        values: list = []
+        for case in self.cases:
+            info = case.benchmark.extra_info
+            if key in info and info[key] not in values:
+                values.append(info[key])
+        return tuple(values)
+
+
+# --- order -------------------------------------------------------------------------------------
+
+
+def _rank(value: str | None, order: Sequence[str | None]) -> tuple[int, str]:
+    return (order.index(value), "") if value in order else (len(order), str(value))
+
+
+def kernel_order(kernel: str) -> tuple[int, str]:
+    """Sort key: kernels as ``wordcount.KERNELS`` lists them, unknown ones after, by name."""
+    return _rank(kernel, KERNELS)
+
+
+def executor_order(executor: str) -> tuple[int, str]:
+    """Sort key: executors as ``wordcount.EXECUTORS`` lists them, unknown ones after."""
+    return _rank(executor, EXECUTORS)
+
+
+def start_method_order(method: str | None) -> tuple[int, str]:
+    """Sort key: no start method first, then as ``wordcount.START_METHODS`` lists them."""
+    return _rank(method, (None, *START_METHODS))
+
+
+def strategy_order(strategy: tuple[str, str, str | None]) -> tuple:
+    """Sort key of a ``(kernel, executor, start_method)``: the order of tables and legends."""
+    kernel, executor, start_method = strategy
+    return (kernel_order(kernel), executor_order(executor), start_method_order(start_method))
+
+
+def case_order(case: MeasuredCase) -> tuple:
+    """Sort key of a case within one size: by strategy, then worker count."""
+    return (*strategy_order(case.strategy), case.workers)
+
+
+# --- finding and reading -----------------------------------------------------------------------
+
+
+def load_run(path: str | Path) -> SavedRun:
+    """Read one run saved by pytest-benchmark; :class:`SavedRunError` if it is not one."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise SavedRunError(f"no saved run at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise SavedRunError(f"{path} is not a saved pytest-benchmark run: {exc}") from None
+    try:
+        return SavedRun.from_json(data, path)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SavedRunError(f"{path} is not a saved pytest-benchmark run: {exc!r}") from None
+
+
+def _measured_at(path: Path) -> tuple[float, str]:
+    """The ordering key of the "latest" rule: the run's own ``datetime``, else the file's mtime."""
+    try:
+        stamp = json.loads(path.read_text()).get("datetime")
+        return (datetime.fromisoformat(stamp).timestamp(), str(path))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return (path.stat().st_mtime, str(path))
+
+
+def run_paths(storage: str | Path, machine: str | None = None) -> list[Path]:
+    """Saved runs in ``storage`` (only its ``machine`` folder when given), oldest first by the
+    "latest" rule of this module's docstring."""
+    pattern = f"{machine}/*.json" if machine else "*/*.json"
+    paths = [p for p in Path(storage).glob(pattern) if RUN_FILE.match(p.name)]
+    return sorted(paths, key=_measured_at)
+
+
+def find_run(spec: str, storage: str | Path, machine: str | None = None) -> Path:
+    """The run ``spec`` names: a file's path, a run number (``3``, ``0003``) or a unique part of
+    a file name, looked up in ``machine``'s folder of ``storage`` (every folder when None; a
+    number found in several folders then means this interpreter's, :func:`machine_id`)."""
+    path = Path(spec)
+    if path.is_file():
+        return path
+    runs = run_paths(storage, machine)
+    if spec.strip().isdigit():
+        found = [p for p in runs if p.name[:4] == f"{int(spec):04d}"]
+        if len(found) > 1 and machine is None:
+            found = [p for p in found if p.parent.name == machine_id()] or found
+    else:
+        found = [p for p in runs if spec and spec in p.name]
+    if len(found) == 1:
+        return found[0]
+    where = Path(storage) / machine if machine else Path(storage)
+    if found:
+        raise SavedRunError(f"run {spec!r} is ambiguous in {where}: "
+                            + ", ".join(map(str, found)) + "; give the path")
+    known = ", ".join(p.name for p in runs[-5:]) or "none"
+    raise SavedRunError(f"no saved run matches {spec!r} in {where} (give a file path, a run "
+                        f"number or part of a file name; latest: {known})")
+
+
+def latest_run(storage: str | Path, machine: str | None = None, *,
+               with_cases: bool = False) -> SavedRun:
+    """The latest saved run in ``storage`` (or its ``machine`` folder); with ``with_cases``, the
+    latest that holds matrix benchmarks (a run of ``bench/bench_kernels.py`` alone has none)."""
+    paths = run_paths(storage, machine)
+    where = Path(storage) / machine if machine else Path(storage)
+    if not paths:
+        raise SavedRunError(f"no saved run under {where}/: run `make bench` first")
+    for path in reversed(paths):
+        run = load_run(path)
+        if run.cases or not with_cases:
+            return run
+    raise SavedRunError(f"no saved run under {where}/ holds matrix benchmarks: run `make bench`")
