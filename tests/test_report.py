@@ -18,8 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from wcbench import report
-from wcbench.corpus import format_size
+from wcbench import report, report_findings, report_plots, results
+from wcbench.units import (
+    format_bytes_spaced,
+    format_percent,
+    format_ratio,
+    format_size,
+    format_time_spaced,
+)
+from wordcount import START_METHODS
+from wordcount.executors import PROCESS_EXECUTORS
 
 FIXTURE = Path(__file__).parent / "data" / "run_small.json"
 MACHINE = "Linux-CPython-3.11-64bit"
@@ -77,16 +85,16 @@ def test_every_case_has_its_row_in_its_size_section(built: Path) -> None:
         assert len(rows) == len(here)
         for c in here:
             start = f"| {c['kernel']} | {c['executor']} | {c['start_method'] or '–'} | " \
-                    f"{c['workers']} | {report.fmt_time(c['median'])} |"
+                    f"{c['workers']} | {format_time_spaced(c['median'])} |"
             assert sum(row.startswith(start) for row in rows) == 1, start
         baseline = next(c for c in here if (c["kernel"], c["executor"]) == ("split", "serial"))
         fastest = min(here, key=lambda c: c["median"])
-        speedup = report.fmt_ratio(baseline["median"] / fastest["median"])
+        speedup = format_ratio(baseline["median"] / fastest["median"])
         row = next(r for r in rows if r.startswith(
             f"| {fastest['kernel']} | {fastest['executor']} | {fastest['start_method'] or '–'} | "
             f"{fastest['workers']} |"))
         assert f"| {speedup} |" in row
-        assert f"| {report.fmt_bytes(fastest['peak_tree_bytes'])} |" in row
+        assert f"| {format_bytes_spaced(fastest['peak_tree_bytes'])} |" in row
 
 
 def test_skipped_cases_are_listed_with_their_reason(built: Path) -> None:
@@ -131,7 +139,7 @@ def test_winner_sentences_name_the_fastest_and_the_smallest(built: Path) -> None
         smallest = [c for c in here if c["peak_tree_bytes"] == least]  # ties: any of them
         sentence = next(line for line in text.splitlines()
                         if line.startswith(f"- At {format_size(size)} of text"))
-        assert f"the fastest is {label(fastest)}: {report.fmt_time(fastest['median'])}" \
+        assert f"the fastest is {label(fastest)}: {format_time_spaced(fastest['median'])}" \
             in sentence
         assert any(f"The smallest memory peak is {label(c)} " in sentence for c in smallest)
 
@@ -139,19 +147,19 @@ def test_winner_sentences_name_the_fastest_and_the_smallest(built: Path) -> None
 def test_copy_sentences_follow_the_copied_bytes() -> None:
     cases = matrix(raw())
     size = max(c["text_bytes"] for c in cases)
-    sentences = report.findings(report.load_run(FIXTURE))
+    sentences = report_findings.findings(results.load_run(FIXTURE))
     whole = next(s for s in sentences if s.startswith("The whole text"))
     tiny = next(s for s in sentences if s.startswith("Less than"))
-    for executor in report.PROCESS_EXECUTORS:
+    for executor in sorted(PROCESS_EXECUTORS):
         line = next(s for s in sentences if s.startswith(f"At {format_size(size)}, {executor} "))
-        for method in report.START_METHOD_ORDER:
+        for method in START_METHODS:
             shares = [c["copied_bytes"] / size for c in cases if c["text_bytes"] == size
                       and (c["executor"], c["start_method"]) == (executor, method)]
-            low, high = report.fmt_percent(min(shares)), report.fmt_percent(max(shares))
+            low, high = format_percent(min(shares)), report_findings.format_percent(max(shares))
             assert f"under {method} {low if low == high else f'{low}–{high}'}" in line
             name = f"{executor} ({method})"
-            assert (name in whole) == (min(shares) >= report.WHOLE_COPY)
-            assert (name in tiny) == (max(shares) < report.TINY_COPY)
+            assert (name in whole) == (min(shares) >= report_findings.WHOLE_COPY)
+            assert (name in tiny) == (max(shares) < report_findings.TINY_COPY)
     # The fixture holds both kinds, so both sentences say something.
     assert "processes (spawn)" in whole and "shared-memory (spawn)" in tiny
 
@@ -159,13 +167,13 @@ def test_copy_sentences_follow_the_copied_bytes() -> None:
 def test_thread_sentence_states_the_gil_and_the_measured_scaling() -> None:
     cases = matrix(raw())
     size = max(c["text_bytes"] for c in cases)
-    sentence = report.thread_sentences(report.load_run(FIXTURE))[0]
+    sentence = report_findings.thread_sentences(results.load_run(FIXTURE))[0]
     assert sentence.startswith("With the GIL enabled on CPython 3.11.7 and 2 CPUs, ")
     for kernel in ("split", "numpy"):
         threads = {c["workers"]: c["median"] for c in cases if c["text_bytes"] == size
                    and (c["kernel"], c["executor"]) == (kernel, "threads")}
         most = max(threads)
-        expected = report.fmt_ratio(threads[1] / threads[most])
+        expected = format_ratio(threads[1] / threads[most])
         assert f"{kernel} in {most} threads runs {expected} as fast as in one" in sentence
 
 
@@ -174,9 +182,9 @@ def test_a_free_threaded_run_says_the_gil_is_disabled(tmp_path: Path) -> None:
     for bench in data["benchmarks"]:
         if bench["extra_info"].get("kind") == "wordcount":
             bench["extra_info"].update(gil_enabled=False, python="3.14.0")
-    run = report.load_run(save(tmp_path, 1, data))
-    assert report.gil_status(run) == "disabled (free-threaded)"
-    assert report.thread_sentences(run)[0].startswith(
+    run = results.load_run(save(tmp_path, 1, data))
+    assert report_findings.gil_status(run) == "disabled (free-threaded)"
+    assert report_findings.thread_sentences(run)[0].startswith(
         "With the GIL disabled (free-threaded) on CPython 3.14.0 and 2 CPUs, ")
 
 
@@ -236,36 +244,6 @@ def test_base_and_new_side_by_side_with_ratios(tmp_path: Path) -> None:
     assert "## Findings" in text and (tmp_path / "report" / "throughput.png").exists()
 
 
-def test_latest_run_is_the_default_and_runs_resolve_by_number(tmp_path: Path) -> None:
-    data = raw()
-    newer = copy.deepcopy(data)
-    newer["datetime"] = "2026-11-25T11:00:00+00:00"
-    first = save(tmp_path, 1, newer)   # numbered first, measured last
-    second = save(tmp_path, 2, data)
-    assert report.saved_runs(tmp_path)[-1] == first
-    assert report.resolve_run("2", tmp_path) == second
-    assert report.resolve_run("0001", tmp_path) == first
-    assert report.resolve_run(str(second), tmp_path) == second
-    assert report.resolve_run("20261125_093001", tmp_path) == first  # part of a name
-    with pytest.raises(report.ReportError, match="no saved run '7'"):
-        report.resolve_run("7", tmp_path)
-    with pytest.raises(report.ReportError, match="ambiguous"):
-        report.resolve_run("cb2180f", tmp_path)
-
-
-def test_a_run_number_in_several_machine_folders(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    here = save(tmp_path, 1, raw())
-    other = tmp_path / "Linux-CPython-3.14-64bit" / here.name
-    other.parent.mkdir()
-    other.write_text(here.read_text())
-    monkeypatch.setattr(report, "machine_folder", lambda: MACHINE)
-    assert report.resolve_run("1", tmp_path) == here
-    monkeypatch.setattr(report, "machine_folder", lambda: "Linux-PyPy-3.10-64bit")
-    with pytest.raises(report.ReportError, match="ambiguous"):
-        report.resolve_run("1", tmp_path)
-
-
 def test_a_run_without_matrix_benchmarks_is_passed_over(tmp_path: Path) -> None:
     data = raw()
     matrix_run = save(tmp_path, 1, data)
@@ -276,8 +254,8 @@ def test_a_run_without_matrix_benchmarks_is_passed_over(tmp_path: Path) -> None:
     for bench in kernels_only["benchmarks"]:
         bench["extra_info"] = {"size_bytes": bench["extra_info"]["text_bytes"]}
     later = save(tmp_path, 2, kernels_only)
-    assert report.saved_runs(tmp_path)[-1] == later
-    assert report.latest_run(tmp_path).path == matrix_run
+    assert results.run_paths(tmp_path)[-1] == later
+    assert results.latest_run(tmp_path, with_cases=True).path == matrix_run
     with pytest.raises(report.ReportError, match="holds no matrix benchmark"):
         report.build(tmp_path, tmp_path / "report.md", new="2")
 
@@ -311,27 +289,8 @@ def test_stale_plots_are_removed(tmp_path: Path) -> None:
     data = one_size(raw())
     data["benchmarks"] = [b for b in data["benchmarks"]
                           if b["extra_info"].get("executor") in ("serial", "threads")]
-    run = report.load_run(save(tmp_path, 2, data))
-    links = report.write_plots(run, tmp_path / "report", "report/")
+    run = results.load_run(save(tmp_path, 2, data))
+    links = report_plots.write_plots(run, tmp_path / "report", "report/")
     assert not stale.exists() and mine.exists()
     assert sorted(links.values()) == ["report/memory-vs-size.png", "report/throughput.png",
                                       "report/time-vs-workers-1MiB.png"]
-
-
-@pytest.mark.parametrize(("value", "text"), [(0.0123, "12.3 ms"), (1.5, "1.50 s"),
-                                              (4.2e-5, "42.0 µs"), (3e-8, "30.0 ns")])
-def test_fmt_time(value: float, text: str) -> None:
-    assert report.fmt_time(value) == text
-
-
-def test_fmt_bytes_rate_ratio_percent() -> None:
-    assert report.fmt_bytes(16 << 20) == "16.0 MiB"
-    assert report.fmt_bytes(480) == "480 B"
-    assert report.fmt_bytes(None) == "n/a"
-    assert report.fmt_rate(4_751_000_000) == "4,751"
-    assert report.fmt_ratio(57.94) == "57.9×"
-    assert report.fmt_ratio(None) == "n/a"
-    assert report.fmt_percent(1.0004) == "100%"
-    assert report.fmt_percent(7.2e-6) == "0.00072%"
-    assert report.fmt_percent(0) == "0%"
-
