@@ -8,7 +8,7 @@ VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint bench compare flamegraphs report clean
+.PHONY: install test lint bench compare flamegraphs report ab clean
 
 install: $(STAMP)
 
@@ -66,6 +66,22 @@ flamegraphs: install
 		$(call flame_opt,KERNELS,kernels) $(call flame_opt,EXECUTORS,executors) \
 		$(call flame_opt,START_METHODS,start-methods) $(call flame_opt,CORPUS,corpus) \
 		$(call flame_opt,CORPUS_FILE,corpus-file)
+
+# Old and new code timed side by side in one session, round by round (A B B A), each case judged
+# by a 95% interval of the NEW/BASE ratio of median times: BASE=<git rev> (default HEAD) against
+# NEW=<git rev> (default: the working tree, uncommitted changes included); PYTHON_BASE= and
+# PYTHON_NEW= compare interpreters (each needs numpy). Matrix variables choose the cases, else a
+# small default set. THRESHOLD=10% AB_BUDGET=<seconds of timing>. Saved under results/ab/; exit
+# status 0 no regression, 1 regression, 2 cannot run.
+ab_opt = $(if $(filter command environment,$(origin $(1))),--$(2) '$($(1))')
+ab: install
+	$(PY) -m wcbench.ab $(call ab_opt,BASE,base) $(call ab_opt,NEW,new) \
+		$(call ab_opt,PYTHON_BASE,python-base) $(call ab_opt,PYTHON_NEW,python-new) \
+		$(call ab_opt,THRESHOLD,threshold) $(call ab_opt,AB_BUDGET,budget) \
+		$(call ab_opt,SIZES,sizes) $(call ab_opt,WORKERS,workers) \
+		$(call ab_opt,KERNELS,kernels) $(call ab_opt,EXECUTORS,executors) \
+		$(call ab_opt,START_METHODS,start-methods) $(call ab_opt,CORPUS,corpus) \
+		$(call ab_opt,CORPUS_FILE,corpus-file)
 
 clean:
 	rm -rf .venv .venv-* .pytest_cache .hypothesis .ruff_cache *.egg-info

@@ -1,0 +1,241 @@
+"""``make ab``: the statistics on synthetic data with known answers, then real sessions.
+
+The real sessions run in a temporary clone of this repository made by the test: an A/A
+comparison of one revision with itself, and the working tree with a numpy kernel made three times
+slower by an uncommitted edit, on one quick in-process case. Error paths exit 2 with one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from wcbench import corpus
+from wcbench.ab_format import format_result
+from wcbench.ab_stats import MemoryLimit, RatioInterval, ratio_interval, verdict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Appended to numpy_kernel.py: the kernel spins, by the wall clock, twice as long as it counted.
+SLOWDOWN = '''
+
+import time as _ab_time
+
+_ab_fast_count_numpy = count_numpy
+
+
+def count_numpy(data, start=0, end=None):
+    began = _ab_time.perf_counter()
+    n = _ab_fast_count_numpy(data, start, end)
+    until = _ab_time.perf_counter() + 2 * (_ab_time.perf_counter() - began)
+    while _ab_time.perf_counter() < until:
+        pass
+    return n
+'''
+
+
+# -- statistics --------------------------------------------------------------------------------
+
+def test_exact_ratio_has_a_point_interval() -> None:
+    base = [1.0, 2.0, 3.0, 4.0, 5.0]
+    new = [2 * t for t in base]
+    interval = ratio_interval(base, new)
+    assert (interval.ratio, interval.low, interval.high) == (2.0, 2.0, 2.0)
+    assert verdict(interval, 0.10) == "slower"
+    assert verdict(ratio_interval(new, base), 0.10) == "faster"
+
+
+def test_same_distribution_is_same_and_a_shift_is_found() -> None:
+    rng = np.random.default_rng(1)
+    load = rng.lognormal(0, 0.2, 200)  # the machine's load, shared by both halves of a round
+    base = 0.010 * load * rng.lognormal(0, 0.03, 200)
+    same = 0.010 * load * rng.lognormal(0, 0.03, 200)
+    interval = ratio_interval(base, same)
+    assert interval.low < 1 < interval.high
+    assert verdict(interval, 0.10) == "same"
+    slower = 0.0125 * load * rng.lognormal(0, 0.03, 200)  # 25% slower
+    interval = ratio_interval(base, slower)
+    assert interval.low < 1.25 < interval.high
+    assert verdict(interval, 0.10) == "slower"
+
+
+def test_pairing_narrows_the_interval_when_load_is_shared() -> None:
+    rng = np.random.default_rng(2)
+    load = rng.lognormal(0, 0.3, 60)
+    base = load * rng.lognormal(0, 0.02, 60)
+    new = load * rng.lognormal(0, 0.02, 60)
+    paired = ratio_interval(base, new)
+    independent = ratio_interval(base, new, paired=False)
+    assert paired.high - paired.low < (independent.high - independent.low) / 2
+
+
+def test_few_noisy_rounds_are_inconclusive() -> None:
+    rng = np.random.default_rng(3)
+    base, new = rng.lognormal(0, 0.5, 8), rng.lognormal(0, 0.5, 8)
+    assert verdict(ratio_interval(base, new), 0.10) == "inconclusive"
+
+
+@pytest.mark.parametrize(("low", "high", "expected"), [
+    (1.11, 1.3, "slower"), (1.05, 1.3, "inconclusive"), (0.95, 1.09, "same"),
+    (0.8, 0.9, "faster"), (0.8, 0.95, "inconclusive"), (0.92, 1.0, "same"),
+])
+def test_verdict_boundaries(low: float, high: float, expected: str) -> None:
+    assert verdict(RatioInterval(1.0, low, high, 20), 0.10) == expected
+
+
+def test_bad_input_is_refused() -> None:
+    with pytest.raises(ValueError, match="as many"):
+        ratio_interval([1, 2, 3], [1, 2])
+    with pytest.raises(ValueError, match="positive"):
+        ratio_interval([1, 0], [1, 2])
+    with pytest.raises(ValueError, match="two rounds"):
+        ratio_interval([1], [1])
+    with pytest.raises(ValueError, match="threshold"):
+        verdict(RatioInterval(1, 1, 1, 2), 0)
+
+
+def test_memory_limit() -> None:
+    limit = MemoryLimit(0.10, 1000)
+    assert not limit.grew(100, 1100)  # the floor
+    assert limit.grew(100, 1101)
+    assert not limit.grew(100_000, 110_000)
+    assert limit.grew(100_000, 110_001)
+
+
+# -- real sessions -----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A clone of this repository's HEAD (the measured code comes from it)."""
+    path = tmp_path_factory.mktemp("ab") / "repo"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def text_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ab-text") / "text.txt"
+    path.write_bytes(corpus.generate(4 << 20))
+    return path
+
+
+def run_ab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wcbench.ab", *args], cwd=ROOT, text=True,
+                          capture_output=True, env=env, timeout=300)
+
+
+def quick_case(clone: Path, text_file: Path, out: Path) -> list[str]:
+    return ["--repo", str(clone), "--kernels", "numpy", "--executors", "serial",
+            "--corpus-file", str(text_file), "--budget", "4", "--output-dir", str(out)]
+
+
+def saved(out: Path) -> dict:
+    (path,) = out.glob("*.json")
+    return json.loads(path.read_text())
+
+
+def test_a_revision_against_itself(clone: Path, text_file: Path, tmp_path: Path) -> None:
+    done = run_ab("--base", "HEAD", "--new", "HEAD", *quick_case(clone, text_file, tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = saved(tmp_path)
+    (case,) = result["cases"]
+    assert case["name"] == "numpy-serial-4MiB-w1"
+    assert case["verdict"] != "slower"
+    assert case["counts"]["base"] == case["counts"]["new"] == len(text_file.read_bytes().split())
+    assert len(case["rounds"]) >= 15
+    assert {r["first"] for r in case["rounds"]} == {"base", "new"}
+    commits = {result["sides"][s]["commit"] for s in ("base", "new")}
+    assert len(commits) == 1 and None not in commits
+    assert case["memory"]["figures"]["copied_bytes"] == {"base": 0, "new": 0, "grew": False}
+    assert "no regression" in done.stdout.splitlines()[-1]
+
+
+def test_an_uncommitted_slowdown_is_slower(clone: Path, text_file: Path,
+                                           tmp_path: Path) -> None:
+    kernel = clone / "wordcount" / "kernels" / "numpy_kernel.py"
+    original = kernel.read_text()
+    kernel.write_text(original + SLOWDOWN)
+    try:
+        done = run_ab("--base", "HEAD", *quick_case(clone, text_file, tmp_path))
+    finally:
+        kernel.write_text(original)
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = saved(tmp_path)
+    (case,) = result["cases"]
+    assert case["verdict"] == "slower"
+    assert case["interval"]["low"] > 1.5
+    assert result["sides"]["new"]["dirty"] == ["wordcount/kernels/numpy_kernel.py"]
+    assert result["sides"]["new"]["path"] == str(clone)
+    assert "REGRESSION" in done.stdout.splitlines()[-1]
+    assert any(line.startswith("numpy-serial-4MiB-w1") and "slower" in line
+               for line in done.stdout.splitlines())
+
+
+def _one_line_error(done: subprocess.CompletedProcess, *words: str) -> None:
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ab: "), done.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_unknown_revision(clone: Path, tmp_path: Path) -> None:
+    _one_line_error(run_ab("--repo", str(clone), "--base", "no-such-rev",
+                           "--output-dir", str(tmp_path)), "unknown revision 'no-such-rev'")
+
+
+def test_revision_without_the_package(clone: Path, tmp_path: Path) -> None:
+    empty = subprocess.run(["git", "-C", str(clone), "commit-tree", "-m", "empty",
+                            "4b825dc642cb6eb9a060e54bf8d69288fbee4904"],  # git's empty tree
+                           check=True, capture_output=True, text=True).stdout.strip()
+    _one_line_error(run_ab("--repo", str(clone), "--base", empty, "--output-dir",
+                           str(tmp_path)), "has no wordcount package")
+
+
+def test_no_git(clone: Path, tmp_path: Path) -> None:
+    env = dict(os.environ, PATH=str(tmp_path))  # no git on PATH
+    _one_line_error(run_ab("--repo", str(clone), "--base", "HEAD", "--output-dir",
+                           str(tmp_path), env=env), "git is not installed")
+
+
+def test_missing_interpreter(tmp_path: Path) -> None:
+    _one_line_error(run_ab("--python-new", str(tmp_path / "python9"), "--output-dir",
+                           str(tmp_path)), "no interpreter", "PYTHON_NEW")
+
+
+def test_interpreter_without_numpy(clone: Path, tmp_path: Path) -> None:
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    _one_line_error(run_ab("--repo", str(clone), "--python-new", str(venv / "bin" / "python"),
+                           "--output-dir", str(tmp_path)), "NEW", "numpy")
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_the_table_of_a_saved_result() -> None:
+    side = {"rev": "HEAD", "commit": "a" * 40, "dirty": [], "describe": "HEAD (aaaaaaaaaa)",
+            "python": "3.11.7", "implementation": "CPython", "gil_enabled": True,
+            "executable": "/usr/bin/python3"}
+    figures = {k: {"base": 1 << 20, "new": 1 << 20, "grew": False}
+               for k in ("copied_bytes", "peak_workers_bytes", "peak_parent_bytes")}
+    case = {"name": "numpy-serial-32MiB-w1", "kind": "in-process", "threshold": 0.1,
+            "rounds": [{"base": 0.01, "new": 0.012, "first": "base"}] * 20,
+            "median": {"base": 0.01, "new": 0.012}, "verdict": "slower",
+            "interval": {"ratio": 1.2, "low": 1.15, "high": 1.25, "rounds": 20},
+            "memory": {"figures": figures}, "memory_grew": [], "regression": True}
+    result = {"machine": {"cpu_count": 2, "loadavg_before": [1.0, 1, 1],
+                          "loadavg_after": [2.0, 1, 1]},
+              "settings": {"memory_calls": 3}, "sides": {"base": side, "new": side},
+              "cases": [case], "regression": True, "duration_seconds": 12.0}
+    lines = format_result(result)
+    assert lines[0] == "BASE: HEAD (aaaaaaaaaa) on CPython 3.11.7, GIL on, /usr/bin/python3"
+    row = next(line for line in lines if line.startswith("numpy-serial"))
+    assert row.split() == ["numpy-serial-32MiB-w1", "in-process", "20", "10ms", "12ms",
+                           "1.200", "[1.150-1.250]", "slower", "(+-10%)"]
+    assert lines[-1] == ("ab: REGRESSION: 1 slower of 1 case(s) (numpy-serial-32MiB-w1); "
+                         "memory: no growth past its limits; 12s")

@@ -1,0 +1,304 @@
+"""``make ab``: old and new code timed side by side in one session, judged with an interval.
+
+Each side (BASE, NEW) is a checkout and an interpreter running one long-lived process
+(``wcbench.ab_sides``). Per case, outside any timing: both sides load the same text and count it
+once (the warm-up; the counts must agree), then make ``MEMORY_CALLS`` untimed calls with every
+probe on. Then rounds: in each, both sides time one ``count_words`` call back to back, BASE first
+in even rounds and NEW first in odd ones (A B B A ...), so whatever slows the shared machine slows
+both. Rounds go on, in growing steps, until the interval of the ratio of medians is decisive
+(``wcbench.ab_stats``) or the case's share of the time budget is spent.
+
+A regression is a case judged ``slower`` (its whole interval beyond the threshold), a memory
+figure that grew past its limit, or NEW counting a different number of words. Every round's
+times, both sides' commits and interpreters are saved under ``results/ab/``. Exit status: 0 no
+regression, 1 regression, 2 cannot run (one line on stderr), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from wcbench import corpus
+from wcbench.ab_format import format_result
+from wcbench.ab_sides import ROOT, WORKTREE, AbError, Checkout, Worker, checkout, find_python
+from wcbench.ab_stats import (
+    INCONCLUSIVE,
+    SLOWER,
+    MemoryLimit,
+    ratio_interval,
+    verdict,
+)
+from wcbench.machine import cpu_count
+from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
+from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
+
+#: Format of the saved JSON (bumped when its meaning changes).
+FORMAT_VERSION = 1
+#: Default threshold of each kind of case (fraction): see the README, "A/B comparisons".
+THRESHOLDS: dict[str, float] = {"in-process": 0.10, "processes": 0.10}
+#: Default time budget of the whole timing, shared out among the cases (seconds).
+BUDGET_SECONDS = 200.0
+#: Rounds: at least this many before a first verdict, then steps of x1.5, at most MAX_ROUNDS.
+MIN_ROUNDS, MAX_ROUNDS, ROUND_STEP = 15, 400, 1.5
+#: Untimed memory calls per side and case; the median of each figure is compared.
+MEMORY_CALLS = 3
+#: Memory growth that passes, per figure, from A/A runs (README, "A/B comparisons").
+MEMORY_LIMITS: dict[str, MemoryLimit] = {
+    "copied_bytes": MemoryLimit(0.01, 4 << 10),
+    "peak_workers_bytes": MemoryLimit(0.10, 4 << 20),
+    "peak_parent_bytes": MemoryLimit(0.10, 8 << 20),
+}
+SIDES = ("base", "new")
+
+
+def default_cases() -> list[Case]:
+    """One in-process case, one threads case, one process-start case per start method."""
+    cases = [Case("numpy", "serial", None, 32 << 20, 1),
+             Case("numpy", "threads", None, 32 << 20, 2)]
+    cases += [Case("numpy", "processes", m, 1 << 20, 1) for m in START_METHODS]
+    return cases
+
+
+def case_kind(case: Case) -> str:
+    """``processes`` when the case starts worker processes, else ``in-process``."""
+    return "processes" if case.executor in PROCESS_EXECUTORS or case.executor == "dask" \
+        else "in-process"
+
+
+def choose_cases(args: argparse.Namespace) -> list[Case]:
+    """The matrix variables' cases when any is given, else ``default_cases()``."""
+    matrix = (args.sizes, args.workers, args.kernels, args.executors, args.start_methods)
+    if args.corpus_file:
+        size = Path(args.corpus_file).stat().st_size
+        args.sizes = str(size)
+    if not any(matrix):
+        cases = default_cases()
+        if args.corpus_file:
+            cases = list({c.name: c for c in (Case(c.kernel, c.executor, c.start_method, size,
+                                                   c.workers) for c in cases)}.values())
+        return cases
+    return build_cases(parse_sizes(args.sizes), parse_workers(args.workers),
+                       parse_list(args.kernels), parse_list(args.executors),
+                       parse_list(args.start_methods))
+
+
+def text_file(case: Case, args: argparse.Namespace) -> Path:
+    """The file both sides read: the given corpus file, or the cached generated corpus."""
+    if args.corpus_file:
+        return Path(args.corpus_file).resolve()
+    return corpus.cached_path(case.size, args.corpus)
+
+
+def _case_fields(case: Case) -> dict:
+    return {"kernel": case.kernel, "executor": case.executor, "workers": case.workers,
+            "start_method": case.start_method}
+
+
+def _median_figures(calls: list[dict]) -> dict[str, float]:
+    return {key: statistics.median(c[key] for c in calls) for key in MEMORY_LIMITS}
+
+
+def measure_memory(workers: dict[str, Worker]) -> dict | None:
+    """``MEMORY_CALLS`` untimed probed calls per side (A B B A), medians judged per figure."""
+    calls: dict[str, list] = {s: [] for s in SIDES}
+    for i in range(MEMORY_CALLS):
+        for side in SIDES if i % 2 == 0 else SIDES[::-1]:
+            calls[side].append(workers[side].request("memory")["memory"])
+    if any(c is None for side in SIDES for c in calls[side]):
+        return None  # a side whose package has no count_report: no memory figures
+    base, new = _median_figures(calls["base"]), _median_figures(calls["new"])
+    figures = {key: {"base": base[key], "new": new[key],
+                     "grew": MEMORY_LIMITS[key].grew(base[key], new[key])}
+               for key in MEMORY_LIMITS}
+    return {"figures": figures, "calls": calls}
+
+
+def time_rounds(workers: dict[str, Worker], budget: float, threshold: float,
+                seed: int) -> tuple[list[dict], dict, str]:
+    """Paired rounds until the verdict is decisive or ``budget`` seconds are spent."""
+    rounds: list[dict] = []
+    deadline = time.monotonic() + budget
+    target = MIN_ROUNDS
+    while True:
+        while len(rounds) < target:
+            order = SIDES if len(rounds) % 2 == 0 else SIDES[::-1]
+            times = {side: workers[side].request("time", n=1)["times"][0] for side in order}
+            rounds.append({**times, "first": order[0]})
+            if time.monotonic() > deadline and len(rounds) >= MIN_ROUNDS:
+                break
+        interval = ratio_interval([r["base"] for r in rounds], [r["new"] for r in rounds],
+                                  seed=seed)
+        judged = verdict(interval, threshold)
+        if judged != INCONCLUSIVE or time.monotonic() >= deadline or len(rounds) >= MAX_ROUNDS:
+            return rounds, interval.as_dict(), judged
+        target = min(MAX_ROUNDS, int(target * ROUND_STEP))
+
+
+def run_case(case: Case, file: Path, workers: dict[str, Worker], budget: float,
+             threshold: float, seed: int) -> dict:
+    """Warm-up, memory, then timed rounds of one case; everything as a JSON-ready dict."""
+    warm = {side: workers[side].request("case", file=str(file), **_case_fields(case))
+            for side in SIDES}
+    result: dict = {"name": case.name, "kind": case_kind(case), **_case_fields(case),
+                    "size": case.size, "threshold": threshold,
+                    "counts": {s: warm[s]["count"] for s in SIDES},
+                    "warmup_seconds": {s: warm[s]["seconds"] for s in SIDES}}
+    if warm["base"]["count"] != warm["new"]["count"]:
+        result.update(verdict="wrong count", regression=True, rounds=[], memory=None)
+        return result
+    result["memory"] = measure_memory(workers)
+    rounds, interval, judged = time_rounds(workers, budget, threshold, seed)
+    grew = [k for k, f in (result["memory"] or {"figures": {}})["figures"].items() if f["grew"]]
+    result.update(rounds=rounds, interval=interval, verdict=judged,
+                  median={s: statistics.median(r[s] for r in rounds) for s in SIDES},
+                  memory_grew=grew, regression=judged == SLOWER or bool(grew))
+    return result
+
+
+def _side_info(co: Checkout, worker: Worker) -> dict:
+    return {**co.as_dict(), "describe": co.describe(), **worker.info}
+
+
+def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str, Checkout],
+                pythons: dict[str, str]) -> dict:
+    """Start both sides, run every case within the budget, return the whole result."""
+    started, wall = time.monotonic(), datetime.now(UTC)
+    load_before = os.getloadavg()
+    workers: dict[str, Worker] = {}
+    try:
+        for side in SIDES:
+            workers[side] = Worker(side.upper(), pythons[side], checkouts[side])
+        for side in SIDES:
+            workers[side].start()
+        results = []
+        for i, case in enumerate(cases):
+            elapsed = time.monotonic() - started
+            budget = max(args.budget - elapsed, 0.0) / (len(cases) - i)
+            threshold = args.threshold or THRESHOLDS[case_kind(case)]
+            results.append(run_case(case, text_file(case, args), workers, budget, threshold,
+                                    args.seed))
+            print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
+        sides = {side: _side_info(checkouts[side], workers[side]) for side in SIDES}
+    finally:
+        for worker in workers.values():
+            worker.close()
+    return {
+        "format": "wcbench-ab", "version": FORMAT_VERSION,
+        "created": wall.isoformat(timespec="seconds"),
+        "duration_seconds": round(time.monotonic() - started, 1),
+        "machine": {"cpu_count": cpu_count(), "loadavg_before": load_before,
+                    "loadavg_after": os.getloadavg()},
+        "settings": {"budget_seconds": args.budget, "threshold": args.threshold,
+                     "thresholds": THRESHOLDS, "min_rounds": MIN_ROUNDS,
+                     "max_rounds": MAX_ROUNDS, "memory_calls": MEMORY_CALLS, "seed": args.seed,
+                     "memory_limits": {k: vars(v) for k, v in MEMORY_LIMITS.items()},
+                     "corpus": args.corpus_file or args.corpus},
+        "sides": sides,
+        "cases": results,
+        "regression": any(r["regression"] for r in results),
+    }
+
+
+def save(result: dict, folder: Path) -> Path:
+    """``results/ab/<UTC time>_<base>_<new>.json``; never overwrites."""
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = result["created"].replace(":", "").replace("-", "")[:15]
+
+    def name(side: str) -> str:
+        info = result["sides"][side]
+        rev = (info["commit"] or "")[:10] if info["rev"] != WORKTREE else WORKTREE
+        return "".join(c if c.isalnum() else "-" for c in rev or side)
+
+    path = folder / f"{stamp}_{name('base')}_{name('new')}.json"
+    n = 1
+    while path.exists():
+        n += 1
+        path = path.with_name(f"{stamp}_{name('base')}_{name('new')}_{n}.json")
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    return path
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a fraction or percentage: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"a threshold must be positive: {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m wcbench.ab",
+        description="Time BASE and NEW side by side, round by round, in one session.")
+    p.add_argument("--base", default=None,
+                   help="git revision of the old code, or 'worktree' (default: HEAD; "
+                        "'worktree' when only the interpreters differ)")
+    p.add_argument("--new", default=WORKTREE,
+                   help="git revision of the new code (default: the working tree, "
+                        "uncommitted changes included)")
+    p.add_argument("--python-base", default=sys.executable, help="BASE's interpreter")
+    p.add_argument("--python-new", default=sys.executable, help="NEW's interpreter")
+    p.add_argument("--threshold", type=_fraction, default=None,
+                   help="slowdown that counts, e.g. 10%% (default: per kind of case, "
+                        + ", ".join(f"{k} {v:.0%}" for k, v in THRESHOLDS.items()).replace(
+                            "%", "%%") + ")")
+    p.add_argument("--budget", type=float, default=BUDGET_SECONDS,
+                   help=f"seconds of timing for all cases (default {BUDGET_SECONDS:g})")
+    for opt in ("sizes", "workers", "kernels", "executors", "start-methods"):
+        p.add_argument(f"--{opt}", default="", help="matrix list, as for make bench")
+    p.add_argument("--corpus", default="ascii", choices=corpus.FLAVOURS)
+    p.add_argument("--corpus-file", default="", help="count this UTF-8 file instead")
+    p.add_argument("--repo", type=Path, default=ROOT,
+                   help="the git checkout whose revisions (and working tree) are compared "
+                        "(default: this one)")
+    p.add_argument("--output-dir", type=Path, default=ROOT / "results" / "ab",
+                   help="where the JSON is saved (default: results/ab)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check the sides, run the session, print the table and the summary, save the JSON."""
+    cases = choose_cases(args)
+    same_python = args.python_base == args.python_new
+    base_rev = args.base or ("HEAD" if same_python else WORKTREE)
+    pythons = {"base": find_python(args.python_base, "PYTHON_BASE"),
+               "new": find_python(args.python_new, "PYTHON_NEW")}
+    checkouts: dict[str, Checkout] = {}
+    try:
+        checkouts["base"] = checkout(base_rev, args.repo.resolve())
+        checkouts["new"] = checkout(args.new or WORKTREE, args.repo.resolve())
+        result = run_session(cases, args, checkouts, pythons)
+    finally:
+        for co in checkouts.values():
+            co.remove()
+    path = save(result, args.output_dir)
+    result["saved"] = str(path)
+    print("\n".join(format_result(result)))
+    return 1 if result["regression"] else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return run(args)
+    except (AbError, ValueError, OSError) as exc:
+        print(f"ab: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""How sure an A/B comparison is: the ratio of median times with a bootstrap interval, a verdict.
+
+Rounds are paired: in round ``i`` BASE and NEW run back to back (A B, then B A in the next round),
+so a burst of load on the shared machine tends to hit both halves of a pair. The interval is a
+percentile bootstrap that resamples whole rounds (pairs), keeping that correlation, of
+``median(new) / median(base)``: medians, because timings on a busy machine are heavy-tailed (a
+mean, or a t-test, is at the mercy of one descheduled round). A/A runs chose the paired resampling
+(README, "A/B comparisons").
+
+Verdicts against a threshold ``t`` (0.10 for 10%), on the interval ``[low, high]``:
+``slower`` when ``low > 1 + t``, ``faster`` when ``high < 1 / (1 + t)``, ``same`` when the
+interval lies inside ``[1 / (1 + t), 1 + t]``, else ``inconclusive``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Bootstrap resamples: enough that the interval's ends move by well under 1% between seeds.
+RESAMPLES = 4000
+#: Two-sided confidence of the interval.
+CONFIDENCE = 0.95
+
+SLOWER, FASTER, SAME, INCONCLUSIVE = "slower", "faster", "same", "inconclusive"
+
+
+@dataclass(frozen=True)
+class RatioInterval:
+    """``median(new) / median(base)`` and its bootstrap interval."""
+
+    ratio: float
+    low: float
+    high: float
+    rounds: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"ratio": self.ratio, "low": self.low, "high": self.high, "rounds": self.rounds}
+
+
+def ratio_interval(base: Sequence[float], new: Sequence[float], *, paired: bool = True,
+                   resamples: int = RESAMPLES, confidence: float = CONFIDENCE,
+                   seed: int = 0) -> RatioInterval:
+    """The ratio of medians ``new / base`` with a percentile bootstrap interval.
+
+    ``paired``: ``base[i]`` and ``new[i]`` are one round and are resampled together (they must be
+    equally long); otherwise each side is resampled on its own.
+    """
+    a = np.asarray(base, dtype=float)
+    b = np.asarray(new, dtype=float)
+    if a.size < 2 or b.size < 2:
+        raise ValueError("a ratio interval needs at least two rounds a side")
+    if paired and a.size != b.size:
+        raise ValueError(f"paired rounds must be as many a side: {a.size} and {b.size}")
+    if np.any(a <= 0) or np.any(b <= 0):
+        raise ValueError("times must be positive")
+    rng = np.random.default_rng(seed)
+    ia = rng.integers(0, a.size, (resamples, a.size))
+    ib = ia if paired else rng.integers(0, b.size, (resamples, b.size))
+    ratios = np.median(b[ib], axis=1) / np.median(a[ia], axis=1)
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(ratios, [tail, 100 - tail])
+    return RatioInterval(float(np.median(b) / np.median(a)), float(low), float(high),
+                         int(min(a.size, b.size)))
+
+
+def verdict(interval: RatioInterval, threshold: float) -> str:
+    """``slower``, ``faster``, ``same`` or ``inconclusive`` (see the module docstring)."""
+    if threshold <= 0:
+        raise ValueError(f"threshold must be positive, got {threshold}")
+    upper, lower = 1 + threshold, 1 / (1 + threshold)
+    if interval.low > upper:
+        return SLOWER
+    if interval.high < lower:
+        return FASTER
+    if lower <= interval.low and interval.high <= upper:
+        return SAME
+    return INCONCLUSIVE
+
+
+@dataclass(frozen=True)
+class MemoryLimit:
+    """Growth of a memory figure that passes: ``new - base <= max(base * relative, floor)``."""
+
+    relative: float
+    floor: int
+
+    def grew(self, base: float, new: float) -> bool:
+        return new - base > max(base * self.relative, self.floor)
