@@ -2,7 +2,8 @@
 
 Such a build re-enables the GIL, with only a warning, when it imports an extension module that does
 not declare itself safe without it; the ``threads`` executor then silently loses its parallelism,
-and every benchmark figure with it. So every module of ``wordcount`` and of the benchmark code is
+and every benchmark figure with it. The native kernel's C extension is one such module: it declares
+``Py_mod_gil = Py_MOD_GIL_NOT_USED``, and is imported and counted with here wherever it was built. So every module of ``wordcount`` and of the benchmark code is
 imported, and a count made with each kernel, in a fresh interpreter (pytest's plugins are not the
 package's business), and the GIL's state compared with the build's. On a GIL build the same check
 holds trivially: the GIL is reported enabled.
@@ -16,6 +17,8 @@ import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+from wordcount.kernels import native_kernel
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +58,6 @@ def test_imports_and_counts_keep_the_build_s_gil_state() -> None:
     assert "wordcount.executors.threads" in report["modules"]
     assert "wordcount.kernels.numpy_kernel" in report["modules"]
     assert set(report["counts"].values()) == {report["expected"]}
+    if native_kernel.count_native is not None:
+        assert "wordcount.kernels._native" in report["modules"]
+        assert "native" in report["counts"]

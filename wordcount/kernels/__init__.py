@@ -7,26 +7,25 @@ bytes-like object of UTF-8 (offsets in bytes, cut on character boundaries); inva
 executors that share memory (threads, shared memory) count a chunk without copying it.
 
 Kernels are top-level functions, so they pickle by reference and run in any worker process.
+``native`` is listed only where its C extension was built (``native_kernel.UNAVAILABLE`` says why
+not); asking for it elsewhere raises ``ValueError`` with that reason.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
 
+from wordcount.kernels import native_kernel
 from wordcount.kernels.numpy_kernel import count_numpy
 from wordcount.kernels.split import count_split
-
-
-class Kernel(Protocol):
-    def __call__(self, data: object, start: int = 0, end: int | None = None) -> int: ...
-
 
 #: Kernel functions by the name ``count_words(kernel=...)`` takes.
 KERNEL_FUNCTIONS: dict[str, Callable[..., int]] = {
     "split": count_split,
     "numpy": count_numpy,
 }
+if native_kernel.count_native is not None:
+    KERNEL_FUNCTIONS["native"] = native_kernel.count_native
 
 KERNELS: tuple[str, ...] = tuple(KERNEL_FUNCTIONS)
 
@@ -38,6 +37,11 @@ def get_kernel(name: str) -> Callable[..., int]:
     try:
         return KERNEL_FUNCTIONS[name]
     except KeyError:
+        if name == "native":
+            raise ValueError(
+                f"kernel 'native' is not available in this install: {native_kernel.UNAVAILABLE}"
+                f"; choose one of: {', '.join(KERNELS)}"
+            ) from None
         raise ValueError(
             f"unknown kernel {name!r}; choose one of: {', '.join(KERNELS)}"
         ) from None

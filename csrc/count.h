@@ -1,0 +1,65 @@
+/* The native kernel's counting core: pure C, no Python objects (module.c is the binding).
+ *
+ * A word starts at every character that is not whitespace and follows one that is (or starts
+ * the range), exactly as str.split() sees words. Each function counts one range from scratch, so
+ * ranges cut just before a whitespace character (wordcount/text.py) add up exactly. */
+#ifndef WORDCOUNT_NATIVE_COUNT_H
+#define WORDCOUNT_NATIVE_COUNT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Instruction sets a count can use, slowest first; wc_best_isa() picks at run time. */
+typedef enum { WC_SCALAR = 0, WC_SSE2 = 1, WC_AVX2 = 2 } wc_isa;
+
+typedef struct {
+    int64_t words;
+    int64_t err_offset;  /* first bad byte, from the range's start; -1 when the text is valid */
+    const char *reason;  /* bytes.decode's reason for that byte */
+} wc_result;
+
+int wc_isa_supported(wc_isa isa);
+wc_isa wc_best_isa(void);
+const char *wc_isa_name(wc_isa isa);
+
+/* 1 for the 29 code points str.isspace() accepts. */
+static inline int wc_is_space(uint32_t c)
+{
+    if (c < 0x80)
+        return (c - 9u <= 4u) | (c - 0x1Cu <= 4u);
+    return c == 0x85 || c == 0xA0 || c == 0x1680 || (c - 0x2000u <= 0xAu) || c == 0x2028 ||
+           c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+
+/* UTF-8 bytes p[0:n], validated like bytes.decode("utf-8"). */
+void wc_count_utf8(const uint8_t *p, size_t n, wc_isa isa, wc_result *r);
+
+/* A str's own storage: n code units of kind 1 (latin-1), 2 (UCS-2) or 4 (UCS-4). */
+int64_t wc_count_ucs(const void *p, int kind, size_t n, wc_isa isa);
+
+static inline int wc_popcount64(uint64_t x)
+{
+#if defined(__GNUC__)
+    return __builtin_popcountll(x);
+#else
+    x = x - ((x >> 1) & 0x5555555555555555ULL);
+    x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+    x = (x + (x >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+    return (int)((x * 0x0101010101010101ULL) >> 56);
+#endif
+}
+
+/* Word starts in a block of 64 units given its non-space mask (bit k: unit k is not whitespace)
+ * and whether the unit before the block was not whitespace (*prev_ns, updated). */
+static inline int wc_starts64(uint64_t ns, uint64_t *prev_ns)
+{
+    int words = wc_popcount64(ns & ~((ns << 1) | *prev_ns));
+    *prev_ns = ns >> 63;
+    return words;
+}
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define WC_X86 1
+#endif
+
+#endif
