@@ -1,23 +1,28 @@
-"""How fast does the numpy kernel count, against ``len(text.split())`` and against reading memory?
+"""How fast do the compiled kernels count, against ``len(text.split())`` and reading memory?
 
-Issue 4's targets, each a ratio measured in this run (the machine is shared and noisy: absolute
-times drift between runs, ratios taken minutes apart less so):
+Each benchmark runs for the ``numpy`` kernel and, where it was built, the ``native`` one, over the
+benchmark corpus (``ascii``, ``unicode``) and three texts of issue 15: ``russian`` and ``chinese``
+(non-ASCII words, ASCII spaces and punctuation) and ``separators`` (mixed scripts, a third of the
+separators NBSP or U+3000). Targets, each a ratio measured in this run (the machine is shared and
+noisy: absolute times drift between runs, ratios taken minutes apart less so):
 
-* bytes, one thread: >= 40x ``len(text.split())``; its fraction of memory-read speed (numpy summing
-  the same bytes as uint64), aiming past 30%;
-* str, one thread: >= 20x;
-* the unicode corpus (10% non-ASCII words, Unicode separators): >= 15x, and exact;
-* two threads (``executor="threads"``) >= 1.5x one thread;
-* at most 16 MiB allocated while counting 64 MB of bytes (tracemalloc, in an untimed run).
+* numpy (issue 4): bytes in one thread >= 40x ``len(text.split())`` on ascii, >= 15x on unicode;
+  str >= 20x on ascii; two threads (``executor="threads"``) >= 1.5x one; at most 16 MiB allocated
+  while counting 64 MB of bytes (tracemalloc, in an untimed run);
+* native (issue 15): ascii bytes in one thread at >= 50% of the memory-read speed (numpy summing
+  the same bytes as uint64); each text at >= 2 GB/s; str within 2x of bytes (the str's time over
+  the bytes' time <= 2); two threads >= 1.7x one (when the second core is free).
 
-Each benchmark's ``extra_info`` (``kind: numpy-kernel``) carries its ratios, which pytest-benchmark
-saves in its JSON; a summary is printed at the end. Corpus size: ``WCBENCH_KERNEL_SIZE`` (default
-``64MiB``), e.g. ``WCBENCH_KERNEL_SIZE=8MiB .venv/bin/python -m pytest bench/bench_kernels.py``.
+Each benchmark's ``extra_info`` (``kind: kernel``) carries its ratios and whether it met its
+target; pytest-benchmark saves them in its JSON and a summary is printed at the end. Text size:
+``WCBENCH_KERNEL_SIZE`` (default ``64MiB``), e.g.
+``WCBENCH_KERNEL_SIZE=8MiB .venv/bin/python -m pytest bench/bench_kernels.py``.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import threading
 import time
 import tracemalloc
@@ -29,12 +34,48 @@ import pytest
 
 import wordcount
 from wcbench import corpus
-from wordcount.kernels.numpy_kernel import count_numpy, release_scratch
+from wordcount.kernels import KERNEL_FUNCTIONS
+from wordcount.kernels.numpy_kernel import release_scratch
 
 SIZE = corpus.parse_size(os.environ.get("WCBENCH_KERNEL_SIZE", "64MiB"))
 ROUNDS = 7  # timed rounds of each fast benchmark; the slow baselines get fewer
-TARGETS = {"bytes": 40.0, "str": 20.0, "unicode": 15.0, "threads": 1.5}
+KERNELS = tuple(k for k in ("numpy", "native") if k in wordcount.KERNELS)
+TEXTS = (*corpus.FLAVOURS, "russian", "chinese", "separators")
+NUMPY_TARGETS = {"bytes": 40.0, "str": 20.0, "unicode": 15.0, "threads": 1.5}
+NATIVE_TARGETS = {"fraction_of_memread": 0.5, "gb_per_s": 2.0, "str_over_bytes": 2.0,
+                  "threads": 1.7}
 MAX_ALLOCATED = 16 << 20
+
+_RUSSIAN = [
+    "съешь", "же", "ещё", "этих", "мягких", "французских", "булок", "да", "выпей", "чаю",
+    "широкая", "электрификация", "южных", "губерний", "даст", "мощный", "толчок", "подъёму",
+    "сельского", "хозяйства"
+]
+_PUNCT = ("", "", "", "", ",", ".", "!", "?", ":")
+
+
+def issue_text(name: str, size: int, seed: int = 15) -> bytes:
+    """One of issue 15's texts, ``size`` bytes (cut at a space): a seeded passage of about
+    1 MiB, repeated."""
+    rng = random.Random(seed)
+    parts: list[str] = []
+    length = 0
+    while length < min(size, 1 << 20):
+        if name == "russian":
+            word, sep = rng.choice(_RUSSIAN) + rng.choice(_PUNCT), " "
+        elif name == "chinese":
+            word = "".join(chr(rng.randrange(0x4E00, 0x9FA5)) for _ in range(rng.randint(1, 4)))
+            word, sep = word + rng.choice(("", "", "，", "。", ".", ",")), " "
+        else:  # separators: mixed scripts, a third of the separators NBSP or U+3000
+            word = rng.choice((rng.choice(_RUSSIAN), "naïve", "δοκιμή", "中文文本", "words"))
+            sep = rng.choice((" ", " ", " ", " ", "\u00a0", "\u3000"))
+        if rng.random() < 0.07:
+            sep = "\n"
+        parts.append(word + sep)
+        length += len(parts[-1].encode())
+    passage = "".join(parts).encode()
+    text = passage * (size // len(passage) + 1)
+    return text[: text.rfind(b" ", 0, size + 1) + 1] if size else b""
 
 
 def best_time(fn: Callable[[], object], rounds: int) -> float:
@@ -49,7 +90,7 @@ def best_time(fn: Callable[[], object], rounds: int) -> float:
 
 @dataclass(frozen=True)
 class Reference:
-    """One corpus and the yardsticks measured on it."""
+    """One text and the yardsticks measured on it."""
 
     raw: bytes
     text: str
@@ -63,21 +104,27 @@ class Reference:
 def references() -> Iterator[Callable[[str], Reference]]:
     cache: dict[str, Reference] = {}
 
-    def get(flavour: str) -> Reference:
-        if flavour not in cache:
-            raw = corpus.load(SIZE, flavour)
+    def get(name: str) -> Reference:
+        if name not in cache:
+            raw = corpus.load(SIZE, name) if name in corpus.FLAVOURS else issue_text(name, SIZE)
             text = raw.decode("utf-8")
             u64 = np.frombuffer(raw, dtype=np.uint8, count=len(raw) // 8 * 8).view(np.uint64)
-            cache[flavour] = Reference(
+            cache[name] = Reference(
                 raw=raw, text=text, words=len(text.split()),
                 str_split_s=best_time(lambda: len(text.split()), 2),
                 bytes_split_s=best_time(lambda: len(raw.split()), 2),
                 memread_s=best_time(lambda: u64.sum(), 10),
             )
-        return cache[flavour]
+        return cache[name]
 
     yield get
     cache.clear()
+
+
+@pytest.fixture(scope="module")
+def bytes_seconds() -> dict[tuple[str, str], float]:
+    """The one-thread bytes time of each (kernel, text), for the str benchmarks' ratio."""
+    return {}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +138,8 @@ def summary(request: pytest.FixtureRequest) -> Iterator[list[str]]:
         return
     with capture.global_and_fixture_disabled():  # teardown output is otherwise swallowed
         reporter.write_line("")
-        reporter.write_sep("-", f"numpy kernel on {corpus.format_size(SIZE)} (ratios in one run)")
+        reporter.write_sep("-", f"kernels on {corpus.format_size(SIZE)} (ratios in one run; "
+                                f"load average {os.getloadavg()[0]:.1f} at the end)")
         for line in lines:
             reporter.write_line(line)
 
@@ -107,8 +155,9 @@ def gbps(nbytes: int, seconds: float) -> float:
 
 
 def peak_allocated(fn: Callable[[], object]) -> int:
-    """Bytes allocated at the peak of one untimed call, its scratch buffers included (the kernel
-    keeps them between calls: they are released first so that the call allocates them anew)."""
+    """Bytes allocated at the peak of one untimed call, its scratch buffers included (the numpy
+    kernel keeps them between calls: they are released first so that the call allocates them
+    anew). The native kernel allocates nothing that tracemalloc could miss: it never mallocs."""
     worker = threading.Thread(target=fn)
     release_scratch()
     tracemalloc.start()
@@ -120,79 +169,107 @@ def peak_allocated(fn: Callable[[], object]) -> int:
         tracemalloc.stop()
 
 
-def _common_info(ref: Reference, flavour: str, seconds: float) -> dict[str, object]:
+def _common_info(ref: Reference, kernel: str, text: str, seconds: float) -> dict[str, object]:
     """The ``extra_info`` keys every kernel benchmark shares: what was counted, and how fast."""
-    return {"kind": "numpy-kernel", "corpus": flavour, "size_bytes": len(ref.raw),
-            "gb_per_s": gbps(len(ref.raw), seconds)}
+    return {"kind": "kernel", "kernel": kernel, "corpus": text, "text_bytes": len(ref.raw),
+            "gb_per_s": gbps(len(ref.raw), seconds),
+            "fraction_of_memread": ref.memread_s / seconds,
+            "memread_gb_per_s": gbps(len(ref.raw), ref.memread_s)}
 
 
-@pytest.mark.parametrize("flavour", corpus.FLAVOURS)
-def test_numpy_bytes_one_thread(benchmark, references, summary, flavour: str) -> None:
-    ref = references(flavour)
-    count, seconds = timed(benchmark, lambda: count_numpy(ref.raw))
+def _verdict(info: dict[str, object]) -> str:
+    return "meets target" if info["meets_target"] else "MISSES target"
+
+
+@pytest.mark.parametrize("text", TEXTS)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_bytes_one_thread(benchmark, references, summary, bytes_seconds, kernel: str,
+                          text: str) -> None:
+    ref, fn = references(text), KERNEL_FUNCTIONS[kernel]
+    count, seconds = timed(benchmark, lambda: fn(ref.raw))
     assert count == ref.words
-    target = TARGETS["bytes" if flavour == "ascii" else "unicode"]
+    bytes_seconds[kernel, text] = seconds
     info = {
-        **_common_info(ref, flavour, seconds),
+        **_common_info(ref, kernel, text, seconds),
         "x_str_split": ref.str_split_s / seconds,
         "x_bytes_split": ref.bytes_split_s / seconds,
-        "fraction_of_memread": ref.memread_s / seconds,
-        "memread_gb_per_s": gbps(len(ref.raw), ref.memread_s),
         "str_split_gb_per_s": gbps(len(ref.raw), ref.str_split_s),
-        "peak_allocated_bytes": peak_allocated(lambda: count_numpy(ref.raw)),
-        "target_x_str_split": target,
+        "peak_allocated_bytes": peak_allocated(lambda: fn(ref.raw)),
     }
-    info["meets_target"] = info["x_str_split"] >= target and \
-        info["peak_allocated_bytes"] <= MAX_ALLOCATED
+    if kernel == "numpy":
+        target = NUMPY_TARGETS["bytes" if text == "ascii" else "unicode"]
+        info["target"] = f"{target:.0f}x str.split"
+        info["meets_target"] = info["x_str_split"] >= target and \
+            info["peak_allocated_bytes"] <= MAX_ALLOCATED
+    elif text == "ascii":
+        info["target"] = f"{NATIVE_TARGETS['fraction_of_memread']:.0%} of memory read"
+        info["meets_target"] = info["fraction_of_memread"] >= NATIVE_TARGETS["fraction_of_memread"]
+    else:
+        info["target"] = f"{NATIVE_TARGETS['gb_per_s']} GB/s"
+        info["meets_target"] = info["gb_per_s"] >= NATIVE_TARGETS["gb_per_s"]
     benchmark.extra_info.update(info)
     summary.append(
-        f"bytes {flavour:7s} {info['gb_per_s']:6.2f} GB/s  {info['x_str_split']:5.0f}x str.split "
-        f"({info['x_bytes_split']:.0f}x bytes.split; target {target:.0f}x)  "
+        f"{kernel:6s} bytes {text:10s} {info['gb_per_s']:6.2f} GB/s  "
         f"{info['fraction_of_memread']:4.0%} of memory read ({info['memread_gb_per_s']:.1f} GB/s)"
-        f"  peak allocated {info['peak_allocated_bytes'] / 2**20:.1f} MiB"
-        f" (limit {MAX_ALLOCATED >> 20} MiB)")
+        f"  {info['x_str_split']:5.0f}x str.split  peak allocated "
+        f"{info['peak_allocated_bytes'] / 2**20:.1f} MiB; target {info['target']}: "
+        f"{_verdict(info)}")
 
 
-@pytest.mark.parametrize("flavour", corpus.FLAVOURS)
-def test_numpy_str_one_thread(benchmark, references, summary, flavour: str) -> None:
-    ref = references(flavour)
-    count, seconds = timed(benchmark, lambda: count_numpy(ref.text))
+@pytest.mark.parametrize("text", TEXTS)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_str_one_thread(benchmark, references, summary, bytes_seconds, kernel: str,
+                        text: str) -> None:
+    ref, fn = references(text), KERNEL_FUNCTIONS[kernel]
+    count, seconds = timed(benchmark, lambda: fn(ref.text))
     assert count == ref.words
+    if (kernel, text) not in bytes_seconds:  # run on its own: time the bytes now
+        bytes_seconds[kernel, text] = best_time(lambda: fn(ref.raw), ROUNDS)
     info = {
-        **_common_info(ref, flavour, seconds),
+        **_common_info(ref, kernel, text, seconds),  # GB/s: bytes of the UTF-8 text per second
         "x_str_split": ref.str_split_s / seconds,
-        "peak_allocated_bytes": peak_allocated(lambda: count_numpy(ref.text)),
-        "target_x_str_split": TARGETS["str"] if flavour == "ascii" else None,
+        "str_over_bytes": seconds / bytes_seconds[kernel, text],
+        "peak_allocated_bytes": peak_allocated(lambda: fn(ref.text)),
     }
+    if kernel == "numpy":
+        info["target"] = f"{NUMPY_TARGETS['str']:.0f}x str.split" if text == "ascii" else "none"
+        info["meets_target"] = text != "ascii" or info["x_str_split"] >= NUMPY_TARGETS["str"]
+    else:
+        info["target"] = f"<= {NATIVE_TARGETS['str_over_bytes']:.0f}x the bytes' time"
+        info["meets_target"] = info["str_over_bytes"] <= NATIVE_TARGETS["str_over_bytes"]
     benchmark.extra_info.update(info)
-    target = f"target {TARGETS['str']:.0f}x" if flavour == "ascii" else "no target"
     summary.append(
-        f"str   {flavour:7s} {info['gb_per_s']:6.2f} GB/s  {info['x_str_split']:5.0f}x str.split "
-        f"({target})  peak allocated {info['peak_allocated_bytes'] / 2**20:.1f} MiB")
+        f"{kernel:6s} str   {text:10s} {info['gb_per_s']:6.2f} GB/s  "
+        f"{info['str_over_bytes']:.2f}x the bytes' time  {info['x_str_split']:5.0f}x str.split  "
+        f"peak allocated {info['peak_allocated_bytes'] / 2**20:.1f} MiB; target "
+        f"{info['target']}: {_verdict(info)}")
 
 
-@pytest.mark.parametrize("flavour", corpus.FLAVOURS)
-def test_numpy_two_threads(benchmark, references, summary, flavour: str) -> None:
-    ref = references(flavour)
+@pytest.mark.parametrize("text", TEXTS)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_two_threads(benchmark, references, summary, kernel: str, text: str) -> None:
+    ref = references(text)
 
     def one() -> int:
-        return wordcount.count_words(ref.raw, kernel="numpy", executor="serial")
+        return wordcount.count_words(ref.raw, kernel=kernel, executor="serial")
 
     def two() -> int:
-        return wordcount.count_words(ref.raw, kernel="numpy", executor="threads", workers=2)
+        return wordcount.count_words(ref.raw, kernel=kernel, executor="threads", workers=2)
 
     serial_s = best_time(one, ROUNDS)  # the same API path, one thread, just before
     count, seconds = timed(benchmark, two)
     assert count == ref.words
+    target = (NUMPY_TARGETS if kernel == "numpy" else NATIVE_TARGETS)["threads"]
     info = {
-        **_common_info(ref, flavour, seconds),
+        **_common_info(ref, kernel, text, seconds),
         "serial_gb_per_s": gbps(len(ref.raw), serial_s),
         "x_one_thread": serial_s / seconds,
-        "fraction_of_memread": ref.memread_s / seconds,
-        "target_x_one_thread": TARGETS["threads"],
+        "target": f"{target}x one thread",
     }
+    info["meets_target"] = info["x_one_thread"] >= target
     benchmark.extra_info.update(info)
     summary.append(
-        f"2 threads {flavour:7s} {info['gb_per_s']:6.2f} GB/s  {info['x_one_thread']:.2f}x one "
-        f"thread ({info['serial_gb_per_s']:.2f} GB/s; target {TARGETS['threads']}x)  "
-        f"{info['fraction_of_memread']:4.0%} of one core's memory read")
+        f"{kernel:6s} 2 threads {text:10s} {info['gb_per_s']:6.2f} GB/s  "
+        f"{info['x_one_thread']:.2f}x one thread ({info['serial_gb_per_s']:.2f} GB/s)  "
+        f"{info['fraction_of_memread']:4.0%} of one core's memory read; target "
+        f"{info['target']}: {_verdict(info)}")

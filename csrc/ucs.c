@@ -71,10 +71,18 @@ AVX2_FN static int64_t ucs1_avx2(const uint8_t *p, size_t n)
     return words + tail_uint8_t(p, i, n, prev_ns);
 }
 
-/* 32 whitespace flags of 16-bit lanes as a 32-bit mask. */
-AVX2_FN static inline uint32_t mask16(V256 a, V256 b)
+/* Whitespace among the 32 UCS-2 units at q as a 32-bit mask; `wide`: some unit is >= 0x80. */
+AVX2_FN static inline uint32_t ws_ucs2_32(const uint16_t *q, int wide)
 {
-    return (uint32_t)_mm256_movemask_epi8(_mm256_permute4x64_epi64(_mm256_packs_epi16(a, b), 0xD8));
+    V256 a = LOAD(q), b = LOAD(q + 16);
+    V256 wa = ASCII_WS(16, a), wb = ASCII_WS(16, b);
+    if (wide) {
+        wa = OR(wa, WIDE_WS(16, a));
+        wb = OR(wb, WIDE_WS(16, b));
+    }
+    /* 16-bit flags packed to bytes (lanes interleaved by the pack, put back in order) */
+    return (uint32_t)_mm256_movemask_epi8(
+        _mm256_permute4x64_epi64(_mm256_packs_epi16(wa, wb), 0xD8));
 }
 
 AVX2_FN static int64_t ucs2_avx2(const uint16_t *p, size_t n)
@@ -83,20 +91,23 @@ AVX2_FN static int64_t ucs2_avx2(const uint16_t *p, size_t n)
     uint64_t prev_ns = 0;
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        V256 v[4], w[4];
-        for (int k = 0; k < 4; k++)
-            v[k] = LOAD(p + i + 16 * k);
-        V256 all = OR(OR(v[0], v[1]), OR(v[2], v[3]));
+        const uint16_t *q = p + i;
+        V256 all = OR(OR(LOAD(q), LOAD(q + 16)), OR(LOAD(q + 32), LOAD(q + 48)));
         int wide = !_mm256_testz_si256(all, SET16(0xFF80));
-        for (int k = 0; k < 4; k++) {
-            w[k] = ASCII_WS(16, v[k]);
-            if (wide)
-                w[k] = OR(w[k], WIDE_WS(16, v[k]));
-        }
-        uint64_t ws = mask16(w[0], w[1]) | (uint64_t)mask16(w[2], w[3]) << 32;
+        uint64_t ws = ws_ucs2_32(q, wide) | (uint64_t)ws_ucs2_32(q + 32, wide) << 32;
         words += wc_starts64(~ws, &prev_ns);
     }
     return words + tail_uint16_t(p, i, n, prev_ns);
+}
+
+/* Whitespace among the 8 UCS-4 units at q as an 8-bit mask. */
+AVX2_FN static inline uint64_t ws_ucs4_8(const uint32_t *q, int wide)
+{
+    V256 v = LOAD(q);
+    V256 w = ASCII_WS(32, v);
+    if (wide)
+        w = OR(w, WIDE_WS(32, v));
+    return (uint8_t)_mm256_movemask_ps(_mm256_castsi256_ps(w));
 }
 
 AVX2_FN static int64_t ucs4_avx2(const uint32_t *p, size_t n)
@@ -105,20 +116,14 @@ AVX2_FN static int64_t ucs4_avx2(const uint32_t *p, size_t n)
     uint64_t prev_ns = 0;
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
-        V256 v[8];
-        V256 all = _mm256_setzero_si256();
-        for (int k = 0; k < 8; k++) {
-            v[k] = LOAD(p + i + 8 * k);
-            all = OR(all, v[k]);
-        }
+        const uint32_t *q = p + i;
+        V256 all = OR(OR(OR(LOAD(q), LOAD(q + 8)), OR(LOAD(q + 16), LOAD(q + 24))),
+                      OR(OR(LOAD(q + 32), LOAD(q + 40)), OR(LOAD(q + 48), LOAD(q + 56))));
         int wide = !_mm256_testz_si256(all, SET32(0xFFFFFF80));
-        uint64_t ws = 0;
-        for (int k = 0; k < 8; k++) {
-            V256 w = ASCII_WS(32, v[k]);
-            if (wide)
-                w = OR(w, WIDE_WS(32, v[k]));
-            ws |= (uint64_t)(uint8_t)_mm256_movemask_ps(_mm256_castsi256_ps(w)) << (8 * k);
-        }
+        uint64_t ws = ws_ucs4_8(q, wide) | ws_ucs4_8(q + 8, wide) << 8 |
+                      ws_ucs4_8(q + 16, wide) << 16 | ws_ucs4_8(q + 24, wide) << 24 |
+                      ws_ucs4_8(q + 32, wide) << 32 | ws_ucs4_8(q + 40, wide) << 40 |
+                      ws_ucs4_8(q + 48, wide) << 48 | ws_ucs4_8(q + 56, wide) << 56;
         words += wc_starts64(~ws, &prev_ns);
     }
     return words + tail_uint32_t(p, i, n, prev_ns);

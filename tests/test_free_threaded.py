@@ -2,11 +2,11 @@
 
 Such a build re-enables the GIL, with only a warning, when it imports an extension module that does
 not declare itself safe without it; the ``threads`` executor then silently loses its parallelism,
-and every benchmark figure with it. The native kernel's C extension is one such module: it declares
-``Py_mod_gil = Py_MOD_GIL_NOT_USED``, and is imported and counted with here wherever it was built. So every module of ``wordcount`` and of the benchmark code is
+and every benchmark figure with it. So every module of ``wordcount`` and of the benchmark code is
 imported, and a count made with each kernel, in a fresh interpreter (pytest's plugins are not the
 package's business), and the GIL's state compared with the build's. On a GIL build the same check
-holds trivially: the GIL is reported enabled.
+holds trivially: the GIL is reported enabled. The native kernel's C extension, where it was built,
+is among those modules and kernels: it declares ``Py_mod_gil = Py_MOD_GIL_NOT_USED``.
 """
 
 from __future__ import annotations
