@@ -6,7 +6,9 @@ layout of pytest-benchmark's storage) and ``tests/data/run_small.json`` (a small
 skipped by the memory estimate). Each command runs in-process from a scratch folder holding those
 copies under ``results/``, so the paths it prints are the ones ``make report`` prints in a
 checkout. The expected texts are in ``tests/data/golden/``: whole outputs, compared for equality,
-so a refactoring of the reporting code provably changes nothing a reader sees.
+so a refactoring of the reporting code provably changes nothing a reader sees. The plots'
+pixels are not held here (``tests/test_report.py`` draws and checks them): drawing is replaced
+by writing an empty file, which keeps these tests to about a second.
 
 After a deliberate change of output, regenerate them with ``.venv/bin/python tests/test_golden.py``
 and review the diff of ``tests/data/golden/`` like code.
@@ -24,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from wcbench import compare, report, summary
+from wcbench import compare, report, report_plots, summary
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
@@ -86,11 +88,18 @@ def run(folder: Path, name: str) -> dict[str, str]:
     return texts
 
 
+def _no_drawing(*args: object) -> None:
+    Path(str(args[-1])).touch()  # every plot function takes the file to draw last
+
+
 @pytest.fixture(scope="module")
-def staged(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def staged(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("golden")
     stage(folder)
-    return folder
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("plot_throughput", "plot_memory_vs_size", "plot_time_vs_workers"):
+            patch.setattr(report_plots, name, _no_drawing)
+        yield folder
 
 
 @pytest.mark.parametrize("name", SCENARIOS)
