@@ -105,7 +105,7 @@ def test_cache_is_written_once_and_read_back(tmp_path, monkeypatch) -> None:
     path = corpus.cached_path(50_000, "unicode", seed=2, cache_dir=tmp_path)
     assert path.parent == tmp_path
     assert path.read_bytes() == corpus.generate(50_000, "unicode", seed=2)
-    for part in ("unicode", "50000", "seed2", f"v{corpus.FORMAT_VERSION}"):
+    for part in ("unicode", "50000", "seed2", f"v{corpus.GENERATOR_VERSION}"):
         assert part in path.name
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
 
