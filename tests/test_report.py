@@ -214,6 +214,18 @@ def one_size(data: dict, size: int = 1 << 20) -> dict:
     return data
 
 
+@pytest.fixture
+def no_drawing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plot files are written empty: for tests about which plots exist, not their pixels (the
+    ``built`` report draws every kind for real)."""
+    def touch(*args: object) -> None:
+        Path(str(args[-1])).touch()  # every plot function takes the file to draw last
+
+    for name in ("plot_throughput", "plot_memory_vs_size", "plot_time_vs_workers"):
+        monkeypatch.setattr(report_plots, name, touch)
+
+
+@pytest.mark.usefixtures("no_drawing")
 def test_base_and_new_side_by_side_with_ratios(tmp_path: Path) -> None:
     data = one_size(raw())
     new, gone = _new_run(data)
@@ -279,6 +291,7 @@ def test_a_bad_run_argument_or_file_exits_2(tmp_path: Path,
     assert len(lines) == 2 and all(line.startswith("report: ") for line in lines)
 
 
+@pytest.mark.usefixtures("no_drawing")
 def test_stale_plots_are_removed(tmp_path: Path) -> None:
     save(tmp_path, 1, raw())
     stale = tmp_path / "report" / "time-vs-workers-8GiB.png"
