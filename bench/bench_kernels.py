@@ -34,8 +34,7 @@ import pytest
 
 import wordcount
 from wcbench import corpus
-from wordcount.kernels import KERNEL_FUNCTIONS
-from wordcount.kernels.numpy_kernel import release_scratch
+from wordcount.kernels import KERNEL_FUNCTIONS, release_working_memory
 
 SIZE = corpus.parse_size(os.environ.get("WCBENCH_KERNEL_SIZE", "64MiB"))
 ROUNDS = 7  # timed rounds of each fast benchmark; the slow baselines get fewer
@@ -159,7 +158,7 @@ def peak_allocated(fn: Callable[[], object]) -> int:
     kernel keeps them between calls: they are released first so that the call allocates them
     anew). The native kernel allocates nothing that tracemalloc could miss: it never mallocs."""
     worker = threading.Thread(target=fn)
-    release_scratch()
+    release_working_memory()
     tracemalloc.start()
     try:
         worker.start()

@@ -2,19 +2,31 @@
 
 Every case counts a text whose chunks ask a worker to hold ``ALLOC_MIB`` MiB at the same time;
 the same call with 0 MiB gives the baseline (interpreters, queues, threads), and what the probes
-report beyond the baseline must be the known allocation within ``TOLERANCE``.
+report beyond the baseline must be the known allocation within ``TOLERANCE``. In-process kernels
+are judged the same way, the numpy kernel's own working memory included.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from measurement_kernels import MIB, holding_kernel
+from measurement_kernels import (
+    MEETING_POOL,
+    MIB,
+    holding_kernel,
+    meeting_numpy_kernel,
+    wait_for,
+)
 
 import wordcount
-from wcbench.memory import measure_memory, tree_pss
+from wcbench.memory import MemoryFigures, TreeSampler, measure_memory, tree_pss
 from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
+from wordcount.kernels.numpy_kernel import BLOCK_BYTES
 
 ALLOC_MIB = 64
 TOLERANCE = 0.10
@@ -23,20 +35,47 @@ TOLERANCE = 0.10
 #: two runs by up to about 20 MiB on 128 MiB here. Workers' own peaks are read, not sampled.
 TREE_TOLERANCE = 0.20
 WORKERS = 2
+#: What the numpy kernel writes while counting ASCII, per counting thread: three block-sized
+#: buffers (whitespace mask, word starts, shifted bytes); its other two are never touched.
+NUMPY_WORKING = 3 * BLOCK_BYTES
+#: ASCII text of four blocks, so each of two threads counts two.
+NUMPY_TEXT = b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n" * (4 * BLOCK_BYTES // 56)
 
 
-def _text(mib: int, barrier: Path) -> str:
-    # One word per chunk ("64@DIR@2 64@DIR@2" is cut into two chunks); each counter waits in the
-    # barrier directory until all of them hold their blocks.
-    barrier.mkdir()
-    return " ".join([f"{mib}@{barrier}@{WORKERS}"] * WORKERS)
+@contextmanager
+def hold_until_seen(directory: Path, counters: int, sampler: TreeSampler) -> Iterator[None]:
+    """Let ``holding_kernel``'s counters free their blocks (``directory/go``) once all of them
+    hold theirs and ``sampler`` has taken a sample since; at the latest when the block ends."""
+    go = directory / "go"
+
+    def release() -> None:
+        held = lambda: len(list(directory.glob("held-*"))) >= counters  # noqa: E731
+        if wait_for(held):
+            sampler.wait_for_sample(timeout=10.0)
+        go.touch()
+
+    releaser = threading.Thread(target=release, name="hold-until-seen", daemon=True)
+    releaser.start()
+    try:
+        yield
+    finally:
+        go.touch()
+        releaser.join()
+
+
+def _held(executor: str, start_method: str | None, mib: int, directory: Path) -> MemoryFigures:
+    """``measure_memory`` of ``WORKERS`` chunks each holding ``mib`` MiB at the same moment."""
+    directory.mkdir()
+    text = " ".join([f"{mib}@{directory}"] * WORKERS)  # one word, so one chunk, per worker
+    sampler = TreeSampler(os.getpid())
+    with hold_until_seen(directory, WORKERS, sampler):
+        return measure_memory(text, kernel=holding_kernel, executor=executor, workers=WORKERS,
+                              start_method=start_method, sampler=sampler)
 
 
 def _extra(executor: str, start_method: str | None, tmp_path: Path) -> tuple:
-    base = measure_memory(_text(0, tmp_path / "base"), kernel=holding_kernel, executor=executor,
-                          workers=WORKERS, start_method=start_method)
-    loaded = measure_memory(_text(ALLOC_MIB, tmp_path / "loaded"), kernel=holding_kernel,
-                            executor=executor, workers=WORKERS, start_method=start_method)
+    base = _held(executor, start_method, 0, tmp_path / "base")
+    loaded = _held(executor, start_method, ALLOC_MIB, tmp_path / "loaded")
     assert base.count == loaded.count == WORKERS
     return base, loaded
 
@@ -59,8 +98,34 @@ def test_serial_parent_peak_is_the_allocation() -> None:
 
 def test_threads_allocate_in_the_parent(tmp_path: Path) -> None:
     base, loaded = _extra("threads", None, tmp_path)
-    _assert_close(loaded.peak_parent_bytes - base.peak_parent_bytes, WORKERS * ALLOC_MIB * MIB)
+    expected = WORKERS * ALLOC_MIB * MIB
+    _assert_close(loaded.peak_parent_bytes - base.peak_parent_bytes, expected)
+    _assert_close(loaded.peak_tree_bytes - base.peak_tree_bytes, expected)
     assert loaded.peak_workers_bytes == 0
+
+
+def test_numpy_working_memory_counts_in_process_even_when_kept() -> None:
+    """The kernel keeps its scratch buffers between calls; a measurement still sees them."""
+    wordcount.count_words(NUMPY_TEXT, kernel="numpy")  # the buffers are now kept, warm
+    for _ in range(2):
+        figures = measure_memory(NUMPY_TEXT, kernel="numpy", executor="serial", workers=1)
+        assert figures.count == len(NUMPY_TEXT.split())
+        _assert_close(figures.peak_parent_bytes, NUMPY_WORKING, figures)
+        _assert_close(figures.peak_tree_bytes, NUMPY_WORKING, figures)
+
+
+def test_numpy_working_memory_of_every_thread() -> None:
+    # Threads that meet before handing back their buffers hold two sets at once.
+    MEETING_POOL.release()
+    figures = measure_memory(NUMPY_TEXT, kernel=meeting_numpy_kernel, executor="threads",
+                             workers=WORKERS)
+    assert figures.count == len(NUMPY_TEXT.split())
+    _assert_close(figures.peak_parent_bytes, WORKERS * NUMPY_WORKING, figures)
+    # With the kernel's own pool, the second thread reuses the first one's set if it starts once
+    # the first has finished: one set or two, never none.
+    wordcount.count_words(NUMPY_TEXT, kernel="numpy", executor="threads", workers=WORKERS)
+    figures = measure_memory(NUMPY_TEXT, kernel="numpy", executor="threads", workers=WORKERS)
+    assert 0.9 * NUMPY_WORKING <= figures.peak_parent_bytes <= 1.1 * WORKERS * NUMPY_WORKING
 
 
 @pytest.mark.parametrize("start_method", START_METHODS)

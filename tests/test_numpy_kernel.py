@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from wcbench import corpus
 from wordcount.errors import InvalidUTF8Error
+from wordcount.kernels import release_working_memory
 from wordcount.kernels.native_kernel import UNAVAILABLE, count_native
-from wordcount.kernels.numpy_kernel import BLOCK_BYTES, count_numpy, release_scratch
+from wordcount.kernels.numpy_kernel import BLOCK_BYTES, count_numpy
 from wordcount.text import WHITESPACE
 
 
@@ -239,7 +240,7 @@ def test_memory_is_bounded_by_the_block_not_the_input(flavour: str, as_str: bool
     block = 1 << 14
     counts: list[int] = []
     worker = threading.Thread(target=lambda: counts.append(count_numpy(data, block=block)))
-    release_scratch()  # so the call allocates (and tracemalloc sees) its scratch buffers
+    release_working_memory()  # so the call allocates (and tracemalloc sees) its scratch buffers
     tracemalloc.start()
     try:
         worker.start()

@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from wordcount import count_report
+from wordcount.kernels import release_working_memory
 from wordcount.measure import Measurement
 from wordcount.procmem import reset_peak, rollup, status
 from wordcount.text import Text
@@ -71,27 +72,44 @@ def tree_pss(pid: int) -> int:
 
 
 class TreeSampler:
-    """A thread that records the peak of ``tree_pss(pid)`` until stopped."""
+    """A thread that records the peak of ``tree_pss(pid)`` from ``__enter__`` until ``__exit__``."""
 
     def __init__(self, pid: int, interval: float = SAMPLE_SECONDS) -> None:
         self.pid = pid
         self.interval = interval
-        self.peak = tree_pss(pid)
+        self.peak = 0
+        self.samples = 0
+        self._sampled = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tree-sampler", daemon=True)
 
+    def _sample(self) -> None:
+        pss = tree_pss(self.pid)
+        with self._sampled:
+            self.peak = max(self.peak, pss)
+            self.samples += 1
+            self._sampled.notify_all()
+
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, tree_pss(self.pid))
+            self._sample()
+
+    def wait_for_sample(self, timeout: float) -> bool:
+        """Wait until a sample begun after this call is recorded (False on timeout): what the
+        tree holds now is then in ``peak``. Tests use it to free memory only once it is seen."""
+        with self._sampled:
+            target = self.samples + 2  # the sample under way may have begun before the call
+            return self._sampled.wait_for(lambda: self.samples >= target, timeout)
 
     def __enter__(self) -> TreeSampler:
+        self._sample()
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.peak = max(self.peak, tree_pss(self.pid))
+        self._sample()
 
 
 @dataclass(frozen=True)
@@ -117,11 +135,14 @@ class MemoryFigures:
 
 
 def release_freed_memory() -> None:
-    """Hand heap freed by earlier calls back to the OS, so this call's parent growth is its own.
+    """Hand memory kept from earlier calls back to the OS, so this call's parent growth is its own.
 
-    glibc keeps freed heap (an earlier call's ``str.split()`` list, say) for reuse; a call reusing
-    it shows no growth in resident memory. ``malloc_trim(0)`` returns it (glibc only).
+    Kernels keep working memory between calls (the numpy kernel's scratch buffers): released,
+    so an in-process call is seen allocating it, as a fresh worker process is. glibc keeps freed
+    heap (an earlier call's ``str.split()`` list, say) for reuse; a call reusing it shows no
+    growth in resident memory. ``malloc_trim(0)`` returns it (glibc only).
     """
+    release_working_memory()
     gc.collect()
     libc_name = ctypes.util.find_library("c")
     trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None) if libc_name else None
@@ -130,15 +151,21 @@ def release_freed_memory() -> None:
 
 
 def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: str,
-                   workers: int, start_method: str | None = None) -> MemoryFigures:
-    """Count ``text`` once with every probe on and return what it cost in memory."""
+                   workers: int, start_method: str | None = None,
+                   sampler: TreeSampler | None = None) -> MemoryFigures:
+    """Count ``text`` once with every probe on and return what it cost in memory.
+
+    ``sampler`` samples the process tree (default: a new ``TreeSampler`` of this process); a test
+    passes its own to know when the tree's memory has been seen.
+    """
     release_freed_memory()
     me = os.getpid()
+    sampler = TreeSampler(me) if sampler is None else sampler
     tree_before = tree_pss(me)
     reset_peak()
     rss_before = status()["VmRSS"]
     meter = TransferMeter()
-    with TreeSampler(me) as sampler:
+    with sampler:
         report = count_report(text, kernel=kernel, executor=executor, workers=workers,
                               start_method=start_method,
                               measure=Measurement(probe=True, meter=meter))

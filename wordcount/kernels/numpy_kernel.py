@@ -6,7 +6,7 @@ memory speed, exactly for all of Unicode:
 
 * Blocks of about ``BLOCK_BYTES`` (cut on character boundaries) with preallocated ``out=``
   buffers: temporaries stay in cache and memory is bounded by the block, not the input. Each call
-  borrows its own set of buffers from a small pool, so threads counting at once never share one
+  borrows its own set of buffers from a small pool (``ScratchPool``), so threads counting at once never share one
   and the fresh threads of each ``threads``-executor call reuse warm buffers. One bit (was the last
   byte whitespace?) crosses from block to block.
 * ASCII blocks (``max() < 0x80``, one fast reduction) need no UTF-8 validation and only the
@@ -90,13 +90,22 @@ class _Buffers:
             self.byte = np.empty(padded, dtype=np.uint8)  # shifted bytes
             self.words = np.empty(padded // 8, dtype=bool)  # 64-bit words of a mask with hits
 
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.ws, self.flag, self.flag2, self.byte, self.words))
 
-class _Pool:
-    """Scratch buffers lent to one call at a time. Threads counting at once never share a set;
-    a set outlives its call, so the threads an executor starts afresh for every call do not pay
-    for allocating and page-faulting megabytes of new buffers each time."""
 
-    def __init__(self, keep: int) -> None:
+class ScratchPool:
+    """Scratch buffers lent to one call at a time and kept for the next (at most ``keep`` sets).
+
+    Threads counting at once never share a set. Kept sets spare later calls, and the fresh threads
+    of every ``threads``-executor call, from allocating and page-faulting megabytes anew: without
+    them one thread counted 8 MiB 1.5 times slower here. What the pool keeps is the kernel's
+    working memory all the same, so ``release`` frees it (``wordcount.kernels``'s
+    ``release_working_memory`` calls it before a memory measurement).
+    """
+
+    def __init__(self, keep: int = 4) -> None:
         self._keep = keep
         self._free: list[_Buffers] = []
         self._lock = threading.Lock()
@@ -113,18 +122,22 @@ class _Pool:
                 if len(self._free) < self._keep:
                     self._free.append(buf)
 
-    def clear(self) -> None:
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the kept buffers (allocated; pages never written are not resident)."""
         with self._lock:
+            return sum(b.nbytes for b in self._free)
+
+    def release(self) -> int:
+        """Free the kept buffers; returns the bytes they held."""
+        with self._lock:
+            freed = sum(b.nbytes for b in self._free)
             self._free.clear()
+        return freed
 
 
-_scratch = _Pool(keep=4)
-
-
-def release_scratch() -> None:
-    """Free the pooled scratch buffers (kept between calls), so that a memory measurement sees a
-    call allocate everything it uses."""
-    _scratch.clear()
+#: The pool ``count_numpy`` borrows from unless given one.
+SCRATCH = ScratchPool()
 
 
 _EIGHT = np.arange(8, dtype=np.intp)
@@ -303,7 +316,7 @@ def _first_error(mv: memoryview, pos: int, end: int, block: int) -> tuple[int, s
             return None
 
 
-def _count_bytes(data: object, start: int, end: int, block: int
+def _count_bytes(data: object, start: int, end: int, block: int, scratch: ScratchPool
                  ) -> tuple[int, tuple[int, str] | None]:
     """The count of UTF-8 ``data[start:end]``, or the first error (offset from ``start``, reason).
 
@@ -315,7 +328,7 @@ def _count_bytes(data: object, start: int, end: int, block: int
     if a_all.dtype != np.uint8:
         a_all = a_all.view(np.uint8)
     a_all = a_all[start:end]
-    with _scratch.lend() as buf:
+    with scratch.lend() as buf:
         return _count_array(a_all, mv, start, block, buf)
 
 
@@ -342,11 +355,11 @@ def _count_array(a_all: np.ndarray, mv: memoryview, start: int, block: int, buf:
     return words, None
 
 
-def _count_str(data: str, start: int, end: int, block: int) -> int:
+def _count_str(data: str, start: int, end: int, block: int, scratch: ScratchPool) -> int:
     """The count of ``data[start:end]``, encoding ``block`` code points at a time."""
     words, prev_space = 0, True
     ascii_text = data.isascii()  # O(1) for str: a flag of the object
-    with _scratch.lend() as buf:
+    with scratch.lend() as buf:
         for pos in range(start, end, block):
             raw = data[pos : min(pos + block, end)].encode("utf-8", "surrogatepass")
             a = np.frombuffer(raw, dtype=np.uint8)
@@ -359,11 +372,13 @@ def _count_str(data: str, start: int, end: int, block: int) -> int:
 
 
 def count_numpy(data: str | bytes | bytearray | memoryview, start: int = 0,
-                end: int | None = None, *, block: int = BLOCK_BYTES) -> int:
+                end: int | None = None, *, block: int = BLOCK_BYTES,
+                scratch: ScratchPool | None = None) -> int:
     """Count words exactly as ``str.split()`` would, block by block over UTF-8 bytes.
 
     ``block`` (bytes, or code points for ``str``) sets the memory used; tests make it tiny so that
-    block boundaries fall everywhere. Invalid UTF-8 raises ``InvalidUTF8Error`` naming the first bad
+    block boundaries fall everywhere. ``scratch`` lends the block buffers (default ``SCRATCH``,
+    kept between calls; a fresh ``ScratchPool()`` makes the call allocate its own). Invalid UTF-8 raises ``InvalidUTF8Error`` naming the first bad
     byte's offset from ``start``.
     """
     if isinstance(block, bool) or not isinstance(block, int) or block < 1:
@@ -371,9 +386,10 @@ def count_numpy(data: str | bytes | bytearray | memoryview, start: int = 0,
     start, end, _ = slice(start, end).indices(len(data))
     if end <= start:
         return 0
+    scratch = SCRATCH if scratch is None else scratch
     if isinstance(data, str):
-        return _count_str(data, start, end, block)
-    words, error = _count_bytes(data, start, end, block)
+        return _count_str(data, start, end, block, scratch)
+    words, error = _count_bytes(data, start, end, block, scratch)
     if error is not None:
         raise InvalidUTF8Error(*error)
     return words
