@@ -6,9 +6,9 @@ memory speed, exactly for all of Unicode:
 
 * Blocks of about ``BLOCK_BYTES`` (cut on character boundaries) with preallocated ``out=``
   buffers: temporaries stay in cache and memory is bounded by the block, not the input. Each call
-  borrows its own set of buffers from a small pool (``ScratchPool``), so threads counting at once never share one
-  and the fresh threads of each ``threads``-executor call reuse warm buffers. One bit (was the last
-  byte whitespace?) crosses from block to block.
+  borrows its own set of buffers from a small pool (``ScratchPool``), so threads counting at once
+  never share one and the fresh threads of each ``threads``-executor call reuse warm buffers. One
+  bit (was the last byte whitespace?) crosses from block to block.
 * ASCII blocks (``max() < 0x80``, one fast reduction) need no UTF-8 validation and only the
   ``a <= 32`` test; the control bytes ``0x00-0x08`` and ``0x0E-0x1B``, which are ``<= 32`` but not
   whitespace, are ruled out by a subtraction and two reductions, and handled by an exact table
@@ -378,8 +378,8 @@ def count_numpy(data: str | bytes | bytearray | memoryview, start: int = 0,
 
     ``block`` (bytes, or code points for ``str``) sets the memory used; tests make it tiny so that
     block boundaries fall everywhere. ``scratch`` lends the block buffers (default ``SCRATCH``,
-    kept between calls; a fresh ``ScratchPool()`` makes the call allocate its own). Invalid UTF-8 raises ``InvalidUTF8Error`` naming the first bad
-    byte's offset from ``start``.
+    kept between calls; a fresh ``ScratchPool()`` makes the call allocate its own). Invalid UTF-8
+    raises ``InvalidUTF8Error`` naming the first bad byte's offset from ``start``.
     """
     if isinstance(block, bool) or not isinstance(block, int) or block < 1:
         raise ValueError(f"block must be a positive int, got {block!r}")
