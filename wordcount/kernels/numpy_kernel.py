@@ -32,6 +32,7 @@ the GIL.
 from __future__ import annotations
 
 import codecs
+import mmap
 import sys
 import threading
 from collections.abc import Iterator
@@ -74,25 +75,30 @@ for _c in WHITESPACE:
 
 class _Buffers:
     """Scratch arrays reused by every block of a call (``out=`` targets), grown when a block is
-    larger than any before."""
+    larger than any before.
+
+    They live in one anonymous ``mmap`` rather than on the heap: freed, the pages go straight
+    back to the OS, whereas glibc keeps a thread's freed heap resident in that thread's arena for
+    the next thread, where a memory measurement would not see it allocated again.
+    """
 
     def __init__(self) -> None:
         self.size = 0
+        self.nbytes = 0
         self.ensure(64)
 
     def ensure(self, size: int) -> None:
         if size > self.size:
             self.size = size
-            padded = size + 8  # room to round a mask up to whole 64-bit words (_sparse_positions)
-            self.ws = np.empty(padded, dtype=bool)  # whitespace mask
-            self.flag = np.empty(padded, dtype=bool)  # word starts; validation temporaries
-            self.flag2 = np.empty(padded, dtype=bool)
-            self.byte = np.empty(padded, dtype=np.uint8)  # shifted bytes
-            self.words = np.empty(padded // 8, dtype=bool)  # 64-bit words of a mask with hits
-
-    @property
-    def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.ws, self.flag, self.flag2, self.byte, self.words))
+            padded = -(-(size + 8) // 64) * 64  # whole 64-bit words (_sparse_positions), aligned
+            memory = np.frombuffer(mmap.mmap(-1, 4 * padded + padded // 8), dtype=np.uint8)
+            parts = [memory[i * padded : (i + 1) * padded] for i in range(4)]
+            self.ws = parts[0].view(bool)  # whitespace mask
+            self.flag = parts[1].view(bool)  # word starts; validation temporaries
+            self.flag2 = parts[2].view(bool)
+            self.byte = parts[3]  # shifted bytes
+            self.words = memory[4 * padded :].view(bool)  # 64-bit words of a mask with hits
+            self.nbytes = memory.nbytes
 
 
 class ScratchPool:
