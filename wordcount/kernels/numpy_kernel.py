@@ -32,9 +32,11 @@ the GIL.
 from __future__ import annotations
 
 import codecs
+import ctypes
 import mmap
 import sys
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -73,6 +75,21 @@ for _c in WHITESPACE:
         _WS3_SPACE[(_b[0] & 3) << 12 | (_b[1] & 0x3F) << 6 | _b[2] & 0x3F] = True
 
 
+#: The tracemalloc domain numpy reports its own arrays' memory in (``NPY_TRACE_DOMAIN``).
+_NUMPY_TRACE_DOMAIN = 389047
+
+
+def _trace(memory: np.ndarray) -> None:
+    """Report ``memory`` (numpy did not allocate it) to tracemalloc as numpy does its arrays',
+    until it is freed, so allocation counts include the scratch buffers; free if not tracing."""
+    api = ctypes.pythonapi
+    address = memory.ctypes.data
+    if api.PyTraceMalloc_Track(_NUMPY_TRACE_DOMAIN, ctypes.c_size_t(address),
+                               ctypes.c_size_t(memory.nbytes)) == 0:
+        weakref.finalize(memory, api.PyTraceMalloc_Untrack, _NUMPY_TRACE_DOMAIN,
+                         ctypes.c_size_t(address))
+
+
 class _Buffers:
     """Scratch arrays reused by every block of a call (``out=`` targets), grown when a block is
     larger than any before.
@@ -89,9 +106,14 @@ class _Buffers:
 
     def ensure(self, size: int) -> None:
         if size > self.size:
-            self.size = size
-            padded = -(-(size + 8) // 64) * 64  # whole 64-bit words (_sparse_positions), aligned
+            # Room for whole 64-bit words (_sparse_positions), in whole pages: blocks cut on
+            # character boundaries differ by a few bytes, and should not each grow the buffers.
+            padded = -(-(size + 8) // mmap.PAGESIZE) * mmap.PAGESIZE
+            self.size = padded - 8
+            for name in ("ws", "flag", "flag2", "byte", "words"):  # free the old ones first
+                vars(self).pop(name, None)
             memory = np.frombuffer(mmap.mmap(-1, 4 * padded + padded // 8), dtype=np.uint8)
+            _trace(memory)
             parts = [memory[i * padded : (i + 1) * padded] for i in range(4)]
             self.ws = parts[0].view(bool)  # whitespace mask
             self.flag = parts[1].view(bool)  # word starts; validation temporaries
