@@ -201,3 +201,18 @@ def test_counts_stay_exact_under_measurement() -> None:
     figures = measure_memory(TEXT, kernel="split", executor="shared-memory", workers=WORKERS,
                              start_method="spawn")
     assert figures.count == len(TEXT.split()) == wordcount.count_words(TEXT)
+
+
+def test_numpy_scratch_buffers_are_private_mappings() -> None:
+    """Kept buffers are inherited copy-on-write by fork children, never shared with them."""
+    from wordcount.kernels.numpy_kernel import ScratchPool, count_numpy
+    from wordcount.procmem import mappings
+
+    def shared_count() -> int:
+        return sum(m.shared_flag for m in mappings())
+
+    pool = ScratchPool()
+    before = shared_count()
+    assert count_numpy(NUMPY_TEXT, scratch=pool) == len(NUMPY_TEXT.split())
+    assert pool.nbytes > 3 * BLOCK_BYTES
+    assert shared_count() == before

@@ -112,7 +112,10 @@ class _Buffers:
             self.size = padded - 8
             for name in ("ws", "flag", "flag2", "byte", "words"):  # free the old ones first
                 vars(self).pop(name, None)
-            memory = np.frombuffer(mmap.mmap(-1, 4 * padded + padded // 8), dtype=np.uint8)
+            # MAP_PRIVATE: mmap's default for anonymous memory is MAP_SHARED, which would share
+            # a forked worker's buffers with its parent's and its siblings'.
+            raw = mmap.mmap(-1, 4 * padded + padded // 8, flags=mmap.MAP_PRIVATE)
+            memory = np.frombuffer(raw, dtype=np.uint8)
             _trace(memory)
             parts = [memory[i * padded : (i + 1) * padded] for i in range(4)]
             self.ws = parts[0].view(bool)  # whitespace mask
