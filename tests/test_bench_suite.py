@@ -122,8 +122,8 @@ def judge_memory(name: str, info: dict) -> None:
     # Working memory of the kernel over the whole text: numpy writes three buffers as big as its
     # block (or chunk); split decodes the text and builds a list of word objects (8 B a pointer;
     # words of 6 bytes and a space).
-    working = (3 * min(text, BLOCK_BYTES * workers) if kernel == "numpy"
-               else text + 8 * text // 7)
+    working = {"numpy": 3 * min(text, BLOCK_BYTES * workers), "split": text + 8 * text // 7,
+               "native": 0}[kernel]  # (native allocates nothing of its own)
     assert tree >= max(parent, info["peak_workers_bytes"] // workers), (name, figures)
     if in_process:
         assert info["peak_workers_bytes"] == 0, (name, figures)
