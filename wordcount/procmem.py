@@ -8,6 +8,8 @@ benchmark's measurement code for the parent and the whole process tree.
 - ``smaps_rollup`` splits resident pages into private (USS) and shared ones; PSS charges each
   shared page to its sharers in equal parts, so PSS summed over a process tree counts every
   copy-on-write page once.
+- ``smaps`` has the same figures per mapping; ``data_mappings`` picks the ``MAP_SHARED`` ones
+  that hold data (a shared-memory block, a memory-mapped text file) rather than code.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ import os
 from dataclasses import dataclass
 
 _KIB = 1024
+#: Shared mappings the system makes for every process (C library caches such as
+#: ``gconv-modules.cache``), not data of the program's.
+_SYSTEM_PREFIXES = ("/usr/", "/lib", "/etc/", "/var/cache/")
 
 
 def _read_kib_fields(path: str) -> dict[str, int]:
@@ -88,3 +93,57 @@ def worker_memory() -> WorkerMemory:
         private_bytes=private,
         pss_bytes=ru.get("Pss", 0),
     )
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """One mapping of ``/proc/PID/smaps``: its file (or ``[anon]``-like name), size mapped and
+    resident bytes; ``shared_flag`` when mapped ``MAP_SHARED`` (``s`` in its permissions)."""
+
+    path: str
+    size: int
+    rss: int
+    private: int
+    shared_flag: bool
+
+
+def mappings(pid: int | str = "self") -> list[Mapping]:
+    """Every mapping of ``/proc/PID/smaps``."""
+    found: list[Mapping] = []
+    head: list[str] | None = None
+    fields: dict[str, int] = {}
+
+    def flush() -> None:
+        if head is not None:
+            found.append(Mapping(
+                path=head[5] if len(head) > 5 else "", size=fields.get("Size", 0),
+                rss=fields.get("Rss", 0),
+                private=fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0),
+                shared_flag=head[1].endswith("s")))
+
+    with open(f"/proc/{pid}/smaps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 5 and "-" in parts[0] and ":" in parts[3]:  # a mapping's header
+                flush()
+                head, fields = parts, {}
+            elif len(parts) == 3 and parts[2] == "kB":
+                fields[parts[0].rstrip(":")] = int(parts[1]) * _KIB
+    flush()
+    return found
+
+
+def is_data_path(path: str) -> bool:
+    """Whether a ``MAP_SHARED`` mapping of ``path`` holds a program's data: a shared-memory block
+    or a mapped file, not a POSIX semaphore (``/dev/shm/sem.*``: multiprocessing's locks) nor a
+    cache the C library maps into every process."""
+    return (path.startswith("/") and not path.startswith("/dev/shm/sem.")
+            and not path.startswith(_SYSTEM_PREFIXES))
+
+
+def data_mappings(pid: int | str = "self", *, ignore_under: str | None = None) -> list[Mapping]:
+    """The ``MAP_SHARED`` mappings of data (``is_data_path``), without files under
+    ``ignore_under`` (a profiler's output)."""
+    return [m for m in mappings(pid)
+            if m.shared_flag and is_data_path(m.path)
+            and not (ignore_under and m.path.startswith(ignore_under))]
