@@ -8,6 +8,7 @@ is the slow part); the index must link every page and file, and no page may fetc
 
 from __future__ import annotations
 
+import html
 import json
 import linecache
 import os
@@ -21,8 +22,11 @@ from typing import Any
 import memray
 import pytest
 
-from wcbench import corpus, flamegraphs
+from wcbench import corpus, flamegraphs, flamegraphs_index
+from wcbench.flamegraphs_capture import capture_scenario
+from wcbench.flamegraphs_hooks import WorkerCapture
 from wcbench.matrix import Case
+from wcbench.units import format_bytes_spaced
 from wordcount import count_report
 from wordcount.errors import WorkerError
 from wordcount.executors._task import Task
@@ -46,8 +50,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _scenario(root: Path, text: bytes, kernel: str, executor: str, method: str | None,
               render: bool = False) -> dict[str, Any]:
     workers = 1 if executor == "serial" else WORKERS
-    return flamegraphs.capture_scenario(Case(kernel, executor, method, len(text), workers), text,
-                                        root, render=render)
+    # The suite's own figures only where a test reads them (they cost another count).
+    return capture_scenario(Case(kernel, executor, method, len(text), workers), text, root,
+                            render=render, suite=executor == "serial")
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +92,8 @@ def test_every_spawn_worker_is_captured_with_its_chunk(root: Path, spawn: dict[s
     for w in workers:
         capture = root / spawn["name"] / w["capture"]
         assert memray.FileReader(capture).metadata.pid == w["pid"]
-        assert w["peak_memory"] >= w["chunk_bytes"] > SIZE // 4
-        assert w["total_allocated"] >= w["chunk_bytes"]
+        assert w["heap_peak_bytes"] >= w["chunk_bytes"] > SIZE // 4
+        assert w["total_allocated_bytes"] >= w["chunk_bytes"]
 
 
 @pytest.mark.parametrize("method", ["spawn", "forkserver"])
@@ -148,7 +153,7 @@ def test_fork_workers_are_followed_and_closed(root: Path, text: bytes) -> None:
     for w in _workers(scenario):
         assert any(fn == "count_split" for r in _records(root, scenario, w["label"])
                    for fn, _, _ in _frames(r))
-        assert w["peak_memory"] > 3 * w["chunk_bytes"]
+        assert w["heap_peak_bytes"] > 3 * w["chunk_bytes"]
 
 
 def test_pool_workers_get_one_capture_each(root: Path, text: bytes) -> None:
@@ -171,8 +176,76 @@ def test_threads_show_in_the_parent_capture_only(root: Path, text: bytes) -> Non
     assert scenario["count"] == len(text.split())
 
 
+def test_each_page_is_titled_with_its_scenario_and_process(root: Path,
+                                                          spawn: dict[str, Any]) -> None:
+    for proc in spawn["processes"]:
+        content = (root / spawn["name"] / proc["page"]).read_text()
+        title = re.search(r"<title>([^<]*)</title>", content).group(1)  # the document's
+        assert spawn["name"] in title and f"{proc['label']} (pid {proc['pid']})" in title
+
+
+def test_spawn_figures_count_the_copies_exactly(spawn: dict[str, Any]) -> None:
+    parent, *workers = spawn["processes"]
+    envelope = 64
+    assert parent["sent_bytes"] == SIZE + envelope * WORKERS  # the chunks, pickled
+    assert parent["received_bytes"] == sum(w["sent_bytes"] for w in workers) > 0
+    for w in workers:
+        assert w["received_bytes"] == w["chunk_bytes"] + envelope  # its chunk, unpickled
+        assert w["shared_bytes"] == w["shared_mapped_bytes"] == 0  # no shared mapping
+        # It holds the chunk, its decoded str and the list of words, privately.
+        assert w["private_growth_bytes"] > 3 * w["chunk_bytes"]
+    sent = format_bytes_spaced(parent["sent_bytes"])
+    assert (f"the parent pickled {sent} in {WORKERS} tasks; each worker unpickled its"
+            in flamegraphs_index.story(spawn))
+
+
+def test_shared_memory_figures_show_the_block_mapped_not_copied(root: Path,
+                                                                text: bytes) -> None:
+    scenario = _scenario(root, text, "numpy", "shared-memory", "spawn")
+    parent, *workers = scenario["processes"]
+    assert 0 < parent["sent_bytes"] < 512 * WORKERS  # names and offsets only
+    assert parent["shared_mapped_bytes"] == SIZE  # the block it created and filled
+    for w in workers:
+        assert 0 < w["received_bytes"] < 512
+        [block] = w["shared_mappings"]
+        assert block["path"].startswith("/dev/shm/") and block["size"] == SIZE
+        # It read its own chunk of the block: those pages, and no more than the block.
+        assert w["chunk_bytes"] - 4096 <= w["shared_bytes"] <= SIZE
+    sentence = flamegraphs_index.story(scenario)
+    assert f"each worker mapped the {format_bytes_spaced(SIZE)} block" in sentence
+    assert "no private copy" in sentence
+
+
+def test_fork_workers_receive_nothing_by_pickle(root: Path, text: bytes) -> None:
+    scenario = _scenario(root, text, "numpy", "processes", "fork")
+    parent, *workers = scenario["processes"]
+    assert parent["sent_bytes"] == 0 and all(w["received_bytes"] == 0 for w in workers)
+    assert "the parent pickled nothing (fork)" in flamegraphs_index.story(scenario)
+
+
+def test_index_json_has_every_process_and_the_reconciliation(root: Path, text: bytes,
+                                                             spawn: dict[str, Any]) -> None:
+    serial = _scenario(root, text, "numpy", "serial", None)
+    flamegraphs_index.write_index(root)
+    data = json.loads((root / "index.json").read_text())
+    names = {s["name"] for s in data["scenarios"]}
+    assert {spawn["name"], serial["name"]} <= names
+    rows = [p for p in data["processes"] if p["scenario"] == spawn["name"]]
+    assert [p["role"] for p in rows] == ["parent", "worker", "worker"]
+    assert set(rows[0]) >= {"scenario", "role", "pid", "chunks", "heap_peak_bytes",
+                            "private_growth_bytes", "shared_bytes", "received_bytes",
+                            "sent_bytes"}
+    assert rows == [{"scenario": spawn["name"],
+                     **{k: p[k] for k in flamegraphs_index.PROCESS_KEYS}}
+                    for p in spawn["processes"]]
+    note = data["reconciliation"]
+    assert serial["name"] in note
+    assert format_bytes_spaced(serial["processes"][0]["heap_peak_bytes"]) in note
+    assert html.escape(note) in (root / "index.html").read_text()
+
+
 def test_index_links_every_page_and_file(root: Path, spawn: dict[str, Any]) -> None:
-    index = flamegraphs.write_index(root)
+    index = flamegraphs_index.write_index(root)
     links = re.findall(r'href="([^"]+)"', index.read_text())
     for link in links:
         assert (root / link).is_file(), link
@@ -186,7 +259,7 @@ def test_index_links_every_page_and_file(root: Path, spawn: dict[str, Any]) -> N
 
 
 def test_pages_fetch_nothing_from_the_web(root: Path, spawn: dict[str, Any]) -> None:
-    pages = [*sorted((root / spawn["name"]).glob("*.html")), flamegraphs.write_index(root)]
+    pages = [*sorted((root / spawn["name"]).glob("*.html")), flamegraphs_index.write_index(root)]
     for page in pages:
         content = page.read_text()
         assert not re.search(r"<script[^>]*\ssrc=", content), page
@@ -202,7 +275,7 @@ def test_tasks_pickle_as_before_when_no_capture_is_open() -> None:
 
 
 def test_the_hook_is_pickled_ahead_of_the_data() -> None:
-    hook = flamegraphs.WorkerCapture("/nonexistent", parent_pid=-1, one_task_per_process=True)
+    hook = WorkerCapture("/nonexistent", parent_pid=-1, one_task_per_process=True)
     task = Task(0, count_split, b"a b", 0, 3, 0, Measurement(capture=hook))
     _, args = task.__reduce__()
     assert args[0] is hook and args.index(b"a b") > 0
@@ -223,7 +296,7 @@ def test_command_line_runs_each_scenario_in_a_fresh_process(tmp_path: Path) -> N
     scenario = json.loads((out / "split-serial-64KiB-w1" / "scenario.json").read_text())
     [parent] = scenario["processes"]
     assert parent["pid"] != os.getpid()
-    assert parent["peak_memory"] > 3 * SIZE  # the text's words and their list, in that process
+    assert parent["heap_peak_bytes"] > 3 * SIZE  # the text's words and their list, in that process
     assert 'href="split-serial-64KiB-w1/parent.html"' in (out / "index.html").read_text()
 
 
@@ -233,7 +306,7 @@ def test_command_line_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) 
 
 
 def test_a_worker_whose_capture_cannot_start_fails_the_call(tmp_path: Path) -> None:
-    hook = flamegraphs.WorkerCapture(str(tmp_path / "missing"), os.getpid(), True)
+    hook = WorkerCapture(str(tmp_path / "missing"), os.getpid(), True)
     with pytest.raises(WorkerError, match="without a result"):
         count_report(b"a b c d", executor="processes", workers=2, start_method="spawn",
                      measure=Measurement(capture=hook))

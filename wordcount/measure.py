@@ -8,9 +8,12 @@ exactly what an unmeasured call costs.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from wordcount.transfer import TransferMeter
+
+if TYPE_CHECKING:
+    from wordcount.executors._task import Task
 
 
 class CaptureHook(Protocol):
@@ -19,10 +22,11 @@ class CaptureHook(Protocol):
     A task carries the hook ahead of its data, so a hook whose unpickling starts a capture in a
     spawn or forkserver worker sees the chunk being unpickled; ``task_done`` runs in whichever
     process ran the task, once its result exists and before it is sent (children end in
-    ``os._exit``, which would lose an open capture).
+    ``os._exit``, which would lose an open capture). It is given the task, to tell what the
+    worker received.
     """
 
-    def task_done(self) -> None: ...
+    def task_done(self, task: Task) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def run_task(task: Task, data: object | None = None) -> ChunkResult:
         raise exc.shifted(task.offset) from None
     finally:
         if task.measure.capture is not None:
-            task.measure.capture.task_done()
+            task.measure.capture.task_done(task)
 
 
 def ignore_sigint() -> None:
