@@ -59,8 +59,8 @@ compare: install
 report: install
 	$(PY) -m wcbench.report --results results $(if $(BASE),--base '$(BASE)') $(if $(NEW),--new '$(NEW)')
 
-# results/flamegraphs/index.html: each scenario run once under memray (never timed), capturing the
-# parent and every worker. Matrix variables set on the command line or in the environment (SIZES,
+# results/flamegraphs/index.html and index.json (the one file of it kept in git): each scenario
+# run once under memray (never timed), capturing the parent and every worker. Matrix variables set on the command line or in the environment (SIZES,
 # WORKERS, KERNELS, EXECUTORS, START_METHODS, CORPUS, CORPUS_FILE) choose the scenarios; else a small
 # matrix (1MiB, 2 workers, all kernels, executors but dask, start methods) runs, in 1-2 minutes.
 flame_opt = $(if $(filter command environment,$(origin $(1))),--$(2) '$($(1))')

@@ -10,14 +10,14 @@ after the capture (``measure_memory``, without memray) to set beside memray's.
 
 from __future__ import annotations
 
+import contextlib
 import html
+import io
 import json
 import os
 import pickle
 import re
 import shutil
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -176,12 +176,15 @@ def _name_processes(directory: Path, report: CountReport, chunk_sizes: Sequence[
 def render_flamegraph(capture: Path, title: str) -> Path:
     """``memray flamegraph --no-web`` (its scripts inlined) beside the capture, its page titled
     ``title`` instead of memray's own "flamegraph report", the same on every page."""
+    from memray.commands import main as memray_main
+
     page = capture.with_suffix(".html")
-    done = subprocess.run([sys.executable, "-m", "memray", "flamegraph", "--no-web", "--force",
-                           "--output", str(page), str(capture)],
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0 or not page.exists():
-        raise RuntimeError(f"memray flamegraph failed for {capture}: {done.stderr.strip()}")
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+        status = memray_main(["flamegraph", "--no-web", "--force", "--output", str(page),
+                              str(capture)])  # memray's own command, in this process
+    if status != 0 or not page.exists():
+        raise RuntimeError(f"memray flamegraph failed for {capture}: {said.getvalue().strip()}")
     content = page.read_text()
     escaped = html.escape(title)
     content, titled = re.subn(r"<title>[^<]*</title>", f"<title>{escaped}</title>", content,
@@ -249,7 +252,7 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str =
             report = count_report(text, kernel=case.kernel, executor=case.executor,
                                   workers=case.workers, start_method=case.start_method,
                                   measure=Measurement(meter=meter, capture=hook))
-        parent.read(str(directory))
+    parent.read(str(directory))  # after the capture, so that reading /proc is not in it
     sizes = [b - a for a, b in chunk_spans(text, case.workers)]
     processes = _name_processes(directory, report, sizes, parent, hook is not None)
     uncaptured = sorted({c.pid for c in report.chunks} - {p.pid for p in processes})

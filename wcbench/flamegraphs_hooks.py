@@ -9,10 +9,10 @@ How each worker process gets captured:
   hook rides in every ``Task`` ahead of the chunk (``wordcount.measure.Measurement.capture``);
   unpickling it (``_start_in_worker``) starts a ``Tracker`` in the worker, so the chunk's own
   unpickling is in the capture.
-- ``task_done`` runs once a task's result exists and before it is sent: it reads the worker's
-  memory (``/proc``) at that point, where its peak is behind it and a shared block still mapped,
-  and closes the capture of a one-task process (children end in ``os._exit``). A pool worker
-  runs several tasks into one capture, closed when it exits at pool shutdown.
+- ``task_done`` runs once a task's result exists and before it is sent: it closes the capture of
+  a one-task process (children end in ``os._exit``), then reads the worker's memory from
+  ``/proc``, where its peak is behind it and a shared block still mapped. A pool worker runs
+  several tasks into one capture, closed (and its memory read) when it exits at pool shutdown.
 
 Each worker writes ``pid-<pid>.json`` beside its capture (``WorkerFigures``). Everything here is
 per process and keyed or checked by pid, since a fork child inherits it.
@@ -115,15 +115,14 @@ class WorkerCapture:
                                    self.native_traces, self.python_allocators))
 
     def task_done(self, task: Task) -> None:
-        """Read this worker's memory; close its capture if it runs no other task (no-op in the
-        parent, whose threads run tasks too)."""
+        """Count what the task brought; close the capture if the process runs no other task (a
+        no-op in the parent, whose threads run tasks too)."""
         figures = _figures.get(os.getpid())
         if figures is None:
             return
         if self.unpickled:
             figures.received += payload_size(task.data) + ENVELOPE_BYTES
             figures.tasks_received += 1
-        figures.read(self.directory)
         if self.one_task_per_process:
             close(self.directory)
 
@@ -182,12 +181,15 @@ def set_parent_tracker(tracker: Any) -> None:
 
 
 def close(directory: str) -> None:
-    """Stop this worker's capture, writing its file completely, then its figures (idempotent)."""
+    """Stop this worker's capture, writing its file completely, then read its memory and write
+    its figures (idempotent). Read after the capture, so that reading ``/proc`` does not show in
+    it; the peak is behind, and a shared block still mapped (the task is not over)."""
     pid = os.getpid()
     tracker = _open.pop(pid, None)
     if tracker is not None:
         tracker.__exit__(None, None, None)
     figures = _figures.pop(pid, None)
     if figures is not None:
+        figures.read(directory)
         path = Path(directory) / f"pid-{pid}.json"
         path.write_text(json.dumps(asdict(figures)) + "\n")

@@ -82,7 +82,7 @@ def story(scenario: dict[str, Any]) -> str:
         if scenario.get("uncaptured_workers"):
             return f"{name}: workers not captured; {growth}."
         return (f"{name}: no worker process, nothing pickled; the text is counted in place; "
-                f"{growth} (the kernel's working memory).")
+                f"{growth} (the kernel's working memory, and memray's bookkeeping).")
     sent = parent["sent_bytes"]
     head = "the parent pickled nothing (fork)"
     if sent:
