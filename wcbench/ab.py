@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -47,7 +48,11 @@ THRESHOLDS: dict[str, float] = {"in-process": 0.10, "processes": 0.10}
 #: Default time budget of the whole timing, shared out among the cases (seconds).
 BUDGET_SECONDS = 200.0
 #: Rounds: at least this many before a first verdict, then steps of x1.5, at most MAX_ROUNDS.
-MIN_ROUNDS, MAX_ROUNDS, ROUND_STEP = 15, 400, 1.5
+MIN_ROUNDS, MAX_ROUNDS, ROUND_STEP = 20, 400, 1.5
+#: Confidence an interim look needs to stop early: with several looks at 95% a case would stop
+#: on a chance excursion too often (a real 15% slowdown called ``same`` after 20 rounds); the
+#: verdict reported is still the 95% one, which a decisive 99% interval implies.
+STOP_CONFIDENCE = 0.99
 #: Untimed memory calls per side and case; the median of each figure is compared.
 MEMORY_CALLS = 3
 #: Memory growth that passes, per figure, from A/A runs (README, "A/B comparisons").
@@ -126,18 +131,25 @@ def time_rounds(workers: dict[str, Worker], budget: float, threshold: float,
     """Paired rounds until the verdict is decisive or ``budget`` seconds are spent."""
     rounds: list[dict] = []
     deadline = time.monotonic() + budget
+    cpus = sorted(os.sched_getaffinity(0))
+    rng = random.Random(seed)
     target = MIN_ROUNDS
     while True:
         while len(rounds) < target:
             order = SIDES if len(rounds) % 2 == 0 else SIDES[::-1]
-            times = {side: workers[side].request("time", n=1)["times"][0] for side in order}
-            rounds.append({**times, "first": order[0]})
+            cpu = rng.choice(cpus)
+            times = {side: workers[side].request("time", n=1, cpu=cpu)["times"][0]
+                     for side in order}
+            rounds.append({**times, "first": order[0], "cpu": cpu})
             if time.monotonic() > deadline and len(rounds) >= MIN_ROUNDS:
                 break
-        interval = ratio_interval([r["base"] for r in rounds], [r["new"] for r in rounds],
-                                  seed=seed)
+        base, new = [r["base"] for r in rounds], [r["new"] for r in rounds]
+        interval = ratio_interval(base, new, seed=seed)
         judged = verdict(interval, threshold)
-        if judged != INCONCLUSIVE or time.monotonic() >= deadline or len(rounds) >= MAX_ROUNDS:
+        last = time.monotonic() >= deadline or len(rounds) >= MAX_ROUNDS
+        strict = verdict(ratio_interval(base, new, seed=seed, confidence=STOP_CONFIDENCE),
+                         threshold)
+        if last or strict != INCONCLUSIVE:
             return rounds, interval.as_dict(), judged
         target = min(MAX_ROUNDS, int(target * ROUND_STEP))
 
@@ -198,6 +210,7 @@ def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str
                     "loadavg_after": os.getloadavg()},
         "settings": {"budget_seconds": args.budget, "threshold": args.threshold,
                      "thresholds": THRESHOLDS, "min_rounds": MIN_ROUNDS,
+                     "stop_confidence": STOP_CONFIDENCE,
                      "max_rounds": MAX_ROUNDS, "memory_calls": MEMORY_CALLS, "seed": args.seed,
                      "memory_limits": {k: vars(v) for k, v in MEMORY_LIMITS.items()},
                      "corpus": args.corpus_file or args.corpus},

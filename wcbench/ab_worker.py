@@ -8,9 +8,12 @@ other module), and reads one JSON request per line on stdin, answering one JSON 
 - ``{"op": "hello"}``: where ``wordcount`` came from, the interpreter, which memory API it has;
 - ``{"op": "case", "file": ..., "kernel": ..., "executor": ..., "workers": ..., "start_method":
   ...}``: load the text (bytes) and count once, untimed (the warm-up); answers the count;
-- ``{"op": "time", "n": k}``: ``k`` timed calls of ``count_words`` on the loaded case, each
-  after a ``gc.collect()`` outside the timing, so one round's garbage is not collected inside the
-  next; answers the seconds of each;
+- ``{"op": "time", "n": k, "cpu": c}``: ``k`` timed calls of ``count_words`` on the loaded case,
+  each after a ``gc.collect()`` outside the timing, so one round's garbage is not collected
+  inside the next; answers the seconds of each. The process first moves to CPU ``c`` (then may
+  run anywhere again), so both halves of a round start on the same CPU: left to the scheduler,
+  a long-lived process keeps to one CPU, and one side can sit for a whole session on the CPU
+  another job is hogging;
 - ``{"op": "memory"}``: one untimed call with every probe on: ``copied_bytes``, each worker's
   own peak, this process's exact peak growth.
 
@@ -127,6 +130,11 @@ class Side:
         return wordcount.count_words(self.text, **self.case)
 
     def time(self, request: dict) -> dict:
+        cpu = request.get("cpu")
+        if cpu is not None:  # move to this CPU now, then let the scheduler place it freely again
+            allowed = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {cpu})
+            os.sched_setaffinity(0, allowed)
         times = []
         for _ in range(int(request.get("n", 1))):
             gc.collect()

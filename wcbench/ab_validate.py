@@ -1,0 +1,222 @@
+"""``make ab-validate``: how often ``make ab`` gets it right, on this machine, under its load.
+
+In a temporary clone of this repository it commits two known slowdowns and runs ``make ab``'s
+harness (``python -m wcbench.ab``) again and again:
+
+- ``aa``: HEAD against itself, the default cases: any ``slower`` is a false alarm;
+- ``numpy15``: a commit whose numpy kernel spins, by the wall clock, 15% of the time each call of
+  it took, so every count that is all numpy kernel takes 15% longer: the in-process cases;
+- ``start30``: a commit whose worker processes spin, before their task, 30% of the median time
+  BASE took for that case in the ``aa`` runs: the process-start cases (``numpy-processes-*``).
+
+Each run's JSON is kept; ``summary.json`` and the printed table give, per scenario and case, the
+verdicts, the median ratio, rounds and run times, with the load average the runs saw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from wcbench.ab_sides import ROOT
+
+NUMPY_SLOWDOWN = '''
+
+import time as _ab_time
+
+_ab_fast_count_numpy = count_numpy
+
+
+def count_numpy(data, start=0, end=None):
+    """The kernel, then a spin of {fraction} of its own time: {percent} slower, by the clock."""
+    began = _ab_time.perf_counter()
+    n = _ab_fast_count_numpy(data, start, end)
+    until = _ab_time.perf_counter() + {fraction} * (_ab_time.perf_counter() - began)
+    while _ab_time.perf_counter() < until:
+        pass
+    return n
+'''
+
+START_SLOWDOWN = '''
+
+import multiprocessing.process as _ab_process
+import time as _ab_time
+
+_AB_DELAY = {delays!r}  # seconds, by Process class (start method)
+_ab_bootstrap = _ab_process.BaseProcess._bootstrap
+
+
+def _ab_slow_bootstrap(self, *args, **kwargs):
+    """Every worker process spins before its task: a slower worker start."""
+    until = _ab_time.perf_counter() + _AB_DELAY.get(type(self).__name__, 0.0)
+    while _ab_time.perf_counter() < until:
+        pass
+    return _ab_bootstrap(self, *args, **kwargs)
+
+
+_ab_process.BaseProcess._bootstrap = _ab_slow_bootstrap
+'''
+
+#: Each scenario's share of ``make ab``'s budget: the share its cases have in the default set.
+SCENARIO_SHARE = {"aa": 1.0, "numpy15": 2 / 5, "start30": 3 / 5}
+_PROCESS_CLASS = {"fork": "ForkProcess", "spawn": "SpawnProcess",
+                  "forkserver": "ForkServerProcess"}
+SCENARIO_CASES = {
+    "aa": [],
+    "numpy15": ["--kernels", "numpy", "--executors", "serial,threads", "--sizes", "32MiB",
+                "--workers", "2"],
+    "start30": ["--kernels", "numpy", "--executors", "processes", "--sizes", "1MiB",
+                "--workers", "1"],
+}
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def commit_change(repo: Path, base: str, branch: str, path: str, addition: str) -> str:
+    """A commit on ``branch`` (from ``base``) that appends ``addition`` to ``path``."""
+    _git(repo, "checkout", "--quiet", "-B", branch, base)
+    with open(repo / path, "a") as f:
+        f.write(addition)
+    _git(repo, "commit", "--quiet", "-am", f"validation: {branch}")
+    commit = _git(repo, "rev-parse", "HEAD")
+    _git(repo, "checkout", "--quiet", "--detach", base)
+    return commit
+
+
+def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: float) -> dict:
+    """One ``python -m wcbench.ab`` run; its exit status, duration and saved result."""
+    folder = out / scenario
+    before = set(folder.glob("*.json")) if folder.exists() else set()
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-m", "wcbench.ab", "--repo", str(repo), "--base",
+                           base, "--new", new, "--budget", str(budget * SCENARIO_SHARE[scenario]),
+                           "--output-dir",
+                           str(folder), *SCENARIO_CASES[scenario]],
+                          cwd=ROOT, capture_output=True, text=True)
+    seconds = time.monotonic() - started
+    if done.returncode == 2:
+        raise SystemExit(f"ab-validate: {scenario} could not run: {done.stderr.strip()}")
+    (path,) = set(folder.glob("*.json")) - before
+    print(f"{scenario}: exit {done.returncode} in {seconds:.0f}s: {done.stdout.splitlines()[-1]}",
+          flush=True)
+    return {"exit": done.returncode, "seconds": seconds, "file": str(path),
+            "result": json.loads(path.read_text())}
+
+
+def start_delays(aa_runs: list[dict], fraction: float) -> dict[str, float]:
+    """``fraction`` of BASE's median time in the ``aa`` runs, per process start method."""
+    medians: dict[str, list[float]] = {}
+    for run in aa_runs:
+        for case in run["result"]["cases"]:
+            if case["executor"] == "processes" and case.get("median"):
+                medians.setdefault(case["start_method"], []).append(case["median"]["base"])
+    return {_PROCESS_CLASS[m]: round(fraction * statistics.median(v), 4)
+            for m, v in medians.items()}
+
+
+def summarise(runs: dict[str, list[dict]]) -> dict:
+    """Per scenario and case: verdict counts, ratios, rounds; per scenario: run times, load."""
+    summary: dict = {}
+    for scenario, items in runs.items():
+        cases: dict[str, dict] = {}
+        for run in items:
+            for c in run["result"]["cases"]:
+                entry = cases.setdefault(c["name"], {"verdicts": Counter(), "ratios": [],
+                                                     "rounds": [], "widths": []})
+                entry["verdicts"][c["verdict"]] += 1
+                if c.get("interval"):
+                    entry["ratios"].append(c["interval"]["ratio"])
+                    entry["widths"].append(c["interval"]["high"] - c["interval"]["low"])
+                entry["rounds"].append(len(c["rounds"]))
+        loads = [x for r in items for x in (r["result"]["machine"]["loadavg_before"][0],
+                                              r["result"]["machine"]["loadavg_after"][0])]
+        summary[scenario] = {
+            "runs": len(items), "exits": dict(Counter(r["exit"] for r in items)),
+            "seconds": [round(r["seconds"]) for r in items],
+            "load": [min(loads), max(loads)] if loads else [],
+            "cases": {name: {"verdicts": dict(e["verdicts"]),
+                             "median_ratio": round(statistics.median(e["ratios"]), 3),
+                             "median_width": round(statistics.median(e["widths"]), 3),
+                             "median_rounds": statistics.median(e["rounds"])}
+                      for name, e in cases.items()},
+        }
+    return summary
+
+
+def format_summary(summary: dict) -> list[str]:
+    lines = []
+    for scenario, s in summary.items():
+        lines.append(f"{scenario}: {s['runs']} run(s), exit statuses {s['exits']}, "
+                     f"{min(s['seconds'])}-{max(s['seconds'])} s each, load average "
+                     f"{s['load'][0]:.1f}-{s['load'][1]:.1f}")
+        for name, c in s["cases"].items():
+            verdicts = ", ".join(f"{n} {v}" for v, n in sorted(c["verdicts"].items()))
+            lines.append(f"  {name}: {verdicts}; median ratio {c['median_ratio']}, interval "
+                         f"width {c['median_width']}, rounds {c['median_rounds']}")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m wcbench.ab_validate", description=__doc__)
+    p.add_argument("--repeats", type=int, default=10, help="runs per scenario (default 10)")
+    p.add_argument("--scenarios", default="aa,numpy15,start30")
+    p.add_argument("--budget", type=float, default=None,
+                   help="AB_BUDGET of each run (default: make ab's)")
+    p.add_argument("--output-dir", type=Path, default=None,
+                   help="default: results/ab/validate-<UTC time>")
+    args = p.parse_args(argv)
+    from wcbench.ab import BUDGET_SECONDS
+
+    budget = args.budget or BUDGET_SECONDS
+    scenarios = [s for s in args.scenarios.split(",") if s]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    out = args.output_dir or ROOT / "results" / "ab" / f"validate-{stamp}"
+    runs: dict[str, list[dict]] = {s: [] for s in scenarios}
+    with tempfile.TemporaryDirectory(prefix="wcbench-ab-validate-") as tmp:
+        repo = Path(tmp) / "repo"
+        subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+        base = _git(repo, "rev-parse", "HEAD")
+        _git(repo, "checkout", "--quiet", "--detach", base)
+        news = {"aa": base}
+        if "numpy15" in scenarios:
+            news["numpy15"] = commit_change(
+                repo, base, "numpy15", "wordcount/kernels/numpy_kernel.py",
+                NUMPY_SLOWDOWN.format(fraction=0.15, percent="15%"))
+        aa_runs = runs.setdefault("aa", [])
+        if "start30" in scenarios:  # its delays come from A/A runs: at least two first
+            for _ in range(max(2, args.repeats if "aa" in scenarios else 0)):
+                aa_runs.append(run_once(repo, base, base, "aa", out, budget))
+            delays = start_delays(aa_runs, 0.30)
+            print(f"start30: worker start delays {delays}", flush=True)
+            news["start30"] = commit_change(repo, base, "start30", "wordcount/__init__.py",
+                                            START_SLOWDOWN.format(delays=delays))
+        for _ in range(args.repeats):
+            for scenario in scenarios:
+                if scenario != "aa" or "start30" not in scenarios:
+                    runs[scenario].append(run_once(repo, base, news[scenario], scenario, out,
+                                                   budget))
+    summary = summarise({k: v for k, v in runs.items() if v})
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "summary.json").write_text(json.dumps(
+        {"created": stamp, "budget_seconds": budget, "commit": base, "cpu_count": os.cpu_count(),
+         "summary": summary}, indent=1) + "\n")
+    print("\n".join(format_summary(summary)))
+    print(f"saved {out}/summary.json")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
