@@ -9,7 +9,7 @@ VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint bench compare flamegraphs report ab clean
+.PHONY: install test lint bench compare flamegraphs report ab ab-validate clean
 
 install: $(STAMP)
 
@@ -57,7 +57,8 @@ compare: install
 # results/report.md with plots in results/report/: the latest saved run, or NEW (default: latest)
 # against BASE side by side with ratios. A run is a saved file's path or its NNNN number.
 report: install
-	$(PY) -m wcbench.report --results results $(if $(BASE),--base '$(BASE)') $(if $(NEW),--new '$(NEW)')
+	$(PY) -m wcbench.report --results results $(if $(BASE),--base '$(BASE)') $(if $(NEW),--new '$(NEW)') \
+		$(if $(AB),--ab '$(AB)')
 
 # results/flamegraphs/index.html and index.json (the one file of it kept in git): each scenario
 # run once under memray (never timed), capturing the parent and every worker. Matrix variables set on the command line or in the environment (SIZES,
@@ -85,6 +86,12 @@ ab: install
 		$(call ab_opt,KERNELS,kernels) $(call ab_opt,EXECUTORS,executors) \
 		$(call ab_opt,START_METHODS,start-methods) $(call ab_opt,CORPUS,corpus) \
 		$(call ab_opt,CORPUS_FILE,corpus-file)
+
+# How often make ab gets it right here: A/A runs, a numpy kernel 15% slower and worker starts 30%
+# slower, committed in a temporary clone, AB_REPEATS times each (default 10; about 4 minutes a
+# run); summary in results/ab/validate-<time>/summary.json.
+ab-validate: install
+	$(PY) -m wcbench.ab_validate $(call ab_opt,AB_REPEATS,repeats) $(call ab_opt,AB_BUDGET,budget)
 
 clean:
 	rm -rf .venv .venv-* .pytest_cache .hypothesis .ruff_cache *.egg-info build \

@@ -4,9 +4,10 @@ Each side (BASE, NEW) is a checkout and an interpreter running one long-lived pr
 (``wcbench.ab_sides``). Per case, outside any timing: both sides load the same text and count it
 once (the warm-up; the counts must agree), then make ``MEMORY_CALLS`` untimed calls with every
 probe on. Then rounds: in each, both sides time one ``count_words`` call back to back, BASE first
-in even rounds and NEW first in odd ones (A B B A ...), so whatever slows the shared machine slows
-both. Rounds go on, in growing steps, until the interval of the ratio of medians is decisive
-(``wcbench.ab_stats``) or the case's share of the time budget is spent.
+in even rounds and NEW first in odd ones (A B B A ...), both starting on the same CPU (chosen at
+random per round), so whatever slows the shared machine slows both. Rounds go on, in growing
+steps, until the 99% interval of the ratio of medians is decisive (``wcbench.ab_stats``) or the
+case's share of the time budget is spent; the verdict reported is the 95% one.
 
 A regression is a case judged ``slower`` (its whole interval beyond the threshold), a memory
 figure that grew past its limit, or NEW counting a different number of words. Every round's
@@ -29,7 +30,16 @@ from pathlib import Path
 
 from wcbench import corpus
 from wcbench.ab_format import format_result
-from wcbench.ab_sides import ROOT, WORKTREE, AbError, Checkout, Worker, checkout, find_python
+from wcbench.ab_sides import (
+    ROOT,
+    WORKTREE,
+    AbError,
+    Checkout,
+    Worker,
+    build_extensions,
+    checkout,
+    find_python,
+)
 from wcbench.ab_stats import (
     INCONCLUSIVE,
     SLOWER,
@@ -291,7 +301,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         checkouts["base"] = checkout(base_rev, args.repo.resolve())
         checkouts["new"] = checkout(args.new or WORKTREE, args.repo.resolve())
+        builds = {side: build_extensions(checkouts[side], pythons[side])
+                  if any(c.kernel == "native" for c in cases) else "not needed" for side in SIDES}
         result = run_session(cases, args, checkouts, pythons)
+        for side in SIDES:
+            result["sides"][side]["build"] = builds[side]
     finally:
         for co in checkouts.values():
             co.remove()

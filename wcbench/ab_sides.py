@@ -25,6 +25,9 @@ from pathlib import Path
 WORKTREE = "worktree"
 #: The current tree: the harness (and ``ab_worker.py``) always come from here.
 ROOT = Path(__file__).resolve().parents[1]
+#: Exported beside ``wordcount/`` when a revision has them: what building its C extensions needs
+#: (not pyproject.toml: its metadata may need a newer setuptools than the side's interpreter has).
+BUILD_FILES = ("setup.py", "csrc")
 #: How long one request to a side may take before the side is declared hung (seconds).
 REQUEST_TIMEOUT = 600.0
 
@@ -104,15 +107,29 @@ def revision_checkout(rev: str, repo: Path) -> Checkout:
         raise AbError(f"revision {rev!r} ({commit[:10]}) has no wordcount package")
     path = Path(tempfile.mkdtemp(prefix=f"wcbench-ab-{commit[:10]}-"))
     checkout = Checkout(rev, path, commit, temporary=True)
+    listed = _git("ls-tree", "--name-only", commit, *BUILD_FILES, cwd=repo).splitlines()
     try:
-        archive = subprocess.run(["git", "archive", "--format=tar", commit, "wordcount"],
-                                 cwd=repo, capture_output=True, check=True)
+        archive = subprocess.run(["git", "archive", "--format=tar", commit, "wordcount",
+                                  *listed], cwd=repo, capture_output=True, check=True)
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(path, filter="data")
     except BaseException:
         checkout.remove()
         raise
     return checkout
+
+
+def build_extensions(co: Checkout, python: str) -> str:
+    """Compile a revision's C extensions in place with its side's interpreter (the working
+    tree has them from ``make install``); what happened, for the record. A failed build leaves
+    the side without them: a case that needs one then stops with the package's own message."""
+    if not co.temporary or not (co.path / "setup.py").is_file():
+        return "nothing to build"
+    done = subprocess.run([python, "setup.py", "--quiet", "build_ext", "--inplace"],
+                          cwd=co.path, capture_output=True, text=True)
+    if done.returncode != 0:
+        return "build failed: " + (done.stderr.strip().splitlines() or ["?"])[-1]
+    return "built in place"
 
 
 def checkout(rev: str, repo: Path = ROOT) -> Checkout:

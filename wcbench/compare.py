@@ -1,10 +1,19 @@
 """Compare two saved benchmark runs: median time and every memory figure, with tolerances.
 
-pytest-benchmark compares times only; memory regressions are this suite's own. A figure
-regresses when it grows by more than its tolerance and more than its floor:
+pytest-benchmark compares times only; memory regressions are this suite's own. Memory and copies
+are judged tightly where they are read exactly; time is reported with the noise the runs show
+and judged only where that noise allows. Two runs saved in different sessions cannot tell a time
+change from the machine's drift between them (the same suite on two days moved every median, by
+1.68x in the middle case): ``make ab`` times old and new code side by side for that.
 
-- median time: ``new - base > max(base * time_tolerance, time_floor)``; the floor keeps
-  sub-millisecond cases (a thread switch, a page fault) from flagging on scheduler noise;
+- median time: each run's median gets its 95% interval from the run's own spread (the notch of
+  a box plot, ``median +- 1.57 IQR / sqrt(rounds)``), and the ratio NEW/BASE the interval those
+  allow. ``slower`` (a regression) when ``new - base > max(base * time_tolerance, time_floor)``
+  and the whole interval lies beyond ``1 + time_tolerance``; ``same`` when the interval lies
+  within ``SAME_BAND`` (10%) or the change is under the floor whatever the spread; ``faster``
+  when it lies below ``1 / (1 + SAME_BAND)``; otherwise ``inconclusive``, never "no
+  regression". The floor keeps sub-millisecond cases (a thread switch, a page fault) from
+  flagging on scheduler noise;
 - a memory peak (parent, workers, tree): ``new - base > max(base * memory_tolerance,
   memory_floor, text_bytes * memory_floor_text)``; tolerance and floors absorb what varies
   between identical runs: a worker interpreter more or less (a pool starts its workers on
@@ -27,13 +36,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from wcbench.results import (
     Benchmark,
     SavedRun,
     SavedRunError,
+    Stats,
     find_run,
     load_run,
     machine_id,
@@ -51,6 +61,11 @@ from wcbench.units import (
 TIME_TOLERANCE = 2.0
 #: Growth of a median time below this many seconds is never a regression.
 TIME_FLOOR_SECONDS = 0.005
+#: A time ratio whose interval lies within this band (either way) is ``same``.
+SAME_BAND = 0.10
+#: Half-width of a median's 95% interval in IQRs, times sqrt(rounds): McGill, Tukey and Larsen's
+#: notch (what matplotlib's box plots draw).
+NOTCH = 1.57
 #: Default tolerated growth of a measured memory peak (fraction).
 MEMORY_TOLERANCE = 1.5
 #: Growth of a memory peak below this many bytes is never a regression...
@@ -59,7 +74,7 @@ MEMORY_FLOOR_BYTES = 48 << 20
 MEMORY_FLOOR_TEXT = 1.0
 #: ``copied_bytes`` is counted exactly, not measured, so it gets a tight tolerance of its own
 #: (and a floor for pickling overhead): a strategy that starts copying its text is caught.
-COPIED_TOLERANCE = 0.05
+COPIED_TOLERANCE = 0.01
 COPIED_FLOOR_BYTES = 4 << 10
 
 #: The memory figures every matrix benchmark's ``extra_info`` holds.
@@ -80,13 +95,18 @@ _SHORT = {
 
 @dataclass(frozen=True)
 class Change:
-    """One figure of one benchmark in both runs, and whether its growth is a regression."""
+    """One figure of one benchmark in both runs, and whether its growth is a regression.
+
+    A median time also carries its verdict and the interval of NEW/BASE its runs' spread allows.
+    """
 
     benchmark: str
     figure: str
     base: float
     new: float
     regression: bool
+    verdict: str | None = None
+    interval: tuple[float, float] | None = None
 
     @property
     def relative(self) -> float | None:
@@ -165,6 +185,31 @@ def _reference(figures: dict[str, float], key: str) -> float:
     return figures[key]
 
 
+def median_interval(stats: Stats) -> tuple[float, float]:
+    """The 95% interval of a run's median from its own spread; a point without quartiles."""
+    if not stats.iqr or not stats.rounds:
+        return stats.median, stats.median
+    half = NOTCH * stats.iqr / stats.rounds ** 0.5
+    return max(stats.median - half, 0.0), stats.median + half
+
+
+def judge_time(base: Stats, new: Stats, tol: Tolerances) -> Change:
+    """The median time's verdict (see the module docstring); ``benchmark`` is filled later."""
+    (bl, bh), (nl, nh) = median_interval(base), median_interval(new)
+    lo, hi = nl / bh if bh > 0 else 0.0, nh / bl if bl > 0 else float("inf")
+    growth = new.median - base.median
+    if growth > max(base.median * tol.time, tol.time_floor) and lo > 1 + tol.time:
+        verdict = "slower"
+    elif (lo >= 1 / (1 + SAME_BAND) and hi <= 1 + SAME_BAND) \
+            or max(nh - bl, bh - nl) <= tol.time_floor:
+        verdict = "same"
+    elif hi < 1 / (1 + SAME_BAND):
+        verdict = "faster"
+    else:
+        verdict = "inconclusive"
+    return Change("", "median", base.median, new.median, verdict == "slower", verdict, (lo, hi))
+
+
 def compare_runs(base: SavedRun, new: SavedRun,
                  tolerances: Tolerances | None = None) -> Comparison:
     """Every figure of every benchmark present in both runs, flagged against ``tolerances``."""
@@ -176,9 +221,7 @@ def compare_runs(base: SavedRun, new: SavedRun,
     common = sorted(set(old) & set(now), key=lambda n: (now[n].group or "", n))
     for name in common:
         b, n = old[name], now[name]
-        bt, nt = b.median, n.median
-        slower = nt - bt > max(bt * tol.time, tol.time_floor)
-        result.changes.append(Change(name, "median", bt, nt, slower))
+        result.changes.append(replace(judge_time(b.stats, n.stats, tol), benchmark=name))
         bm, nm = _memory_figures(b), _memory_figures(n)
         text_bytes = float(b.extra_info.get("text_bytes") or 0)
         for key in MEMORY_KEYS:
@@ -199,7 +242,23 @@ def _fmt_change(change: Change) -> str:
     rel = change.relative
     delta = ("new" if change.new else "=") if rel is None else f"{rel:+.0%}"
     mark = " !" if change.regression else ""
+    if change.interval is not None:
+        lo, hi = change.interval
+        delta += f" [{lo:.2f}-{hi:.2f}] {change.verdict}"
     return f"{_SHORT[change.figure]} {fmt(change.base)}->{fmt(change.new)} {delta}{mark}"
+
+
+def _time_summary(changes: list[Change]) -> str:
+    """``times: 3 same, 40 inconclusive ...``, pointing to ``make ab`` when any is inconclusive."""
+    counts: dict[str, int] = {}
+    for c in changes:
+        if c.verdict is not None:
+            counts[c.verdict] = counts.get(c.verdict, 0) + 1
+    text = "times: " + ", ".join(f"{n} {v}" for v, n in sorted(counts.items()))
+    if counts.get("inconclusive"):
+        text += (" (two saved runs cannot tell such a change from the machine's drift between "
+                 "sessions: time it with `make ab`)")
+    return text
 
 
 def format_comparison(result: Comparison) -> list[str]:
@@ -208,7 +267,9 @@ def format_comparison(result: Comparison) -> list[str]:
     lines = [
         f"base: {result.base.path}",
         f"new:  {result.new.path}",
-        f"tolerances: median time +{tol.time:.0%} (and at least {format_time(tol.time_floor)}); "
+        f"tolerances: median time +{tol.time:.0%} (and at least {format_time(tol.time_floor)}) "
+        f"with its interval clear of it, 'same' within {SAME_BAND:.0%}, intervals from each "
+        "run's quartiles; "
         f"memory peaks +{tol.memory:.0%} (and at least {format_bytes(tol.memory_floor)} and "
         f"{tol.memory_floor_text:g} x the text); copied +{tol.copied:.0%}; "
         "'!' marks a regression",
@@ -227,11 +288,13 @@ def format_comparison(result: Comparison) -> list[str]:
         for skip in run.skipped:
             lines.append(f"{label}: {skip.name}: {skip.reason}")
     regressions = result.regressions
+    times = _time_summary(result.changes)
     if regressions:
         lines.append(f"{len(regressions)} regression(s): " + ", ".join(
-            f"{c.benchmark} {_SHORT[c.figure]}" for c in regressions))
+            f"{c.benchmark} {_SHORT[c.figure]}" for c in regressions) + f"; {times}")
     else:
-        lines.append(f"no regression in {len(by_bench)} benchmark(s) present in both runs")
+        lines.append(f"no regression in memory or copies of {len(by_bench)} benchmark(s) "
+                     f"present in both runs; {times}")
     return lines
 
 

@@ -26,6 +26,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from wcbench.ab_report import SavedAbError, ab_report_lines, find_ab, load_ab
 from wcbench.report_comparison import comparison_lines
 from wcbench.report_markdown import report_lines
 from wcbench.report_plots import PlotError, write_plots
@@ -57,6 +58,15 @@ def build(results: Path, output: Path, base: str | None = None, new: str | None 
     return output
 
 
+def build_ab(results: Path, output: Path, spec: str) -> Path:
+    """Write the page of a saved A/B comparison (``spec``: a file or ``latest``)."""
+    path = find_ab(spec, results)
+    lines = ab_report_lines(load_ab(path), str(path))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("\n".join(lines) + "\n")
+    return output
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m wcbench.report``: exit 0 with the report written, 2 on a user error."""
     parser = argparse.ArgumentParser(prog="python -m wcbench.report", description=__doc__.split(
@@ -68,11 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                              "the same stem beside it")
     parser.add_argument("--base", help="run to compare against: a file path or NNNN number")
     parser.add_argument("--new", help="run to report (default: the latest saved run)")
+    parser.add_argument("--ab", help="render a saved `make ab` comparison instead: its file, "
+                                     "or 'latest' (written to RESULTS/ab-report.md)")
     args = parser.parse_args(argv)
-    output = args.output or args.results / "report.md"
+    output = args.output or args.results / ("ab-report.md" if args.ab else "report.md")
     try:
-        written = build(args.results, output, base=args.base or None, new=args.new or None)
-    except (ReportError, SavedRunError, PlotError) as exc:
+        if args.ab:
+            written = build_ab(args.results, output, args.ab)
+        else:
+            written = build(args.results, output, base=args.base or None, new=args.new or None)
+    except (ReportError, SavedRunError, PlotError, SavedAbError) as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
     print(f"report written to {written}")
