@@ -52,7 +52,8 @@ compare: install
 		$(call bench_opt,NEW,new) $(call bench_opt,TIME_TOLERANCE,time-tolerance) \
 		$(call bench_opt,MEMORY_TOLERANCE,memory-tolerance) \
 		$(call bench_opt,TIME_FLOOR,time-floor) $(call bench_opt,MEMORY_FLOOR,memory-floor) \
-		$(call bench_opt,COPIED_TOLERANCE,copied-tolerance)
+		$(call bench_opt,COPIED_TOLERANCE,copied-tolerance) \
+		$(call bench_opt,EXACT_TOLERANCE,exact-tolerance)
 
 # results/report.md with plots in results/report/: the latest saved run, or NEW (default: latest)
 # against BASE side by side with ratios. A run is a saved file's path or its NNNN number.

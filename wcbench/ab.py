@@ -68,8 +68,8 @@ MEMORY_CALLS = 3
 #: Memory growth that passes, per figure, from A/A runs (README, "A/B comparisons").
 MEMORY_LIMITS: dict[str, MemoryLimit] = {
     "copied_bytes": MemoryLimit(0.01, 4 << 10),
-    "peak_workers_bytes": MemoryLimit(0.10, 4 << 20),
-    "peak_parent_bytes": MemoryLimit(0.10, 8 << 20),
+    "peak_workers_bytes": MemoryLimit(0.05, 1 << 20),
+    "peak_parent_bytes": MemoryLimit(0.10, 4 << 20),
 }
 SIDES = ("base", "new")
 

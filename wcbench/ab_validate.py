@@ -127,6 +127,10 @@ def start_delays(aa_runs: list[dict], fraction: float) -> dict[str, float]:
             for m, v in medians.items()}
 
 
+def _read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
 def summarise(runs: dict[str, list[dict]]) -> dict:
     """Per scenario and case: verdict counts, ratios, rounds; per scenario: run times, load."""
     summary: dict = {}
@@ -150,6 +154,9 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
             "cases": {name: {"verdicts": dict(e["verdicts"]),
                              "median_ratio": round(statistics.median(e["ratios"]), 3),
                              "median_width": round(statistics.median(e["widths"]), 3),
+                             # the interval's low end must clear 1 + threshold (10%)
+                             "smallest_callable": round(1.10 + statistics.median(e["widths"])
+                                                        / 2, 2),
                              "median_rounds": statistics.median(e["rounds"])}
                       for name, e in cases.items()},
         }
@@ -165,7 +172,8 @@ def format_summary(summary: dict) -> list[str]:
         for name, c in s["cases"].items():
             verdicts = ", ".join(f"{n} {v}" for v, n in sorted(c["verdicts"].items()))
             lines.append(f"  {name}: {verdicts}; median ratio {c['median_ratio']}, interval "
-                         f"width {c['median_width']}, rounds {c['median_rounds']}")
+                         f"width {c['median_width']} (smallest slowdown it could call about "
+                         f"x{c['smallest_callable']}), rounds {c['median_rounds']}")
     return lines
 
 
@@ -177,7 +185,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="AB_BUDGET of each run (default: make ab's)")
     p.add_argument("--output-dir", type=Path, default=None,
                    help="default: results/ab/validate-<UTC time>")
+    p.add_argument("--summarise", type=Path, default=None, metavar="DIR",
+                   help="only summarise the runs saved under DIR/<scenario>/")
     args = p.parse_args(argv)
+    if args.summarise:
+        saved = {d.name: [{"exit": 1 if r["regression"] else 0, "seconds": r["duration_seconds"],
+                           "result": r} for r in map(_read, sorted(d.glob("*.json")))]
+                 for d in sorted(args.summarise.iterdir()) if d.is_dir()}
+        print("\n".join(format_summary(summarise({k: v for k, v in saved.items() if v}))))
+        return 0
     from wcbench.ab import BUDGET_SECONDS
 
     budget = args.budget or BUDGET_SECONDS
