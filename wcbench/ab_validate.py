@@ -38,14 +38,20 @@ _ab_fast_count_numpy = count_numpy
 
 
 def count_numpy(data, start=0, end=None):
-    """The kernel, then a spin of {fraction} of its own time: {percent} slower, by the clock."""
+    """The kernel, then a wait of {percent} of its own time."""
     began = _ab_time.perf_counter()
     n = _ab_fast_count_numpy(data, start, end)
-    until = _ab_time.perf_counter() + {fraction} * (_ab_time.perf_counter() - began)
-    while _ab_time.perf_counter() < until:
-        pass
+    {wait}
     return n
 '''
+#: How the slowdowns wait: ``spin`` burns CPU (like real extra work; on a loaded machine the
+#: process is then scheduled later, which adds more than the spin itself), ``sleep`` does not
+#: (the wall-clock effect is exactly the fraction asked for).
+WAITS = {
+    "spin": "until = _ab_time.perf_counter() + {fraction} * (_ab_time.perf_counter() - began)\n"
+            "    while _ab_time.perf_counter() < until:\n        pass",
+    "sleep": "_ab_time.sleep({fraction} * (_ab_time.perf_counter() - began))",
+}
 
 START_SLOWDOWN = '''
 
@@ -185,6 +191,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="AB_BUDGET of each run (default: make ab's)")
     p.add_argument("--output-dir", type=Path, default=None,
                    help="default: results/ab/validate-<UTC time>")
+    p.add_argument("--wait", choices=tuple(WAITS), default="spin",
+                   help="how the numpy slowdown waits (default: spin)")
     p.add_argument("--summarise", type=Path, default=None, metavar="DIR",
                    help="only summarise the runs saved under DIR/<scenario>/")
     args = p.parse_args(argv)
@@ -210,7 +218,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "numpy15" in scenarios:
             news["numpy15"] = commit_change(
                 repo, base, "numpy15", "wordcount/kernels/numpy_kernel.py",
-                NUMPY_SLOWDOWN.format(fraction=0.15, percent="15%"))
+                NUMPY_SLOWDOWN.format(wait=WAITS[args.wait].format(fraction=0.15),
+                                      percent="15%"))
         aa_runs = runs.setdefault("aa", [])
         if "start30" in scenarios:  # its delays come from A/A runs: at least two first
             for _ in range(max(2, args.repeats if "aa" in scenarios else 0)):
