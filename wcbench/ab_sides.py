@@ -195,8 +195,8 @@ class Worker:
             if "ModuleNotFoundError" not in str(exc):
                 raise
             raise AbError(f"{exc} (each side's interpreter needs numpy, the package's "
-                          "dependency: PYTHON_NEW=.venv-NAME/bin/python after make install "
-                          "PYTHON=NAME)") from None
+                          f"dependency: PYTHON_{self.label}=.venv-NAME/bin/python after make "
+                          "install PYTHON=NAME)") from None
         expected = self.checkout.path / "wordcount"
         if Path(self.info["wordcount"]).resolve() != expected.resolve():
             raise AbError(f"{self.label} imported wordcount from {self.info['wordcount']}, "
