@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from wcbench import flamegraphs_hooks as hooks
-from wcbench.flamegraphs_hooks import WorkerCapture, WorkerFigures
+from wcbench.flamegraphs_hooks import ProcessFigures, WorkerCapture
 from wcbench.flamegraphs_stats import capture_stats
 from wcbench.matrix import Case
 from wcbench.memory import measure_memory
@@ -57,7 +57,7 @@ class ParentMappings:
                        rb"(?:[A-Za-z]+:[^\n]*\n)*?Rss:\s+(\d+) kB", re.MULTILINE)
 
     def __init__(self, ignore_under: str) -> None:
-        self.figures = WorkerFigures(pid=os.getpid())
+        self.figures = ProcessFigures(pid=os.getpid())
         self._ignore = ignore_under.encode()
         self._buffer = bytearray(2 << 20)  # /proc/self/smaps of a Python process: 0.1-0.5 MB
         self._stop = threading.Event()
@@ -117,7 +117,7 @@ class ProcessCapture:
     chunks: tuple[int, ...]
     chunk_bytes: int
     capture: Path
-    figures: WorkerFigures
+    figures: ProcessFigures
 
 
 _PID_FILE = re.compile(r"(?:parent\.bin\.|pid-)(\d+)(?:\.bin)?$")
@@ -133,17 +133,17 @@ def _worker_files(directory: Path) -> dict[int, Path]:
     return found
 
 
-def _worker_figures(directory: Path, pid: int) -> WorkerFigures:
+def _worker_figures(directory: Path, pid: int) -> ProcessFigures:
     path = directory / f"pid-{pid}.json"
     if not path.exists():
-        return WorkerFigures(pid=pid)
-    figures = WorkerFigures(**json.loads(path.read_text()))
+        return ProcessFigures(pid=pid)
+    figures = ProcessFigures(**json.loads(path.read_text()))
     path.unlink()
     return figures
 
 
 def _name_processes(directory: Path, report: CountReport, chunk_sizes: Sequence[int],
-                    parent: WorkerFigures, captured: bool) -> list[ProcessCapture]:
+                    parent: ProcessFigures, captured: bool) -> list[ProcessCapture]:
     """Rename worker captures to ``worker-<i>.bin``, numbered by the first chunk each counted
     (workers that got no task, possible in a pool, come last). ``captured``: every worker
     process must have a capture (not so for Dask's workers)."""
@@ -247,7 +247,7 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str =
     meter = TransferMeter()
     sampler = ParentMappings(str(directory))  # its buffer before the parent's figures start
     with _captured(directory, hook):
-        parent = sampler.figures = WorkerFigures.start()  # memray's own start-up not counted
+        parent = sampler.figures = ProcessFigures.start()  # memray's own start-up not counted
         with sampler:
             report = count_report(text, kernel=case.kernel, executor=case.executor,
                                   workers=case.workers, start_method=case.start_method,

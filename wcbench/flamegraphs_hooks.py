@@ -14,7 +14,7 @@ How each worker process gets captured:
   ``/proc``, where its peak is behind it and a shared block still mapped. A pool worker runs
   several tasks into one capture, closed (and its memory read) when it exits at pool shutdown.
 
-Each worker writes ``pid-<pid>.json`` beside its capture (``WorkerFigures``). Everything here is
+Each worker writes ``pid-<pid>.json`` beside its capture (``ProcessFigures``). Everything here is
 per process and keyed or checked by pid, since a fork child inherits it.
 
 memray's limits met here (1.20, CPython 3.11): a new ``Tracker`` cannot start in a fork child of a
@@ -42,12 +42,12 @@ from wordcount.procmem import data_mappings, reset_peak, rollup, status, uss
 _parent_tracker: Any = None
 #: The tracker recording each worker process, by pid.
 _open: dict[int, Any] = {}
-#: Each captured worker's figures, by pid.
-_figures: dict[int, WorkerFigures] = {}
+#: Each captured worker process's figures, by pid.
+_figures: dict[int, ProcessFigures] = {}
 
 
 @dataclass
-class WorkerFigures:
+class ProcessFigures:
     """One process's memory while captured, read from ``/proc`` (bytes), and what it received.
 
     ``private_start``: private pages (USS) when the capture started (the interpreter, before the
@@ -67,7 +67,7 @@ class WorkerFigures:
     tasks_received: int = 0
 
     @classmethod
-    def start(cls) -> WorkerFigures:
+    def start(cls) -> ProcessFigures:
         """This process's figures from now on (its peak is reset to its present size)."""
         reset_peak()
         return cls(pid=os.getpid(), private_start=uss(rollup()))
@@ -152,7 +152,7 @@ def _start_in_worker(*fields: Any) -> WorkerCapture:
         if failed:
             raise failed[0]  # the task fails to unpickle: the worker fails loudly
         _open[pid] = tracker
-        _figures[pid] = WorkerFigures.start()
+        _figures[pid] = ProcessFigures.start()
         # Pool workers exit normally and run this; a one-task process closes in task_done.
         util.Finalize(None, close, args=(hook.directory,), exitpriority=100)
     return hook
@@ -170,7 +170,7 @@ def adopt_fork(hook: WorkerCapture) -> None:
     if _parent_tracker is not None:
         pid = os.getpid()
         _open[pid] = _parent_tracker
-        _figures[pid] = WorkerFigures.start()
+        _figures[pid] = ProcessFigures.start()
         util.Finalize(None, close, args=(hook.directory,), exitpriority=100)
 
 
