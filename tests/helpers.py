@@ -43,6 +43,21 @@ EXIT_WORD = "EXIT"
 #: How long ``sleepy_kernel`` and the non-failing chunks of the faulty kernels sleep: far longer
 #: than any test waits, so a call that waits for them is caught by the test's liveness bound.
 SLEEP_SECONDS = 60.0
+#: Environment variable naming a directory where each kernel call, once it runs, creates a file
+#: named after its process id: the sign a test waits for before it signals a busy worker.
+READY_DIR_ENV = "WORDCOUNT_TEST_READY_DIR"
+
+
+def _announce() -> None:
+    """Say 'this process is in a kernel now' where the test looks for it (if it asked)."""
+    directory = os.environ.get(READY_DIR_ENV)
+    if directory:
+        Path(directory, f"{os.getpid()}-{time.monotonic_ns()}").touch()
+
+
+def kernels_running(directory: Path) -> int:
+    """How many kernel calls have announced themselves in ``directory``."""
+    return len(os.listdir(directory))
 
 
 def _chunk(data: object, start: int, end: int | None) -> str:
@@ -55,6 +70,7 @@ def _chunk(data: object, start: int, end: int | None) -> str:
 def raising_kernel(data: object, start: int = 0, end: int | None = None) -> int:
     """Raise in the chunk holding ``RAISE``; sleep in the others."""
     words = _chunk(data, start, end).split()
+    _announce()
     if RAISE_WORD in words:
         raise RuntimeError(f"helper kernel raised on purpose in pid {os.getpid()}")
     time.sleep(SLEEP_SECONDS)
@@ -64,6 +80,7 @@ def raising_kernel(data: object, start: int = 0, end: int | None = None) -> int:
 def killing_kernel(data: object, start: int = 0, end: int | None = None) -> int:
     """SIGKILL the worker in the chunk holding ``KILL``; sleep in the others."""
     words = _chunk(data, start, end).split()
+    _announce()
     if KILL_WORD in words:
         os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(SLEEP_SECONDS)
@@ -83,6 +100,7 @@ def exiting_kernel(data: object, start: int = 0, end: int | None = None) -> int:
 def sleepy_kernel(data: object, start: int = 0, end: int | None = None) -> int:
     """Keep the worker busy (sleeping) for ``SLEEP_SECONDS``, then count."""
     words = _chunk(data, start, end).split()
+    _announce()
     time.sleep(SLEEP_SECONDS)
     return len(words)
 
@@ -193,6 +211,7 @@ def shm_watch(pid: int | None = None, every: float = 0.002) -> Iterator[set[str]
             seen.update(shm_segments_mapped(pid))
             done.wait(every)
 
+    seen.update(shm_segments_mapped(pid))  # what is mapped already is seen before the block runs
     watcher = threading.Thread(target=poll, name="shm-watch", daemon=True)
     watcher.start()
     try:
@@ -200,6 +219,45 @@ def shm_watch(pid: int | None = None, every: float = 0.002) -> Iterator[set[str]
     finally:
         done.set()
         watcher.join()
+
+
+def zombie_children(pid: int | None = None) -> set[int]:
+    """Direct children of ``pid`` (default: this process) that ended and were never reaped."""
+    import psutil
+
+    try:
+        children = psutil.Process(os.getpid() if pid is None else pid).children()
+    except psutil.NoSuchProcess:
+        return set()
+    zombies = set()
+    for p in children:
+        try:
+            if p.status() == psutil.STATUS_ZOMBIE:
+                zombies.add(p.pid)
+        except psutil.NoSuchProcess:
+            continue
+    return zombies
+
+
+#: Environment variable that marks every process a test starts, and all they start in turn (the
+#: environment is inherited by fork, spawn, the fork server and the resource tracker alike).
+TAG_ENV = "WORDCOUNT_TEST_TAG"
+
+
+def tagged_processes(tag: str) -> set[int]:
+    """Pids of live processes (not zombies: those have ended) whose environment holds ``tag``."""
+    import psutil
+
+    found = set()
+    for p in psutil.process_iter():
+        try:
+            if p.pid == os.getpid() or p.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if p.environ().get(TAG_ENV) == tag:
+                found.add(p.pid)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
 
 
 def leftover_segments(names: set[str]) -> set[str]:
@@ -243,8 +301,10 @@ class Audit:
         return {n for n in self.seen - self.mapped_before if n.startswith("psm_")}
 
     def assert_clean(self) -> None:
-        """No worker process and no shared-memory segment of this test is left."""
+        """No worker process, no unreaped child and no shared-memory segment of this test is
+        left."""
         assert wait_for(lambda: not self.new_workers(), REAP_GRACE), \
             f"worker processes left running: {sorted(self.new_workers())}"
+        assert not zombie_children(), f"children never reaped: {sorted(zombie_children())}"
         left = leftover_segments(set(self.seen) - self.mapped_before)
         assert not left, f"shared-memory segments left in /dev/shm: {sorted(left)}"

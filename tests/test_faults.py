@@ -8,19 +8,24 @@ the test is alive and no shared-memory block it mapped is left in /dev/shm.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import signal
 import threading
 import time
+from multiprocessing import forkserver, resource_tracker
 
 import helpers
+import kernel_that_kills_its_importer
 import pytest
 from helpers import PROCESS_GRID, Audit
 
 import wordcount
 from wordcount import WorkerError
 from wordcount.executors import START_METHODS
-from wordcount.executors._lifecycle import sigint_deferred
+from wordcount.executors._lifecycle import interrupts_deferred
+from wordcount.executors._orphans import describe_end
 
 #: Wall-clock bound for a failing call: a liveness check (the healthy workers sleep
 #: ``helpers.SLEEP_SECONDS``), generous because two shared cores start spawn workers slowly.
@@ -78,6 +83,69 @@ def test_killed_last_started_pool_worker(method: str, audit: Audit) -> None:
                    "killed by SIGKILL|pool worker died", audit)
 
 
+#: Executors and start methods that pickle the task to a fresh interpreter.
+PICKLING_GRID = [(ex, m) for ex, m in PROCESS_GRID if m != "fork"]
+
+
+@pytest.mark.parametrize(("executor", "method"), PICKLING_GRID)
+def test_worker_dying_while_its_chunk_is_sent(executor: str, method: str, audit: Audit) -> None:
+    """Unpickling the task imports the kernel's module ahead of the 1 MiB chunk, and that import
+    kills the worker: the parent is then half-way through writing a chunk far larger than a pipe
+    holds (CPython's spawn launcher hung for ever here)."""
+    text = "word " * ((2 << 20) // 5)
+    err = _fail_promptly(text, kernel_that_kills_its_importer.count, executor, method,
+                         "killed by SIGKILL", audit)
+    assert re.search(r"worker.* \(pid \d+\) was killed by SIGKILL", str(err)), err
+
+
+def _kill_first_worker(before: set[int], killed: list[int], stop: threading.Event) -> None:
+    """SIGKILL the first new worker process of this test as soon as it exists."""
+    while not stop.is_set():
+        new = helpers.worker_processes() - before
+        if new:
+            pid = min(new)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            return
+        stop.wait(0.001)
+
+
+@pytest.mark.parametrize(("executor", "method"), PROCESS_GRID)
+def test_worker_killed_as_soon_as_it_exists(executor: str, method: str, audit: Audit) -> None:
+    """A real SIGKILL at the first sight of a worker: while it starts, receives or counts (the
+    others sleep for a minute); the call fails at once, naming the process and the signal."""
+    # The helpers must exist already: one starting now runs under pytest's command line until its
+    # exec, and would look like a worker to the killer.
+    resource_tracker.ensure_running()
+    if method == "forkserver":
+        forkserver.ensure_running()
+    killed: list[int] = []
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_first_worker, args=(audit.before, killed, stop))
+    killer.start()
+    try:
+        err = _fail_promptly("a b c " * 40_000, helpers.sleepy_kernel, executor, method,
+                             "killed by SIGKILL|being started", audit)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed
+    if "killed by SIGKILL" in str(err):
+        assert f"(pid {killed[0]})" in str(err), (killed, err)
+    else:  # killed before it read its start-up data: the fork server never gave its pid
+        assert method == "forkserver", err
+
+
+def test_forkserver_start_failure_is_described() -> None:
+    """Under forkserver a worker killed before it reads its start-up data fails its ``start``
+    itself (the parent never learns its pid): the error still says what happened."""
+    err = describe_end("worker for chunk 1", None, None, False, "forkserver",
+                       detail="BrokenPipeError(32, 'Broken pipe')")
+    assert err == ("worker for chunk 1 died while it was being started, before it received its "
+                   "chunk (BrokenPipeError(32, 'Broken pipe'))")
+
+
 def test_raising_thread() -> None:
     """Threads cannot be stopped, so every chunk raises here; the call reports a WorkerError."""
     with pytest.raises(WorkerError, match="raised on purpose"):
@@ -106,7 +174,7 @@ def test_ctrl_c_is_deferred_to_the_end_of_a_start_or_cleanup_block() -> None:
     """What keeps Ctrl-C from interrupting ``Process.start()`` half-way: inside the block a
     SIGINT is only recorded; it becomes ``KeyboardInterrupt`` when the block ends."""
     reached_end = False
-    with pytest.raises(KeyboardInterrupt), sigint_deferred():
+    with pytest.raises(KeyboardInterrupt), interrupts_deferred():
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(0.1)  # a KeyboardInterrupt would come here, were the signal not held back
         reached_end = True

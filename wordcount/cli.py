@@ -1,7 +1,8 @@
 """``wordcount PATH``: print the number of words in a file (``-`` for stdin).
 
 Every user error (bad option, unreadable file, invalid UTF-8, a failed worker) is one line on
-stderr and exit status 2; Ctrl-C is exit status 130. Files are memory-mapped, not read into
+stderr and exit status 2; Ctrl-C is exit status 130, SIGTERM 143 and SIGHUP 129, each once the
+workers are stopped and the shared memory unlinked. Files are memory-mapped, not read into
 memory, so the byte kernels count a large file in place.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import mmap
 import os
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -22,6 +24,21 @@ from wordcount.kernels import KERNELS
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+#: Signals that end a count as Ctrl-C does (exit status 128 + the signal's number).
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived: unwinds the count like ``KeyboardInterrupt``, so every
+    ``finally`` stops its workers and unlinks its shared memory on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -81,12 +98,20 @@ def _close_map(mm: mmap.mmap) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; the exit status (0, 2 for any user-facing error, 130 for Ctrl-C)."""
+    """Run the CLI; the exit status (0, 2 for any user-facing error, 130 for Ctrl-C, 143 for
+    SIGTERM, 129 for SIGHUP)."""
+    old = {sig: signal.signal(sig, _raise_terminated) for sig in TERMINATING_SIGNALS}
     try:
         return _count(build_parser().parse_args(argv))
     except KeyboardInterrupt:  # anywhere, parsing included, not only while counting
         print("wordcount: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as exc:
+        print(f"wordcount: terminated by {signal.Signals(exc.signum).name}", file=sys.stderr)
+        return 128 + exc.signum
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
 
 
 def _count(args: argparse.Namespace) -> int:

@@ -1,97 +1,188 @@
 """Starting, watching and stopping worker processes: the plumbing every process executor shares.
 
-``run_processes`` starts one process per task and collects one result from each, failing as soon as
-a process dies without one; ``stop`` terminates and reaps; ``sigint_deferred`` keeps Ctrl-C from
-landing half-way through starting or stopping children.
+``run_processes`` starts one process per task and collects one result from each, failing within
+a fraction of a second when a process dies without one, at whatever moment: while it starts, while
+its chunk is sent, while it counts. Under ``spawn`` and ``forkserver`` the chunk is not a
+``Process`` argument: CPython's spawn launcher writes the arguments into the child's pipe while the
+parent still holds that pipe's read end, so a child that died before reading them all left the
+parent blocked in the write for ever. The process is started with small arguments and its task is
+then pickled and written by ``_send``, which watches the child while it writes. The bytes are the
+same (the task pickled once, counted by ``Task.__reduce__``); only who writes them changed.
+
+``stop`` terminates and reaps; ``interrupts_deferred`` keeps Ctrl-C (and the CLI's SIGTERM and
+SIGHUP) from landing half-way through starting or stopping children. Each worker dies with the
+process that started it (``_orphans``).
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import pickle
 import queue
+import select
 import signal
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from multiprocessing.reduction import ForkingPickler
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
-from wordcount.executors._task import ChunkResult, Task, describe_exit, first_error
+from wordcount.executors._orphans import bind_to_parent, describe_end, expected_parent
+from wordcount.executors._task import ChunkResult, Task, first_error, ignore_sigint, portable_error
 
-#: How often the parent checks on its children while no result arrives (seconds).
+#: How often the parent checks on its children while waiting for them (seconds).
 POLL_SECONDS = 0.05
-#: Grace for a child that exited cleanly to have its result read from the pipe (seconds).
-LOST_RESULT_SECONDS = 2.0
+#: Grace for a child that exited cleanly to have its result read from the queue (seconds): its
+#: result, if it sent one, was in the pipe before it exited.
+LOST_RESULT_SECONDS = 0.5
+#: What a worker puts on the results queue once it runs the package's code: its start is over.
+STARTED = "started"
 
 
-def collect(results: mp.Queue, procs: Sequence[BaseProcess]) -> list[ChunkResult]:
-    """One result per process, failing promptly when a process dies without one."""
-    outcomes: dict[int, ChunkResult | Exception] = {}
-    clean_exit_seen: dict[int, float] = {}
-    waited = 0.0
-    while len(outcomes) < len(procs):
-        try:
-            index, outcome = results.get(timeout=POLL_SECONDS)
-        except queue.Empty:
-            waited += POLL_SECONDS
-        else:
-            outcomes[index] = outcome
-            if isinstance(outcome, Exception) and not isinstance(outcome, InvalidUTF8Error):
-                break  # fail now; invalid UTF-8 waits for the others to report the first offset
-            continue
-        for i, p in enumerate(procs):
-            if i in outcomes or p.exitcode is None:
+def _worker_main(results: mp.Queue, index: int, source: Task | Connection, parent: int | None,
+                 count: Callable[[Task], ChunkResult]) -> None:
+    """Body of every worker of ``run_processes``: report in, get the task, count, report."""
+    ignore_sigint()
+    bind_to_parent(parent)
+    results.put((index, STARTED))
+    try:
+        task = source if isinstance(source, Task) else _receive(source)
+        outcome: ChunkResult | Exception = count(task)
+    except BaseException as exc:
+        outcome = portable_error(index, exc)
+    results.put((index, outcome))
+
+
+def _receive(source: Connection) -> Task:
+    """Unpickle the task ``_send`` writes (one copy of the chunk, as spawn's own loader makes)."""
+    with os.fdopen(os.dup(source.fileno()), "rb") as pipe:
+        task = pickle.load(pipe)
+    source.close()
+    return task
+
+
+def _send(task: Task, writer: Connection, proc: BaseProcess, children: _Children) -> None:
+    """Write the pickled ``task`` to ``proc``, failing as soon as ``proc`` has ended."""
+    payload = memoryview(ForkingPickler.dumps(task))  # Task.__reduce__ counts it on the meter
+    fd = writer.fileno()
+    os.set_blocking(fd, False)
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    poller.register(proc.sentinel, select.POLLIN)
+    sent = 0
+    try:
+        while sent < len(payload):
+            try:
+                sent += os.write(fd, payload[sent:])
                 continue
-            if p.exitcode != 0:
-                _drain(results, outcomes)
-                if i not in outcomes:
-                    raise WorkerError(describe_exit(i, p.pid, p.exitcode))
+            except BlockingIOError:
+                poller.poll(POLL_SECONDS * 1000)
+            except BrokenPipeError:
+                proc.join(1.0)
+            if proc.exitcode is not None:
+                raise children.failure(task.index)
+    finally:
+        payload.release()
+        writer.close()
+
+
+class _Children:
+    """The processes of one call, what each has reported, and the error when one died."""
+
+    def __init__(self, results: mp.Queue, method: str) -> None:
+        self.results = results
+        self.method = method
+        self.procs: list[BaseProcess] = []
+        self.started: set[int] = set()
+        self.outcomes: dict[int, ChunkResult | Exception] = {}
+
+    def take(self, index: int, outcome: object) -> None:
+        if outcome == STARTED:
+            self.started.add(index)
+        else:
+            self.outcomes[index] = outcome  # type: ignore[assignment]
+
+    def drain(self) -> None:
+        """Read what is already in the queue (a dead child may have sent something first)."""
+        with suppress(queue.Empty):
+            while True:
+                self.take(*self.results.get(timeout=0.01))
+
+    def failure(self, index: int) -> WorkerError:
+        """The error for child ``index``, which ended without a result."""
+        self.drain()
+        p = self.procs[index]
+        return WorkerError(describe_end(f"worker for chunk {index}", p.pid, p.exitcode,
+                                        index in self.started, self.method))
+
+    def collect(self) -> list[ChunkResult]:
+        """One result per process, failing promptly when a process dies without one."""
+        clean_exit_seen: dict[int, float] = {}
+        waited = 0.0
+        while len(self.outcomes) < len(self.procs):
+            try:
+                index, outcome = self.results.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                waited += POLL_SECONDS
             else:
-                first_seen = clean_exit_seen.setdefault(i, waited)
-                if waited - first_seen > LOST_RESULT_SECONDS:
-                    raise WorkerError(describe_exit(i, p.pid, p.exitcode))
-    errors = [o for o in outcomes.values() if isinstance(o, Exception)]
-    if errors:
-        raise first_error(errors)
-    return sorted(outcomes.values(), key=lambda r: r.index)  # type: ignore[union-attr]
+                self.take(index, outcome)
+                if isinstance(outcome, Exception) and not isinstance(outcome, InvalidUTF8Error):
+                    break  # fail now; invalid UTF-8 waits for the others to report the first offset
+                continue
+            for i, p in enumerate(self.procs):
+                if i in self.outcomes or p.exitcode is None:
+                    continue
+                if p.exitcode != 0:
+                    self.drain()
+                    if i not in self.outcomes:
+                        raise self.failure(i)
+                elif waited - clean_exit_seen.setdefault(i, waited) > LOST_RESULT_SECONDS:
+                    raise self.failure(i)
+        errors = [o for o in self.outcomes.values() if isinstance(o, Exception)]
+        if errors:
+            raise first_error(errors)
+        return sorted(self.outcomes.values(), key=lambda r: r.index)  # type: ignore[union-attr]
 
 
-def _drain(results: mp.Queue, outcomes: dict[int, ChunkResult | Exception]) -> None:
-    """Read what is already in the queue (a killed child may have sent its result first)."""
-    while True:
-        try:
-            index, outcome = results.get(timeout=0.01)
-        except queue.Empty:
-            return
-        outcomes[index] = outcome
+#: Signals held back while children start or are stopped (those with a Python handler).
+_DEFERRABLE = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
-def sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C (SIGINT) back while workers start or are stopped; it takes effect afterwards.
+def interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT), and SIGTERM/SIGHUP where Python handles them, back while workers
+    start or are stopped; each takes effect afterwards.
 
-    ``Process.start()`` interrupted half-way leaves a child the parent holds no handle on (it
-    lingers, or prints a traceback when it finds its parent gone), and an interrupted cleanup
-    leaves workers running or a segment in /dev/shm. So, for the block, a SIGINT is only recorded
-    (in the main thread's handler: the signal may land in any thread, numpy's included) and
-    re-raised at the end, where it becomes ``KeyboardInterrupt`` as usual. The signal is also
-    blocked in this thread: children inherit the mask, across spawn's ``exec`` too, so a Ctrl-C
-    sent to the whole process group cannot interrupt them while they import; they then ignore
-    SIGINT for good (``ignore_sigint``) and leave it to the parent.
+    ``Process.start()`` interrupted half-way leaves a child the parent holds no handle on, and an
+    interrupted cleanup leaves workers running or a segment in /dev/shm. So, for the block, such a
+    signal is only recorded (in the main thread's handler: the signal may land in any thread,
+    numpy's included) and raised again at the end, where its own handler runs as usual. SIGINT is
+    also blocked in this thread: children inherit the mask, across spawn's ``exec`` too, so a
+    Ctrl-C sent to the whole process group cannot interrupt them while they import; they then
+    ignore SIGINT for good (``ignore_sigint``) and leave it to the parent. A signal whose action
+    is the default (SIGTERM in a program that set no handler) is left alone: it ends the process,
+    and the workers end with it.
     """
     held: list[int] = []
     in_main = threading.current_thread() is threading.main_thread()
-    old_handler = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum)) \
-        if in_main else None
+    old: dict[int, object] = {}
+    if in_main:
+        for sig in _DEFERRABLE:
+            handler = signal.getsignal(sig)
+            if sig == signal.SIGINT or callable(handler):
+                old[sig] = signal.signal(sig, lambda signum, _frame: held.append(signum))
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # a pending SIGINT lands in `held`
-        if in_main:
-            signal.signal(signal.SIGINT, signal.SIG_DFL if old_handler is None else old_handler)
-            if held:
-                signal.raise_signal(signal.SIGINT)
+        for sig, handler in old.items():
+            signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # type: ignore[arg-type]
+        for sig in dict.fromkeys(held):
+            signal.raise_signal(sig)
 
 
 def stop(procs: Sequence[BaseProcess]) -> None:
@@ -107,19 +198,46 @@ def stop(procs: Sequence[BaseProcess]) -> None:
             p.join()
 
 
-def run_processes(ctx: mp.context.BaseContext, tasks: Sequence[Task],
-                  target: Callable[..., None]) -> list[ChunkResult]:
-    """Start ``target(results_queue, task)`` in one process per task and collect the results."""
-    results = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(results, t), name=f"wordcount-{t.index}",
-                         daemon=True) for t in tasks]
+def _start(ctx: mp.context.BaseContext, children: _Children, task: Task, parent: int | None,
+           count: Callable[[Task], ChunkResult]) -> Connection | None:
+    """Start the process for ``task``; the pipe to send it through, unless it was inherited."""
+    reader = writer = None
+    if children.method != "fork":
+        reader, writer = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_worker_main, name=f"wordcount-{task.index}", daemon=True,
+                       args=(children.results, task.index, reader or task, parent, count))
     try:
-        with sigint_deferred():
-            for p in procs:
-                p.start()
-        return collect(results, procs)
+        proc.start()
+    except (EOFError, OSError) as exc:  # the fork server died while starting (see describe_end)
+        if writer is not None:
+            writer.close()
+        raise WorkerError(describe_end(f"worker for chunk {task.index}", None, None, False,
+                                       children.method, detail=repr(exc))) from None
     finally:
-        with sigint_deferred():
-            stop(procs)
-            results.close()
-            results.cancel_join_thread()
+        if reader is not None:
+            reader.close()  # the child has its own copy now: its death closes the pipe
+    children.procs.append(proc)
+    return writer
+
+
+def run_processes(ctx: mp.context.BaseContext, tasks: Sequence[Task],
+                  count: Callable[[Task], ChunkResult]) -> list[ChunkResult]:
+    """Count each of ``tasks`` (indices 0, 1, ...) with ``count`` in a process of its own."""
+    children = _Children(ctx.Queue(), ctx.get_start_method())
+    writers: list[Connection] = []
+    try:
+        parent = expected_parent(ctx)
+        for task in tasks:
+            with interrupts_deferred():
+                writer = _start(ctx, children, task, parent, count)
+            if writer is not None:
+                writers.append(writer)
+                _send(task, writer, children.procs[-1], children)
+        return children.collect()
+    finally:
+        with interrupts_deferred():
+            stop(children.procs)
+            for w in writers:
+                w.close()
+            children.results.close()
+            children.results.cancel_join_thread()

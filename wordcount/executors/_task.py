@@ -118,18 +118,6 @@ def portable_error(index: int, exc: BaseException) -> Exception:
     return WorkerError(f"worker for chunk {index} failed (pid {os.getpid()}): {detail}")
 
 
-def describe_exit(index: int, pid: int | None, exitcode: int | None) -> str:
-    """'worker for chunk 2 (pid 123) was killed by SIGKILL' and the like."""
-    if exitcode is not None and exitcode < 0:
-        try:
-            how = f"was killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            how = f"was killed by signal {-exitcode}"
-    else:
-        how = f"exited with status {exitcode} without a result"
-    return f"worker for chunk {index} (pid {pid}) {how}"
-
-
 def first_error(errors: list[Exception]) -> Exception:
     """The error to raise when several chunks failed: the earliest invalid byte, else the first."""
     utf8 = [e for e in errors if isinstance(e, InvalidUTF8Error)]

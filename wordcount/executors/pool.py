@@ -9,14 +9,17 @@ path the pool's processes are stopped before returning.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import signal
+import time
 from collections.abc import Callable
 from concurrent.futures import ALL_COMPLETED, FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from contextlib import suppress
+from dataclasses import dataclass, field
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
-from wordcount.executors._lifecycle import POLL_SECONDS, sigint_deferred
+from wordcount.executors._lifecycle import POLL_SECONDS, interrupts_deferred
+from wordcount.executors._orphans import bind_to_parent, describe_end, expected_parent
 from wordcount.executors._task import (
     ChunkResult,
     Task,
@@ -28,6 +31,57 @@ from wordcount.executors._task import (
 )
 from wordcount.measure import Measurement
 from wordcount.text import Text, chunk_spans
+
+#: In a pool worker: where it says that its start is over and which chunk it takes up.
+_news: mp.SimpleQueue | None = None
+
+
+def _worker_init(news: mp.SimpleQueue, parent: int | None) -> None:
+    """Pool worker start-up: leave Ctrl-C to the parent, die with it, say the start is over."""
+    global _news
+    ignore_sigint()
+    bind_to_parent(parent)
+    _news = news
+    news.put((os.getpid(), None))
+
+
+def _count_in_worker(task: Task) -> ChunkResult:
+    """Pool worker side: say which chunk this process counts (for the error if it dies), count."""
+    if _news is not None:
+        _news.put((os.getpid(), task.index))
+    return run_task(task)
+
+
+@dataclass
+class _Pool:
+    """The pool of one call, and what its workers said: started (pid -> None) or counting a
+    chunk (pid -> its index)."""
+
+    pool: ProcessPoolExecutor
+    method: str
+    news: mp.SimpleQueue
+    doing: dict[int, int | None] = field(default_factory=dict)
+
+    def dead_worker(self, terminated_too: bool = True) -> WorkerError | None:
+        """The error for a pool worker that has ended (pool workers never exit while the pool
+        is open, so any exit status is a failure), or None while all live.
+
+        Once one worker has died, CPython's pool terminates the others (SIGTERM): a worker that
+        ended otherwise is the one to report.
+        """
+        procs = list((self.pool._processes or {}).values())  # private: no public handle
+        dead = sorted((p for p in procs if p.exitcode is not None),
+                      key=lambda p: p.exitcode == -signal.SIGTERM)
+        if not dead or (not terminated_too and dead[0].exitcode == -signal.SIGTERM):
+            return None
+        p = dead[0]
+        while not self.news.empty():
+            pid, index = self.news.get()
+            self.doing[pid] = index
+        index = self.doing.get(p.pid)
+        who = "a pool worker" if index is None else f"pool worker for chunk {index}"
+        return WorkerError(describe_end(who, p.pid, p.exitcode, p.pid in self.doing,
+                                        self.method))
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
@@ -45,7 +99,7 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=True)
 
 
-def _wait(pool: ProcessPoolExecutor, futures: list[Future], return_when: str) -> None:
+def _wait(pool: _Pool, futures: list[Future], return_when: str) -> None:
     """``concurrent.futures.wait``, in short slices, raising ``WorkerError`` if a worker died.
 
     Two reasons not to block in one ``wait``: a Ctrl-C whose signal lands in another thread
@@ -55,19 +109,14 @@ def _wait(pool: ProcessPoolExecutor, futures: list[Future], return_when: str) ->
     some other worker finishes. Pool workers never exit while the pool is open, so any exit
     status is a failure.
     """
-    procs = list(pool._processes.values())  # private: the pool has no public handle on them
     while True:
         done, not_done = wait(futures, timeout=POLL_SECONDS, return_when=return_when)
         if not not_done or (return_when == FIRST_EXCEPTION and any(
                 not f.cancelled() and f.exception() is not None for f in done)):
             return
-        for p in procs:
-            if p.exitcode is not None:
-                how = (f"was killed by signal {-p.exitcode}" if p.exitcode < 0
-                       else f"exited with status {p.exitcode}")
-                with suppress(ValueError):
-                    how = f"was killed by {signal.Signals(-p.exitcode).name}"
-                raise WorkerError(f"a pool worker (pid {p.pid}) {how} while counting")
+        dead = pool.dead_worker()
+        if dead is not None:
+            raise dead
 
 
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
@@ -76,21 +125,29 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
     spans = chunk_spans(text, workers)
     # The constructor starts no process; its queues may start multiprocessing's resource
     # tracker, which unblocks SIGINT as it does so: keep that out of the deferred block.
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(spans)),
-                               mp_context=mp.get_context(start_method),
-                               initializer=ignore_sigint)
+    ctx = mp.get_context(start_method)
+    news: mp.SimpleQueue = ctx.SimpleQueue()
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(spans)), mp_context=ctx,
+                               initializer=_worker_init, initargs=(news, expected_parent(ctx)))
+    watched = _Pool(pool, ctx.get_start_method(), news)
     finished = False
     try:
-        with sigint_deferred():  # the pool starts its workers in submit()
-            futures = [pool.submit(run_task, Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a,
-                                                  measure))
-                       for i, (a, b) in enumerate(spans)]
-        _wait(pool, futures, FIRST_EXCEPTION)
+        futures: list[Future] = []
+        with interrupts_deferred():  # the pool starts its workers in submit()
+            for i, (a, b) in enumerate(spans):
+                task = Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, measure)
+                try:
+                    futures.append(pool.submit(_count_in_worker, task))
+                except (BrokenProcessPool, OSError, RuntimeError) as exc:
+                    # a worker died while others were being started: CPython broke the pool
+                    # and closed its queues under the next start
+                    raise _broken(watched, i, exc) from None
+        _wait(watched, futures, FIRST_EXCEPTION)
         errors: list[Exception] = []
         for i, f in enumerate(futures):
             exc = f.exception() if f.done() and not f.cancelled() else None
             if isinstance(exc, BrokenProcessPool):
-                raise WorkerError(f"a pool worker died while counting chunk {i}: {exc}") from None
+                raise _broken(watched, i, exc) from None
             if isinstance(exc, InvalidUTF8Error):
                 errors.append(exc)
             elif exc is not None:
@@ -98,15 +155,35 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
         if errors:
             if all(isinstance(e, InvalidUTF8Error) for e in errors):
                 # report the earliest bad byte, whichever chunk finished first
-                _wait(pool, futures, ALL_COMPLETED)
+                _wait(watched, futures, ALL_COMPLETED)
                 errors = [e for f in futures if isinstance(e := f.exception(), InvalidUTF8Error)]
             raise first_error(errors)
         results = [f.result() for f in futures]
         finished = True
         return results
     finally:
-        with sigint_deferred():
+        with interrupts_deferred():
             if finished:
                 pool.shutdown(wait=True)
             else:
                 _stop_pool(pool)
+            news.close()
+
+
+def _broken(pool: _Pool, index: int, exc: BaseException) -> WorkerError:
+    """The error for a pool CPython found broken: which worker died and how, once it is reaped.
+
+    The workers CPython terminated in turn are reported only when no other death is found: under
+    ``forkserver`` a worker killed before it read its start-up data fails its own start
+    (``BrokenPipeError``), and the parent never learns its pid or status.
+    """
+    for _ in range(int(1.0 / POLL_SECONDS)):
+        dead = pool.dead_worker(terminated_too=False)
+        if dead is not None:
+            return dead
+        time.sleep(POLL_SECONDS)
+    if isinstance(exc, OSError | EOFError):
+        return WorkerError(f"a pool worker died while it was being started, before it received "
+                           f"chunk {index} ({exc!r}; the fork server gave no pid or status)")
+    return pool.dead_worker() or WorkerError(f"the pool broke while chunk {index} was pending: "
+                                             f"{exc!r}")

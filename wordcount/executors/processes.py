@@ -1,9 +1,10 @@
 """The classic course solution: one ``multiprocessing.Process`` per chunk, results via a Queue.
 
 Kept faithful in how data moves, because that is what the benchmarks measure: the parent slices
-each chunk out of the text (a copy), passes it as a ``Process`` argument (inherited under ``fork``,
-pickled under ``spawn`` and ``forkserver``), and each child puts its count on a
-``multiprocessing.Queue``.
+each chunk out of the text (a copy), hands it to its child (inherited under ``fork``; pickled once
+under ``spawn`` and ``forkserver``, written by the parent into a pipe right after the child
+starts, where CPython would write it as a ``Process`` argument: see ``_lifecycle``), and each child
+puts its count on a ``multiprocessing.Queue``.
 
 Not faithful in how it waits: the classic ``join()``-then-``get()`` blocks forever when a child
 dies without putting a result. Here the parent reads results as they come and, between reads,
@@ -17,25 +18,9 @@ import multiprocessing as mp
 from collections.abc import Callable
 
 from wordcount.executors._lifecycle import run_processes
-from wordcount.executors._task import (
-    ChunkResult,
-    Task,
-    chunk_copy,
-    ignore_sigint,
-    portable_error,
-    run_task,
-)
+from wordcount.executors._task import ChunkResult, Task, chunk_copy, run_task
 from wordcount.measure import Measurement
 from wordcount.text import Text, chunk_spans
-
-
-def _process_main(results: mp.Queue, task: Task) -> None:
-    ignore_sigint()
-    try:
-        outcome: ChunkResult | Exception = run_task(task)
-    except BaseException as exc:
-        outcome = portable_error(task.index, exc)
-    results.put((task.index, outcome))
 
 
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
@@ -44,4 +29,4 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
     spans = chunk_spans(text, workers)
     tasks = [Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, measure)
              for i, (a, b) in enumerate(spans)]
-    return run_processes(mp.get_context(start_method), tasks, _process_main)
+    return run_processes(mp.get_context(start_method), tasks, run_task)

@@ -17,15 +17,8 @@ from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
 
-from wordcount.executors._lifecycle import run_processes, sigint_deferred
-from wordcount.executors._task import (
-    ChunkResult,
-    Task,
-    ignore_sigint,
-    payload_size,
-    portable_error,
-    run_task,
-)
+from wordcount.executors._lifecycle import interrupts_deferred, run_processes
+from wordcount.executors._task import ChunkResult, Task, payload_size, run_task
 from wordcount.measure import Measurement
 from wordcount.text import Text, chunk_spans
 
@@ -60,14 +53,10 @@ def attach(ref: SharedText) -> Iterator[memoryview]:
         shm.close()
 
 
-def _worker_main(results: mp.Queue, task: Task) -> None:
-    ignore_sigint()
-    try:
-        with attach(task.data) as view:  # type: ignore[arg-type]
-            outcome: ChunkResult | Exception = run_task(task, data=view)
-    except BaseException as exc:
-        outcome = portable_error(task.index, exc)
-    results.put((task.index, outcome))
+def _count_shared(task: Task) -> ChunkResult:
+    """Worker side: count the task's byte range of the block, mapped in place."""
+    with attach(task.data) as view:  # type: ignore[arg-type]
+        return run_task(task, data=view)
 
 
 def _fill(shm: SharedMemory, text: Text) -> int:
@@ -95,7 +84,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
     """Copy the text into one shared block and count byte ranges of it in worker processes."""
     shm = None
     try:
-        with sigint_deferred():  # a Ctrl-C between creating and holding the block would leak it
+        with interrupts_deferred():  # a Ctrl-C between creating and holding the block would leak it
             shm = SharedMemory(create=True, size=max(payload_size(text), 1))
         size = _fill(shm, text)
         view = shm.buf[:size]
@@ -105,9 +94,9 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
             view.release()
         ref = SharedText(shm.name, size)
         tasks = [Task(i, kernel, ref, a, b, a, measure) for i, (a, b) in enumerate(spans)]
-        return run_processes(mp.get_context(start_method), tasks, _worker_main)
+        return run_processes(mp.get_context(start_method), tasks, _count_shared)
     finally:
         if shm is not None:
-            with sigint_deferred():
+            with interrupts_deferred():
                 shm.close()
                 shm.unlink()
