@@ -105,9 +105,9 @@ def test_worker_capture_shows_the_chunk_being_unpickled(root: Path, text: bytes,
         unpickled = []
         for record in _big(_records(root, scenario, w["label"]), w["chunk_bytes"]):
             frames = _frames(record)
-            if frames and frames[0][0] == "_main" and frames[0][1].endswith("spawn.py"):
+            if frames and frames[0][0] == "_receive" and frames[0][1].endswith("_lifecycle.py"):
                 unpickled.append(linecache.getline(frames[0][1], frames[0][2]))
-        assert unpickled, f"{w['label']}: no chunk-sized allocation in spawn's _main"
+        assert unpickled, f"{w['label']}: no chunk-sized allocation in _lifecycle's _receive"
         assert all("pickle.load" in line for line in unpickled), unpickled
 
 
@@ -307,6 +307,6 @@ def test_command_line_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) 
 
 def test_a_worker_whose_capture_cannot_start_fails_the_call(tmp_path: Path) -> None:
     hook = WorkerCapture(str(tmp_path / "missing"), os.getpid(), True)
-    with pytest.raises(WorkerError, match="without a result"):
+    with pytest.raises(WorkerError, match=r"worker for chunk \d failed .*Could not create"):
         count_report(b"a b c d", executor="processes", workers=2, start_method="spawn",
                      measure=Measurement(capture=hook))
