@@ -24,6 +24,7 @@ from helpers import PROCESS_GRID
 
 import wordcount
 from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
+from wordcount.text import chunk_spans
 
 TESTS_DIR = Path(__file__).parent
 #: A liveness bound for a CLI to react to a signal (it takes a fraction of a second here).
@@ -189,23 +190,25 @@ def test_invalid_utf8(tmp_path: Path, kernel: str, executor: str) -> None:
 
 def _start_busy_cli(path: Path, executor: str, method: str | None,
                     workers: int = 3) -> tuple[subprocess.Popen[bytes], set[int]]:
-    """The CLI with the sleeping helper kernel, once all its workers are running; their pids."""
+    """The CLI with the sleeping helper kernel, once every chunk's kernel runs (each announces
+    itself in a directory); the pids of its workers."""
     args = [sys.executable, "-c", "import helpers; helpers.cli_main()", str(path),
             "--kernel", "sleep", "--executor", executor, "--workers", str(workers)]
     if method is not None:
         args += ["--start-method", method]
+    ready = path.parent / f"ready-{time.monotonic_ns()}"
+    ready.mkdir()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(TESTS_DIR),
-                                                                     os.environ.get("PYTHONPATH")])))
+                                                                     os.environ.get("PYTHONPATH")])),
+               **{helpers.READY_DIR_ENV: str(ready)})
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             start_new_session=True)  # its own process group, as a shell makes
-    want = 0 if executor == "threads" else workers
-    started = helpers.wait_for(lambda: len(helpers.worker_processes(proc.pid)) >= want,
-                               timeout=60)
-    if not started:
+    chunks = len(chunk_spans(path.read_bytes(), workers))
+    if not helpers.wait_for(lambda: helpers.kernels_running(ready) >= chunks or proc.poll(),
+                            timeout=60) or proc.poll() is not None:
         proc.kill()
         _, err = proc.communicate()
-        pytest.fail(f"workers never started: {err.decode()}")
-    time.sleep(0.2)  # let the last worker get past its start-up, into the kernel
+        pytest.fail(f"the kernels never all started: {err.decode()}")
     return proc, helpers.worker_processes(proc.pid)
 
 
@@ -236,7 +239,6 @@ def test_ctrl_c(text_file: Path, executor: str, method: str | None, target: str)
     """SIGINT to the process group (what a terminal's Ctrl-C does) or to the CLI alone."""
     proc, workers = _start_busy_cli(text_file, executor, method)
     with helpers.shm_watch(proc.pid) as seen:
-        time.sleep(0.05)
         if target == "group":
             os.killpg(proc.pid, signal.SIGINT)
         else:
@@ -252,10 +254,31 @@ def test_ctrl_c(text_file: Path, executor: str, method: str | None, target: str)
 def test_worker_killed_from_outside(text_file: Path, executor: str, method: str) -> None:
     proc, workers = _start_busy_cli(text_file, executor, method)
     with helpers.shm_watch(proc.pid) as seen:
-        time.sleep(0.05)
         os.kill(min(workers), signal.SIGKILL)
         result = _finish(proc, workers, seen)
     err = assert_one_line_error(result, "wordcount: error:", "worker")
     # the pool reports it as its own BrokenProcessPool ("died") or, when the parent sees the
     # exit status first, by signal name like the other executors
     assert re.search(r"killed by SIGKILL|pool worker died", err), err
+
+
+#: SIGTERM under every executor and start method; SIGHUP once per executor.
+TERMINATE_CASES = [(ex, m, signal.SIGTERM) for ex, m in PROCESS_GRID] + \
+    [(ex, m, signal.SIGHUP) for ex, m in zip(sorted(PROCESS_EXECUTORS),
+                                                START_METHODS * 3, strict=False)]
+
+
+@pytest.mark.parametrize(("executor", "method", "signum"), TERMINATE_CASES)
+def test_sigterm_and_sighup_end_it_like_ctrl_c(text_file: Path, executor: str, method: str,
+                                               signum: signal.Signals) -> None:
+    """What a service manager or a closed terminal sends: workers stopped and reaped, shared
+    memory unlinked, one line, exit status 128 + the signal's number."""
+    proc, workers = _start_busy_cli(text_file, executor, method)
+    with helpers.shm_watch(proc.pid) as seen:
+        proc.send_signal(signum)
+        result = _finish(proc, workers, seen)
+    assert (result.returncode, result.stdout, result.stderr) == \
+        (128 + signum, "", f"wordcount: terminated by {signum.name}\n")
+    assert not helpers.zombie_children(proc.pid)
+    if executor == "shared-memory":
+        assert any(n.startswith("psm_") for n in seen)

@@ -31,7 +31,7 @@ from multiprocessing.reduction import ForkingPickler
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
 from wordcount.executors._orphans import bind_to_parent, describe_end, expected_parent
-from wordcount.executors._task import ChunkResult, Task, first_error, ignore_sigint, portable_error
+from wordcount.executors._task import ChunkResult, Task, first_error, portable_error, worker_signals
 
 #: How often the parent checks on its children while waiting for them (seconds).
 POLL_SECONDS = 0.05
@@ -45,7 +45,7 @@ STARTED = "started"
 def _worker_main(results: mp.Queue, index: int, source: Task | Connection, parent: int | None,
                  count: Callable[[Task], ChunkResult]) -> None:
     """Body of every worker of ``run_processes``: report in, get the task, count, report."""
-    ignore_sigint()
+    worker_signals()
     bind_to_parent(parent)
     results.put((index, STARTED))
     try:
@@ -162,7 +162,7 @@ def interrupts_deferred() -> Iterator[None]:
     numpy's included) and raised again at the end, where its own handler runs as usual. SIGINT is
     also blocked in this thread: children inherit the mask, across spawn's ``exec`` too, so a
     Ctrl-C sent to the whole process group cannot interrupt them while they import; they then
-    ignore SIGINT for good (``ignore_sigint``) and leave it to the parent. A signal whose action
+    ignore SIGINT for good (``worker_signals``) and leave it to the parent. A signal whose action
     is the default (SIGTERM in a program that set no handler) is left alone: it ends the process,
     and the workers end with it.
     """

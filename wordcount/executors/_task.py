@@ -105,9 +105,13 @@ def run_task(task: Task, data: object | None = None) -> ChunkResult:
             task.measure.capture.task_done(task)
 
 
-def ignore_sigint() -> None:
-    """Workers leave Ctrl-C to the parent, which stops them; no traceback from each child."""
+def worker_signals() -> None:
+    """Workers leave Ctrl-C to the parent, which stops them (no traceback from each child), and
+    end at once on SIGTERM or SIGHUP: a fork child inherits the parent's Python handlers (the
+    CLI's, or ``interrupts_deferred``'s recorder), which would make it deaf to ``terminate()``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
 
 
 def portable_error(index: int, exc: BaseException) -> Exception:

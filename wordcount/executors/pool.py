@@ -25,9 +25,9 @@ from wordcount.executors._task import (
     Task,
     chunk_copy,
     first_error,
-    ignore_sigint,
     portable_error,
     run_task,
+    worker_signals,
 )
 from wordcount.measure import Measurement
 from wordcount.text import Text, chunk_spans
@@ -39,7 +39,7 @@ _news: mp.SimpleQueue | None = None
 def _worker_init(news: mp.SimpleQueue, parent: int | None) -> None:
     """Pool worker start-up: leave Ctrl-C to the parent, die with it, say the start is over."""
     global _news
-    ignore_sigint()
+    worker_signals()
     bind_to_parent(parent)
     _news = news
     news.put((os.getpid(), None))
