@@ -285,3 +285,34 @@ def test_local_cluster_when_no_scheduler_is_configured() -> None:
             if p.pid not in before and "resource_tracker" not in " ".join(p.cmdline())]
     _, alive = psutil.wait_procs(left, timeout=20)
     assert not alive, f"local cluster processes left running: {alive}"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM])
+def test_local_cluster_ends_with_the_cli(tmp_path: Path, signum: signal.Signals) -> None:
+    """The CLI on its own local cluster, SIGKILLed (as the OOM killer does) or sent SIGTERM
+    while the cluster's workers count: nothing the CLI started outlives it (distributed's
+    worker processes watch their parent; SIGTERM closes the cluster on the way out)."""
+    import helpers
+
+    path = tmp_path / "text.txt"
+    path.write_text("a b c\n" * 100)
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    tag = f"dask-{time.monotonic_ns()}"
+    env = {**_env(), helpers.READY_DIR_ENV: str(ready), helpers.TAG_ENV: tag}
+    env.pop("DASK_SCHEDULER_ADDRESS", None)
+    proc = subprocess.Popen([sys.executable, "-c", "import helpers; helpers.cli_main()", str(path),
+                             "--kernel", "sleep", "--executor", "dask", "--workers", "2"],
+                            env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)
+    try:
+        assert helpers.wait_for(lambda: helpers.kernels_running(ready) >= 2 or proc.poll(), 60)
+        assert proc.poll() is None, proc.communicate()[1]
+        assert len(helpers.tagged_processes(tag)) >= 3  # the CLI and two worker processes
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=FAIL_WITHIN_SECONDS)
+    finally:
+        _stop(proc)
+    if signum == signal.SIGTERM:
+        assert (proc.returncode, err) == (143, "wordcount: terminated by SIGTERM\n")
+    assert helpers.wait_for(lambda: not helpers.tagged_processes(tag), FAIL_WITHIN_SECONDS), \
+        f"left running: {helpers.tagged_processes(tag)}"
