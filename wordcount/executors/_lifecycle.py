@@ -29,6 +29,11 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from multiprocessing.reduction import ForkingPickler
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
 from wordcount.errors import InvalidUTF8Error, WorkerError
 from wordcount.executors._orphans import bind_to_parent, describe_end, expected_parent
 from wordcount.executors._task import ChunkResult, Task, first_error, portable_error, worker_signals
@@ -40,6 +45,8 @@ POLL_SECONDS = 0.05
 LOST_RESULT_SECONDS = 0.5
 #: What a worker puts on the results queue once it runs the package's code: its start is over.
 STARTED = "started"
+#: Pipe buffer asked for while a task is written (64 KiB by default on Linux).
+PIPE_BYTES = 1 << 20
 
 
 def _worker_main(results: mp.Queue, index: int, source: Task | Connection, parent: int | None,
@@ -69,6 +76,8 @@ def _send(task: Task, writer: Connection, proc: BaseProcess, children: _Children
     payload = memoryview(ForkingPickler.dumps(task))  # Task.__reduce__ counts it on the meter
     fd = writer.fileno()
     os.set_blocking(fd, False)
+    with suppress(OSError, AttributeError):  # fewer wake-ups: a 1 MiB pipe (Linux's default cap)
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_BYTES)
     poller = select.poll()
     poller.register(fd, select.POLLOUT)
     poller.register(proc.sentinel, select.POLLIN)
