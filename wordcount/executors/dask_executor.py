@@ -17,7 +17,9 @@ worker while there are enough of them. Dask serialises the chunk itself (not thr
 Failures: a worker that dies takes its scattered chunk with it; the chunk cannot be recomputed, so
 Dask cancels the task at once instead of retrying it elsewhere, and the call raises
 ``WorkerError`` promptly, whatever the cluster's ``allowed-failures``. On any error or Ctrl-C the
-call's futures are cancelled, so nothing of it stays on the cluster.
+call's futures are cancelled, so nothing of it stays on the cluster. The local cluster closes at
+exit (the CLI's SIGTERM and SIGHUP unwind to it); if the process is killed outright, distributed's
+worker processes see their parent gone and exit.
 """
 
 from __future__ import annotations
