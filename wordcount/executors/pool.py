@@ -138,7 +138,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
                 task = Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, measure)
                 try:
                     futures.append(pool.submit(_count_in_worker, task))
-                except (BrokenProcessPool, OSError, RuntimeError) as exc:
+                except (BrokenProcessPool, OSError) as exc:
                     # a worker died while others were being started: CPython broke the pool
                     # and closed its queues under the next start
                     raise _broken(watched, i, exc) from None
