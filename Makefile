@@ -9,7 +9,7 @@ VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint bench compare flamegraphs report ab ab-validate clean
+.PHONY: install test lint bench bench-scale compare flamegraphs report ab ab-validate clean
 
 install: $(STAMP)
 
@@ -32,7 +32,9 @@ lint: install
 # The benchmark matrix (bench/bench_wordcount.py), saved under results/<machine>/NNNN_*.json.
 # Variables (or --options of `pytest bench`): SIZES=1MiB,32MiB WORKERS=1,2,4 KERNELS=split,numpy
 # EXECUTORS=... START_METHODS=fork,spawn,forkserver CORPUS=ascii|unicode CORPUS_FILE=path
-# MEMORY_LIMIT=4GiB; BENCH=bench runs every benchmark file in bench/ (the kernel's too).
+# MEMORY_LIMIT=4GiB TIME_LIMIT=300 (seconds per case); MATRIX=scale starts from a named matrix
+# (wcbench/matrix.py), whose lists the variables above replace; BENCH=bench runs every benchmark
+# file in bench/ (the kernel's too).
 BENCH ?= bench/bench_wordcount.py
 BENCH_TIMEOUT ?= 3600
 bench_opt = $(if $($(1)),--$(2) '$($(1))')
@@ -42,7 +44,13 @@ bench: install
 		$(call bench_opt,SIZES,sizes) $(call bench_opt,WORKERS,workers) \
 		$(call bench_opt,KERNELS,kernels) $(call bench_opt,EXECUTORS,executors) \
 		$(call bench_opt,START_METHODS,start-methods) $(call bench_opt,CORPUS,corpus) \
-		$(call bench_opt,CORPUS_FILE,corpus-file) $(call bench_opt,MEMORY_LIMIT,memory-limit)
+		$(call bench_opt,CORPUS_FILE,corpus-file) $(call bench_opt,MEMORY_LIMIT,memory-limit) \
+		$(call bench_opt,MATRIX,matrix) $(call bench_opt,TIME_LIMIT,time-limit)
+
+# The scale matrix: 1 MiB to 8 GiB, about 30 minutes on a 2-core machine with 24 GiB; what does not
+# fit in memory (or in TIME_LIMIT) is skipped with its estimate. The same variables narrow it.
+bench-scale:
+	$(MAKE) bench MATRIX=scale
 
 # Median time and memory figures of the two latest saved runs (BASE= and NEW= pick others: a file,
 # a run number or part of a name); fails when one grows past TIME_TOLERANCE / MEMORY_TOLERANCE

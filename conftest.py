@@ -26,6 +26,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("wordcount-bench", "word-count benchmark matrix (pytest bench)")
     sizes = ",".join(matrix.DEFAULT_SIZES)
     workers = ",".join(map(str, matrix.DEFAULT_WORKERS))
+    group.addoption("--matrix", default="", metavar="NAME",
+                    help="a named matrix (make: MATRIX): "
+                         + "; ".join(f"{p.name}: {p.why}" for p in matrix.PRESETS.values())
+                         + "; options given beside it replace its lists")
     group.addoption("--sizes", default="", metavar="LIST",
                     help=f"text sizes, e.g. 1MiB,64MiB (make: SIZES; default {sizes})")
     group.addoption("--workers", default="", metavar="LIST",
@@ -45,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--memory-limit", default="", metavar="SIZE",
                     help="skip cases whose estimated peak memory exceeds this, e.g. 2GiB "
                          "(make: MEMORY_LIMIT; default: only what the machine has available)")
+    group.addoption("--time-limit", default="", metavar="SECONDS",
+                    help="skip cases whose estimated time (memory call and rounds) exceeds this "
+                         "(make: TIME_LIMIT; default: the matrix's own, none for the default)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -23,7 +23,7 @@ import pytest
 
 import wordcount
 from wcbench import corpus as corpora
-from wcbench.estimate import estimate_case, skip_reason
+from wcbench.estimate import estimate_case, estimate_seconds, skip_reason, time_skip_reason
 from wcbench.machine import machine_info
 from wcbench.matrix import (
     Case,
@@ -31,6 +31,7 @@ from wcbench.matrix import (
     parse_list,
     parse_sizes,
     parse_workers,
+    preset,
     rounds_for,
     size_group,
 )
@@ -42,6 +43,11 @@ from wordcount.procmem import available_bytes
 MEMORY_CALLS = 3
 #: ...that is, when that many calls take less than this (seconds); otherwise one call.
 MEMORY_BUDGET_SECONDS = 1.5
+
+
+@pytest.fixture(scope="session")
+def time_limit(pytestconfig: pytest.Config) -> float | None:
+    return _time_limit(pytestconfig)
 
 
 @dataclass
@@ -89,22 +95,50 @@ class Corpus:
 
 
 def _options(config: pytest.Config) -> tuple[list[int], list[Case]]:
-    """Sizes and cases chosen by the command-line options (see the root conftest)."""
+    """Sizes and cases chosen by the command-line options (see the root conftest).
+
+    ``--matrix NAME`` starts from a named preset (``wcbench.matrix.PRESETS``); the list options
+    given beside it replace the preset's own lists.
+    """
     corpus_file = config.getoption("corpus_file")
     try:
-        if corpus_file:
-            sizes = [Path(corpus_file).stat().st_size]
-        else:
-            sizes = parse_sizes(config.getoption("sizes"))
         if config.getoption("memory_limit"):
             corpora.parse_size(config.getoption("memory_limit"))
-        cases = build_cases(sizes, parse_workers(config.getoption("workers")),
-                            parse_list(config.getoption("kernels")),
-                            parse_list(config.getoption("executors")),
-                            parse_list(config.getoption("start_methods")))
+        _time_limit(config)
+        lists = [parse_list(config.getoption(name))
+                 for name in ("kernels", "executors", "start_methods")]
+        if corpus_file:
+            sizes = [Path(corpus_file).stat().st_size]
+        elif config.getoption("sizes") or not config.getoption("matrix"):
+            sizes = parse_sizes(config.getoption("sizes"))
+        else:
+            sizes = []  # the preset's
+        if config.getoption("matrix"):
+            chosen = preset(config.getoption("matrix"))
+            workers = parse_workers(config.getoption("workers")) \
+                if config.getoption("workers") else []
+            cases = chosen.cases(sizes, workers, *lists)
+            sizes = sorted({c.size for c in cases})
+        else:
+            cases = build_cases(sizes, parse_workers(config.getoption("workers")), *lists)
     except (OSError, ValueError) as exc:
         raise pytest.UsageError(f"benchmark matrix: {exc}") from None
     return sizes, cases
+
+
+def _time_limit(config: pytest.Config) -> float | None:
+    """Seconds a case may take (``--time-limit``, else the preset's own), or None."""
+    text = config.getoption("time_limit")
+    if text:
+        try:
+            limit = float(text)
+        except ValueError:
+            raise ValueError(f"--time-limit must be a number of seconds, got {text!r}") from None
+        if limit <= 0:
+            raise ValueError(f"--time-limit must be positive, got {text!r}")
+        return limit
+    name = config.getoption("matrix")
+    return preset(name).time_limit if name else None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -166,11 +200,12 @@ def _common_info(corpus: Corpus, size: int) -> dict[str, object]:
 
 
 def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
-                   request: pytest.FixtureRequest) -> None:
+                   time_limit: float | None, request: pytest.FixtureRequest) -> None:
     benchmark.group = case.group
     estimate = estimate_case(case, ascii_text=corpus.ascii_hint)
     reason = skip_reason(estimate, available_bytes(), text_loaded=corpus.loaded(case.size),
                          limit=corpus.memory_limit)
+    reason = reason or time_skip_reason(estimate_seconds(case), time_limit)
     if reason:
         wordcount_skips.append({"name": request.node.name, "reason": reason})
         pytest.skip(f"{case.name}: {reason}")
@@ -192,6 +227,7 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
         start_method=memory[0].start_method, workers=case.workers,
         **_common_info(corpus, len(text)), **_median_figures(memory),
         estimate_bytes=estimate_case(case, len(text), ascii_text=text.isascii()).total_bytes,
+        estimate_seconds=estimate_seconds(case, len(text)).seconds,
     )
 
 

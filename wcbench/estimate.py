@@ -20,14 +20,21 @@ in 1 MiB blocks, so its memory is bounded by the block, not the text.
 
 The figure compares with ``peak_parent_bytes + peak_workers_bytes`` of a measured run; the tests
 check it stays within ``ESTIMATE_FACTOR`` of that sum (and never below the sampled tree peak).
+
+Time is estimated the same way, for the scale matrix, whose biggest cases take minutes: one call
+costs its workers' start-up, plus per byte of text the counting (spread over the workers where
+they run in parallel) and the moving of the text to them. At GiB sizes moving is mostly page
+faults on fresh memory (FACTS.md: a copy into untouched memory runs at about 0.3 GB/s in this
+VM), so each strategy's cost per byte follows from how many fresh copies it makes. A case whose
+calls (its memory call, then its rounds) would exceed the time limit is skipped with the reason.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from wcbench.matrix import Case
-from wcbench.units import format_bytes
+from wcbench.matrix import Case, rounds_for
+from wcbench.units import format_bytes, format_time
 from wordcount.executors import PROCESS_EXECUTORS
 
 MIB = 1 << 20
@@ -141,3 +148,82 @@ def skip_reason(estimate: Estimate, available: int, *, text_loaded: bool = True,
                 f"{format_bytes(HEADROOM_BYTES)} exceeds available memory "
                 f"{format_bytes(available)}")
     return None
+
+
+# --- time ----------------------------------------------------------------------------------------
+
+GB = 10**9
+#: Counting, seconds per GB of text in one thread or process (FACTS.md: numpy 2.5-6 GB/s, ``split``
+#: 0.08-0.1 GB/s; its word lists' page faults included).
+KERNEL_SECONDS_PER_GB: dict[str, float] = {"numpy": 0.4, "split": 12.0}
+#: Moving the text to the workers, seconds per GB of text, by executor and start method: the
+#: parent's chunk copies (fresh pages, about 2 s/GB), pickles written into a pipe and unpickled
+#: into fresh memory in the child (about 5 s/GB more), or one shared block filled (about 1.5).
+#: Measured at 4 GiB on this project's 2-core VM (FACTS.md: fork 8.9 s, spawn 28.6 s, shared
+#: memory 7.7 s).
+MOVE_SECONDS_PER_GB: dict[tuple[str, str | None], float] = {
+    ("processes", "fork"): 2.2,
+    ("processes", "spawn"): 7.0,
+    ("processes", "forkserver"): 7.0,
+    ("process-pool", "fork"): 7.0,
+    ("process-pool", "spawn"): 7.0,
+    ("process-pool", "forkserver"): 7.0,
+    ("shared-memory", "fork"): 1.5,
+    ("shared-memory", "spawn"): 1.5,
+    ("shared-memory", "forkserver"): 1.5,
+    ("dask", None): 9.0,
+}
+#: Starting the workers of one call, seconds per worker: a spawned worker imports numpy afresh.
+START_SECONDS: dict[str | None, float] = {"fork": 0.02, "forkserver": 0.05, "spawn": 0.15,
+                                          None: 0.01}
+#: Cores the counting may spread over (this project's machine has 2).
+PARALLEL_CORES = 2
+
+
+@dataclass(frozen=True)
+class TimeEstimate:
+    """Estimated seconds of one call of a case, with the parts it was added up from."""
+
+    case: Case
+    parts: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.parts.values())
+
+    def case_seconds(self) -> float:
+        """The whole case: its untimed memory call, warm-up round and timed rounds."""
+        rounds, warmup = rounds_for(self.case.size, self.seconds)
+        return self.seconds * (1 + warmup + rounds)
+
+
+def estimate_seconds(case: Case, text_bytes: int | None = None, *,
+                     cores: int = PARALLEL_CORES) -> TimeEstimate:
+    """Seconds of one call of ``case`` on ``text_bytes`` (default ``case.size``) of text."""
+    gb = (case.size if text_bytes is None else text_bytes) / GB
+    parallel = 1 if case.executor == "serial" else min(case.workers, cores)
+    if case.executor == "threads" and case.kernel == "split":
+        parallel = 1  # str.split holds the GIL
+    parts = {"counting": gb * KERNEL_SECONDS_PER_GB.get(case.kernel, 1.0) / parallel}
+    move = MOVE_SECONDS_PER_GB.get((case.executor, case.start_method), 0.0)
+    if move:
+        parts["moving the text"] = gb * move
+    if case.executor not in ("serial", "threads"):
+        parts["starting workers"] = case.workers * START_SECONDS.get(case.start_method, 0.01)
+    return TimeEstimate(case, parts)
+
+
+def describe_seconds(estimate: TimeEstimate) -> str:
+    """``'~31s a call (counting 1.6s, moving the text 29s), 4 calls ~124s'``."""
+    parts = ", ".join(f"{k} {format_time(v)}" for k, v in estimate.parts.items() if v)
+    calls = estimate.case_seconds() / estimate.seconds if estimate.seconds else 1
+    return (f"~{format_time(estimate.seconds)} a call ({parts}), {calls:.0f} calls "
+            f"~{format_time(estimate.case_seconds())}")
+
+
+def time_skip_reason(estimate: TimeEstimate, limit: float | None) -> str | None:
+    """Why the case would take too long (``--time-limit`` seconds per case), or None."""
+    if limit is None or estimate.case_seconds() <= limit:
+        return None
+    return (f"estimated time {describe_seconds(estimate)} exceeds --time-limit "
+            f"{format_time(limit)}")

@@ -10,8 +10,8 @@ it is the baseline every other strategy is compared with).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 import wordcount
 from wcbench.units import format_size, parse_size
@@ -31,6 +31,10 @@ ROUND_BUDGET_SECONDS = 2.0
 #: Round limits: at least 5 (a median of 3 is at the mercy of one burst of load on a shared
 #: machine), at most 50.
 MIN_ROUNDS, MAX_ROUNDS = 5, 50
+#: A slow call (GiB of text under spawn: tens of seconds) gets fewer rounds, as many as fit in
+#: this many seconds, but never fewer than ``MIN_ROUNDS_SLOW``: big cases run a few times, not 5.
+SLOW_CASE_SECONDS = 60.0
+MIN_ROUNDS_SLOW = 3
 #: Up to this size a case gets one warm-up round (cheap there, and it settles caches); above it the
 #: untimed memory call that precedes the timing serves as the warm-up.
 WARMUP_MAX_BYTES = 4 << 20
@@ -134,10 +138,71 @@ def rounds_for(size: int, seconds_per_call: float | None = None) -> tuple[int, i
     """``(rounds, warmup_rounds)`` for a text of ``size`` bytes: many for small, few for big.
 
     ``seconds_per_call`` (from the untimed memory call) caps the rounds so a slow strategy on a
-    small text does not take minutes; never fewer than ``MIN_ROUNDS``.
+    small text does not take minutes; never fewer than ``MIN_ROUNDS``, except for a call so slow
+    that ``MIN_ROUNDS`` of them exceed ``SLOW_CASE_SECONDS``: then as many as fit there, at least
+    ``MIN_ROUNDS_SLOW``.
     """
     rounds = ROUND_BUDGET_BYTES // max(size, 1)
+    floor = MIN_ROUNDS
     if seconds_per_call is not None and seconds_per_call > 0:
         rounds = min(rounds, int(ROUND_BUDGET_SECONDS / seconds_per_call))
-    rounds = min(MAX_ROUNDS, max(MIN_ROUNDS, rounds))
+        floor = max(MIN_ROUNDS_SLOW, min(MIN_ROUNDS, int(SLOW_CASE_SECONDS / seconds_per_call)))
+    rounds = min(MAX_ROUNDS, max(floor, rounds))
     return rounds, 1 if size <= WARMUP_MAX_BYTES else 0
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named matrix (``make bench MATRIX=<name>``): its lists, and where each kernel stops.
+
+    Options given beside it (``SIZES``, ``WORKERS``, ``KERNELS``, ``EXECUTORS``,
+    ``START_METHODS``) replace the preset's list of the same name; ``max_size`` still applies.
+    """
+
+    name: str
+    why: str
+    sizes: tuple[str, ...]
+    workers: tuple[int, ...]
+    #: kernel -> the largest text it runs at (a kernel not named here runs at every size)
+    max_size: Mapping[str, str] = field(default_factory=dict)
+    #: seconds one case may take (estimated: its memory call and its rounds); None: no limit
+    time_limit: float | None = None
+
+    def cases(self, sizes: Iterable[int] = (), workers: Iterable[int] = (),
+              kernels: Sequence[str] = (), executors: Sequence[str] = (),
+              start_methods: Sequence[str] = ()) -> list[Case]:
+        """The preset's cases, with any list given here replacing the preset's own."""
+        sizes = list(sizes) or [parse_size(s) for s in self.sizes]
+        cases = build_cases(sizes, list(workers) or list(self.workers), kernels, executors,
+                            start_methods)
+        caps = {k: parse_size(v) for k, v in self.max_size.items()}
+        return [c for c in cases if c.size <= caps.get(c.kernel, c.size)]
+
+
+#: The seed's 8 GB example, measured: 1 MiB to 8 GiB, 4x apart (the last step 2x, to end at the
+#: seed's size), so a line fitted over the sizes separates each strategy's fixed cost from its
+#: cost per byte. Two workers: per-byte costs do not depend on the worker count (the chunks add up
+#: to the text), and ``serial`` is the one-worker baseline. The numpy kernel runs at every size;
+#: ``split`` stops at 256 MiB: its word lists (11.5 bytes per byte, 3 GiB there) would fit up to
+#: 1 GiB in 24 GiB, but at 1 GiB one ``split`` call takes 10-15 s, and its twelve cases there alone
+#: would take about ten minutes of the run. Cases that do not fit in memory (the estimate against
+#: ``MemAvailable``), or whose estimated time exceeds ``time_limit``, are skipped with the reason.
+SCALE = Preset(
+    name="scale",
+    why="how time and memory grow with the text, 1 MiB to 8 GiB (make bench-scale)",
+    sizes=("1MiB", "4MiB", "16MiB", "64MiB", "256MiB", "1GiB", "4GiB", "8GiB"),
+    workers=(2,),
+    max_size={"split": "256MiB"},
+    time_limit=300.0,
+)
+
+#: Every named matrix, by the name ``MATRIX=`` / ``--matrix`` takes.
+PRESETS: dict[str, Preset] = {SCALE.name: SCALE}
+
+
+def preset(name: str) -> Preset:
+    """The preset called ``name``; ``ValueError`` listing the known ones."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown matrix {name!r}; choose from: {', '.join(PRESETS)}") from None
