@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import re
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -180,3 +181,17 @@ def test_format_then_parse_round_trips(n: int) -> None:
 def test_format_size_rejects_non_sizes(n: object) -> None:
     with pytest.raises(ValueError):
         corpus.format_size(n)  # type: ignore[arg-type]
+
+
+def test_load_holds_the_text_once(tmp_path) -> None:
+    # The scale matrix loads up to 8 GiB: reading it must not pass through a second buffer.
+    size = 16 << 20
+    corpus.cached_path(size, "ascii", 0, tmp_path)
+    tracemalloc.start()
+    try:
+        data = corpus.load(size, "ascii", 0, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(data) == size
+    assert size <= peak < size + (1 << 20), peak
