@@ -125,10 +125,12 @@ def test_the_seed_claim_sentence_uses_the_largest_spawn_case() -> None:
 
 def test_the_capacity_sentence_names_the_leanest_strategy_and_why_others_stop() -> None:
     fits = scaling.fit_strategies(RUN)
-    sentence = scaling.capacity_sentence(RUN, fits, 24 * GIB,
-                                         skipped=[{"name": "x", "reason": "y"}])
-    assert sentence.startswith("In this machine's 24 GiB, numpy-threads w2 fits the most text")
+    sentence = scaling.capacity_sentence(fits, 24 * GIB, skipped=[{"name": "x", "reason": "y"}])
+    assert sentence.startswith("In this machine's 24 GiB, numpy-threads w2 fits the most text: "
+                               "about 24 GiB")
+    assert "numpy-shared-memory-spawn w2 about 12 GiB (1.00 per byte: parent shared block)" \
+        in sentence
     assert "numpy-processes-spawn w2 about 6.85 GiB (2.50 per byte: parent chunk copies, " \
-           "parent pickles, 2 x worker received chunk, ran up to 4 GiB)" in sentence
-    assert "1 cases of the run were skipped" in sentence
-    assert scaling.capacity_sentence(RUN, [], 24 * GIB) is None
+           "parent pickles, 2 x worker received chunk)" in sentence
+    assert "1 cases of this run did not run" in sentence
+    assert scaling.capacity_sentence([], 24 * GIB) is None

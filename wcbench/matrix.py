@@ -163,6 +163,8 @@ class Preset:
     why: str
     sizes: tuple[str, ...]
     workers: tuple[int, ...]
+    #: kernels it runs (empty: all of ``wordcount.KERNELS``)
+    kernels: tuple[str, ...] = ()
     #: kernel -> the largest text it runs at (a kernel not named here runs at every size)
     max_size: Mapping[str, str] = field(default_factory=dict)
     #: seconds one case may take (estimated: its memory call and its rounds); None: no limit
@@ -173,8 +175,8 @@ class Preset:
               start_methods: Sequence[str] = ()) -> list[Case]:
         """The preset's cases, with any list given here replacing the preset's own."""
         sizes = list(sizes) or [parse_size(s) for s in self.sizes]
-        cases = build_cases(sizes, list(workers) or list(self.workers), kernels, executors,
-                            start_methods)
+        cases = build_cases(sizes, list(workers) or list(self.workers),
+                            list(kernels) or list(self.kernels), executors, start_methods)
         caps = {k: parse_size(v) for k, v in self.max_size.items()}
         return [c for c in cases if c.size <= caps.get(c.kernel, c.size)]
 
@@ -182,7 +184,8 @@ class Preset:
 #: The seed's 8 GB example, measured: 1 MiB to 8 GiB, 4x apart (the last step 2x, to end at the
 #: seed's size), so a line fitted over the sizes separates each strategy's fixed cost from its
 #: cost per byte. Two workers: per-byte costs do not depend on the worker count (the chunks add up
-#: to the text), and ``serial`` is the one-worker baseline. The numpy kernel runs at every size;
+#: to the text), and ``serial`` is the one-worker baseline. The seed's kernel (``split``) and the
+#: numpy kernel, named, so a kernel added later does not double the run. numpy runs at every size;
 #: ``split`` stops at 256 MiB: its word lists (11.5 bytes per byte, 3 GiB there) would fit up to
 #: 1 GiB in 24 GiB, but at 1 GiB one ``split`` call takes 10-15 s, and its twelve cases there alone
 #: would take about ten minutes of the run. Cases that do not fit in memory (the estimate against
@@ -192,6 +195,7 @@ SCALE = Preset(
     why="how time and memory grow with the text, 1 MiB to 8 GiB (make bench-scale)",
     sizes=("1MiB", "4MiB", "16MiB", "64MiB", "256MiB", "1GiB", "4GiB", "8GiB"),
     workers=(2,),
+    kernels=("split", "numpy"),
     max_size={"split": "256MiB"},
     time_limit=300.0,
 )

@@ -194,34 +194,41 @@ def growth_parts(kernel: str, executor: str, method: str | None, workers: int) -
             for name in grows]
 
 
-def capacity_sentence(cases: Sequence[Mapping], fits: Sequence[StrategyFit],
-                      memory_bytes: int, skipped: Sequence[Mapping] = ()) -> str | None:
-    """Which strategy fits the most text into ``memory_bytes``, and where the others stop, why.
+def _span(values: Sequence[float], fmt) -> str:
+    low, high = fmt(min(values)), fmt(max(values))
+    return low if low == high else f"{low}-{high}"
 
-    Capacity comes from each fitted memory line (text + fixed + per byte x text); the largest
-    size each strategy ran at, and the first skip reason, say where the run itself stopped.
+
+def capacity_sentence(fits: Sequence[StrategyFit], memory_bytes: int,
+                      skipped: Sequence[Mapping] = ()) -> str | None:
+    """Which strategy fits the most text into ``memory_bytes``, and why the others stop earlier.
+
+    Capacity comes from each fitted memory line (the text once, plus fixed, plus per byte x
+    text); strategies that stop for the same reason (the same parts of the memory estimate grow
+    with the text) are named together.
     """
     if not fits or memory_bytes <= 0:
         return None
     ranked = sorted(fits, key=lambda f: capacity_bytes(f, memory_bytes), reverse=True)
     best = ranked[0]
-    lines = [f"In this machine's {_gib(memory_bytes)}, {best.name} fits the most text: about "
-             f"{_gib(capacity_bytes(best, memory_bytes))} by its fitted line (beyond the text "
-             f"itself it holds {_gib(best.memory.fixed)} plus {best.memory.per_byte:.2f} per "
-             "byte)"]
-    others = []
+    text = (f"In this machine's {_gib(memory_bytes)}, {best.name} fits the most text: about "
+            f"{_gib(capacity_bytes(best, memory_bytes))} by its fitted line (beyond the text "
+            f"itself it holds {_gib(best.memory.fixed)} plus {best.memory.per_byte:.2f} bytes "
+            "per byte of text)")
+    groups: dict[tuple[str, ...], list[StrategyFit]] = {}
     for fit in ranked[1:]:
-        parts = growth_parts(fit.kernel, fit.executor, fit.start_method, fit.workers)
-        largest = _largest(cases, fit.kernel, fit.executor, fit.start_method)
-        ran = f", ran up to {_gib(largest['text_bytes'])}" if largest else ""
-        others.append(f"{fit.name} about {_gib(capacity_bytes(fit, memory_bytes))} "
-                      f"({fit.memory.per_byte:.2f} per byte: {', '.join(parts) or 'nothing'}"
-                      f"{ran})")
+        why = tuple(growth_parts(fit.kernel, fit.executor, fit.start_method, fit.workers))
+        groups.setdefault(why, []).append(fit)
+    others = []
+    for why, members in groups.items():
+        room = _span([capacity_bytes(f, memory_bytes) for f in members], _gib)
+        per_byte = _span([f.memory.per_byte for f in members], lambda v: f"{v:.2f}")
+        others.append(f"{', '.join(f.name for f in members)} about {room} ({per_byte} per byte: "
+                      f"{', '.join(why) or 'nothing the estimate expects to grow'})")
     if others:
-        lines.append("the others stop earlier, each at text x (1 + its bytes per byte of text): "
-                     + "; ".join(others))
-    skip_names = [s["name"] for s in skipped]
-    if skip_names:
-        lines.append(f"{len(skip_names)} cases of the run were skipped before running, each with "
-                     "its estimate (listed below)")
-    return "; ".join(lines) + "."
+        text += ". The others stop where what they hold per byte of text runs out of room: "
+        text += "; ".join(others)
+    if skipped:
+        text += (f". {len(skipped)} cases of this run did not run: their estimated peak, or "
+                 "time, did not fit (each listed with its estimate)")
+    return text + "."
