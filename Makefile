@@ -47,10 +47,12 @@ bench: install
 		$(call bench_opt,CORPUS_FILE,corpus-file) $(call bench_opt,MEMORY_LIMIT,memory-limit) \
 		$(call bench_opt,MATRIX,matrix) $(call bench_opt,TIME_LIMIT,time-limit)
 
-# The scale matrix: 1 MiB to 8 GiB, about 30 minutes on a 2-core machine with 24 GiB; what does not
-# fit in memory (or in TIME_LIMIT) is skipped with its estimate. The same variables narrow it.
-bench-scale:
+# The scale matrix (1 MiB to 8 GiB; what does not fit in memory or in TIME_LIMIT is skipped with its
+# estimate), then its report, results/scale.md, with the section "How cost grows with the text".
+# The variables of `bench` narrow it (SIZES=..., MEMORY_LIMIT=6GiB).
+bench-scale: install
 	$(MAKE) bench MATRIX=scale
+	$(PY) -m wcbench.report --results results --output results/scale.md
 
 # Median time and memory figures of the two latest saved runs (BASE= and NEW= pick others: a file,
 # a run number or part of a name); fails when one grows past TIME_TOLERANCE / MEMORY_TOLERANCE
