@@ -30,6 +30,7 @@ from wcbench.ab_report import SavedAbError, ab_report_lines, find_ab, load_ab
 from wcbench.report_comparison import comparison_lines
 from wcbench.report_markdown import report_lines
 from wcbench.report_plots import PlotError, write_plots
+from wcbench.report_scale import PLOT_NAME, plot_cost_vs_size, scale_section_lines
 from wcbench.results import SavedRunError, find_run, latest_run, load_run
 
 
@@ -47,8 +48,11 @@ def build(results: Path, output: Path, base: str | None = None, new: str | None 
     base_run = load_run(find_run(base, results)) if base is not None else None
     plot_dir = output.parent / output.stem
     links = write_plots(new_run, plot_dir, f"{output.stem}/")
+    (plot_dir / PLOT_NAME).unlink(missing_ok=True)
+    scale_plot = f"{output.stem}/{PLOT_NAME}" \
+        if plot_cost_vs_size(new_run, plot_dir / PLOT_NAME) else None
     if base_run is None:
-        lines = report_lines(new_run, links)
+        lines = report_lines(new_run, links) + scale_section_lines(new_run, scale_plot)
     else:
         lines = ["# wordcount-bench report: NEW against BASE", ""]
         lines += comparison_lines(base_run, new_run)
