@@ -47,7 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="measure this UTF-8 text file instead of a generated corpus, at its "
                          "own size (make: CORPUS_FILE; --sizes is then ignored)")
     group.addoption("--memory-limit", default="", metavar="SIZE",
-                    help="skip cases whose estimated peak memory exceeds this, e.g. 2GiB "
+                    help="skip cases whose estimated peak plus the text exceeds this, e.g. 2GiB "
                          "(make: MEMORY_LIMIT; default: only what the machine has available)")
     group.addoption("--time-limit", default="", metavar="SECONDS",
                     help="skip cases whose estimated time (memory call and rounds) exceeds this "

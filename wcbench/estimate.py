@@ -136,14 +136,17 @@ def skip_reason(estimate: Estimate, available: int, *, text_loaded: bool = True,
 
     It fits when the estimate (plus the text itself when ``text_loaded`` is False: it is about to
     be loaded) leaves ``HEADROOM_BYTES`` of ``available`` memory free, and, when the user set a
-    ``limit`` (``--memory-limit``), does not exceed that limit.
+    ``limit`` (``--memory-limit``), the estimate plus the text, loaded or not, does not exceed
+    that limit: the limit is what the whole case may hold (``MEMORY_LIMIT=6GiB`` on a shared
+    machine means a 4 GiB text with 4 GiB of chunk copies does not run).
     """
-    need = estimate.total_bytes + (0 if text_loaded else estimate.case.size)
-    text = "" if text_loaded else f" + the text {format_bytes(estimate.case.size)}"
-    if limit is not None and need > limit:
-        return (f"estimated peak {describe(estimate)}{text} exceeds --memory-limit "
-                f"{format_bytes(limit)}")
+    size = estimate.case.size
+    if limit is not None and estimate.total_bytes + size > limit:
+        return (f"estimated peak {describe(estimate)} + the text {format_bytes(size)} exceeds "
+                f"--memory-limit {format_bytes(limit)}")
+    need = estimate.total_bytes + (0 if text_loaded else size)
     if need + HEADROOM_BYTES > available:
+        text = "" if text_loaded else f" + the text {format_bytes(size)}"
         return (f"estimated peak {describe(estimate)}{text} + headroom "
                 f"{format_bytes(HEADROOM_BYTES)} exceeds available memory "
                 f"{format_bytes(available)}")
