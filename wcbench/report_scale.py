@@ -127,7 +127,8 @@ def _draw_strategy(time_ax, mem_ax, fit: scaling.StrategyFit, points: list[dict]
         kept = [(x, y) for x, y in zip(xs, ys, strict=True) if y > 0]
         if kept:
             ax.plot(*zip(*kept, strict=True), linestyle="none", marker=style["marker"],
-                    color=style["color"], label=label)
+                    color=style["color"])
+        ax.plot([], [], label=label, **style)  # the legend's entry: marker and line style
         fitted = [(x, line.at(x)) for x in dense if line.at(x) > 0]
         if fitted:
             ax.plot(*zip(*fitted, strict=True), color=style["color"],

@@ -139,7 +139,10 @@ def capacity_bytes(fit: StrategyFit, memory_bytes: int) -> int:
 # --- sentences computed from the fits ------------------------------------------------------------
 
 def _gib(n: float) -> str:
-    return f"{n / (1 << 30):.3g} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.3g} MiB"
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
 
 
 def _largest(cases: Iterable[Mapping], kernel: str, executor: str, method: str | None
@@ -211,12 +214,15 @@ def capacity_sentence(fits: Sequence[StrategyFit], memory_bytes: int,
         return None
     ranked = sorted(fits, key=lambda f: capacity_bytes(f, memory_bytes), reverse=True)
     best = ranked[0]
-    text = (f"In this machine's {_gib(memory_bytes)}, {best.name} fits the most text: about "
-            f"{_gib(capacity_bytes(best, memory_bytes))} by its fitted line (beyond the text "
-            f"itself it holds {_gib(best.memory.fixed)} plus {best.memory.per_byte:.2f} bytes "
-            "per byte of text)")
+    most = capacity_bytes(best, memory_bytes)
+    tied = [f for f in ranked if capacity_bytes(f, memory_bytes) >= 0.99 * most]  # within 1%
+    lines = "their fitted lines" if len(tied) > 1 else "its fitted line"
+    text = (f"In this machine's {_gib(memory_bytes)}, {' and '.join(f.name for f in tied)} "
+            f"{'fit' if len(tied) > 1 else 'fits'} the most text: about {_gib(most)} by "
+            f"{lines} (beyond the text itself {best.name} holds {_gib(best.memory.fixed)} "
+            f"plus {best.memory.per_byte:.2f} bytes per byte of text)")
     groups: dict[tuple[str, ...], list[StrategyFit]] = {}
-    for fit in ranked[1:]:
+    for fit in ranked[len(tied):]:
         why = tuple(growth_parts(fit.kernel, fit.executor, fit.start_method, fit.workers))
         groups.setdefault(why, []).append(fit)
     others = []
