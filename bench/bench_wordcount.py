@@ -23,7 +23,13 @@ import pytest
 
 import wordcount
 from wcbench import corpus as corpora
-from wcbench.estimate import estimate_case, estimate_seconds, skip_reason, time_skip_reason
+from wcbench.estimate import (
+    HEADROOM_BYTES,
+    estimate_case,
+    estimate_seconds,
+    skip_reason,
+    time_skip_reason,
+)
 from wcbench.machine import machine_info
 from wcbench.matrix import (
     Case,
@@ -36,6 +42,7 @@ from wcbench.matrix import (
     size_group,
 )
 from wcbench.memory import MemoryFigures, measure_memory
+from wcbench.units import format_bytes
 from wordcount.executors import PROCESS_EXECUTORS
 from wordcount.procmem import available_bytes
 
@@ -231,9 +238,20 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
     )
 
 
-def test_memory_read(benchmark, read_size: int, corpus: Corpus) -> None:
+def test_memory_read(benchmark, read_size: int, corpus: Corpus, wordcount_skips: list,
+                     request: pytest.FixtureRequest) -> None:
     """numpy summing the text's bytes as uint64: reading memory once, the physical limit."""
     benchmark.group = size_group(read_size)
+    if not corpus.loaded(read_size):  # a text no case could hold is not loaded for this either
+        limit, available = corpus.memory_limit, available_bytes()
+        reason = (f"the text {corpora.format_size(read_size)} exceeds --memory-limit "
+                  f"{format_bytes(limit)}" if limit is not None and read_size > limit
+                  else f"the text {corpora.format_size(read_size)} + headroom exceeds available "
+                  f"memory {format_bytes(available)}"
+                  if read_size + HEADROOM_BYTES > available else None)
+        if reason:
+            wordcount_skips.append({"name": request.node.name, "reason": reason})
+            pytest.skip(f"memory-read-{corpora.format_size(read_size)}: {reason}")
     text = corpus.text(read_size)
     words = np.frombuffer(text, dtype=np.uint8)[: len(text) // 8 * 8].view(np.uint64)
     rounds, _ = rounds_for(len(text))
