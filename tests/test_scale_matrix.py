@@ -121,3 +121,12 @@ def test_the_suite_takes_matrix_scale_and_runs_size_by_size() -> None:
         cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode != 0
     assert "--time-limit must be a number of seconds" in proc.stdout + proc.stderr
+
+
+def test_native_joins_in_process_only_where_built() -> None:
+    native = {(c.executor, c.size) for c in SCALE.cases() if c.kernel == "native"}
+    if "native" not in wordcount.KERNELS:
+        assert native == set()
+        return
+    assert {e for e, _ in native} == {"serial", "threads"}
+    assert {s for _, s in native} == {c.size for c in SCALE.cases()}

@@ -167,6 +167,8 @@ class Preset:
     kernels: tuple[str, ...] = ()
     #: kernel -> the largest text it runs at (a kernel not named here runs at every size)
     max_size: Mapping[str, str] = field(default_factory=dict)
+    #: kernel -> the only executors it runs with (a kernel not named here runs with every one)
+    executors_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: seconds one case may take (estimated: its memory call and its rounds); None: no limit
     time_limit: float | None = None
 
@@ -178,18 +180,23 @@ class Preset:
         cases = build_cases(sizes, list(workers) or list(self.workers),
                             list(kernels) or list(self.kernels), executors, start_methods)
         caps = {k: parse_size(v) for k, v in self.max_size.items()}
-        return [c for c in cases if c.size <= caps.get(c.kernel, c.size)]
+        return [c for c in cases if c.size <= caps.get(c.kernel, c.size)
+                and c.executor in self.executors_of.get(c.kernel, (c.executor,))]
 
 
 #: The seed's 8 GB example, measured: 1 MiB to 8 GiB, 4x apart (the last step 2x, to end at the
 #: seed's size), so a line fitted over the sizes separates each strategy's fixed cost from its
 #: cost per byte. Two workers: per-byte costs do not depend on the worker count (the chunks add up
 #: to the text), and ``serial`` is the one-worker baseline. The seed's kernel (``split``) and the
-#: numpy kernel, named, so a kernel added later does not double the run. numpy runs at every size;
+#: numpy kernel, named, so a kernel added later does not double the run (the native kernel joins
+#: in process only, below). numpy runs at every size;
 #: ``split`` stops at 256 MiB: its word lists (11.5 bytes per byte, 3 GiB there) would fit up to
 #: 1 GiB in 24 GiB, but at 1 GiB one ``split`` call takes 10-15 s, and its twelve cases there alone
 #: would take about ten minutes of the run. Cases that do not fit in memory (the estimate against
 #: ``MemAvailable``), or whose estimated time exceeds ``time_limit``, are skipped with the reason.
+#: The native kernel, where built, runs in process only (``serial`` and ``threads``): what it adds
+#: is how a kernel that releases the GIL scales with the text and with threads; its chunks reach
+#: worker processes exactly as numpy's do, which the numpy cases already measure.
 #: The time limit keeps the run near 25 minutes on a quiet 2-core machine: at 4 GiB the strategies
 #: that pickle the text (processes under spawn and forkserver, the pool, Dask: 30-40 s a call,
 #: four calls) would add about 13 minutes; their per-byte cost is fitted up to 1 GiB.
@@ -198,8 +205,9 @@ SCALE = Preset(
     why="how time and memory grow with the text, 1 MiB to 8 GiB (make bench-scale)",
     sizes=("1MiB", "4MiB", "16MiB", "64MiB", "256MiB", "1GiB", "4GiB", "8GiB"),
     workers=(2,),
-    kernels=("split", "numpy"),
+    kernels=("split", "numpy", *(("native",) if "native" in wordcount.KERNELS else ())),
     max_size={"split": "256MiB"},
+    executors_of={"native": ("serial", "threads")},
     time_limit=120.0,
 )
 
