@@ -19,13 +19,11 @@ from typing import NoReturn
 
 from wordcount.api import count_words
 from wordcount.errors import WorkerError
-from wordcount.executors import START_METHODS, available_executors
+from wordcount.executors import START_METHODS, TERMINATING_SIGNALS, available_executors
 from wordcount.kernels import KERNELS
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
-#: Signals that end a count as Ctrl-C does (exit status 128 + the signal's number).
-TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 class Terminated(BaseException):

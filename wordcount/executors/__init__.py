@@ -17,6 +17,11 @@ import importlib.util
 import multiprocessing as mp
 from collections.abc import Callable
 
+from wordcount.executors._task import TERMINATING_SIGNALS
+
+__all__ = ["PROCESS_EXECUTORS", "START_METHODS", "TERMINATING_SIGNALS", "available_executors",
+           "default_start_method", "get_executor", "resolve_start_method"]
+
 #: Executor name -> module implementing it.
 _MODULES: dict[str, str] = {
     "serial": "wordcount.executors.serial",

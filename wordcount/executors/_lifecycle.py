@@ -36,7 +36,14 @@ except ImportError:  # Windows
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
 from wordcount.executors._orphans import bind_to_parent, describe_end, expected_parent
-from wordcount.executors._task import ChunkResult, Task, first_error, portable_error, worker_signals
+from wordcount.executors._task import (
+    TERMINATING_SIGNALS,
+    ChunkResult,
+    Task,
+    first_error,
+    portable_error,
+    worker_signals,
+)
 
 #: How often the parent checks on its children while waiting for them (seconds).
 POLL_SECONDS = 0.05
@@ -45,6 +52,9 @@ POLL_SECONDS = 0.05
 LOST_RESULT_SECONDS = 0.5
 #: What a worker puts on the results queue once it runs the package's code: its start is over.
 STARTED = "started"
+#: Whether ``_send`` can watch a child while it writes (``select.poll``, POSIX); elsewhere
+#: (Windows, untested) the task is a ``Process`` argument: CPython's own path, and its hang.
+_CAN_WATCH_WRITES = hasattr(select, "poll")
 #: Pipe buffer asked for while a task is written (64 KiB by default on Linux).
 PIPE_BYTES = 1 << 20
 
@@ -157,7 +167,7 @@ class _Children:
 
 
 #: Signals held back while children start or are stopped (those with a Python handler).
-_DEFERRABLE = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+_DEFERRABLE = (signal.SIGINT, *TERMINATING_SIGNALS)
 
 
 @contextmanager
@@ -183,11 +193,13 @@ def interrupts_deferred() -> Iterator[None]:
             handler = signal.getsignal(sig)
             if sig == signal.SIGINT or callable(handler):
                 old[sig] = signal.signal(sig, lambda signum, _frame: held.append(signum))
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    masks = hasattr(signal, "pthread_sigmask")  # POSIX only
+    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if masks else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # a pending SIGINT lands in `held`
+        if masks:  # a pending SIGINT lands in `held`
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)  # type: ignore[arg-type]
         for sig, handler in old.items():
             signal.signal(sig, signal.SIG_DFL if handler is None else handler)  # type: ignore[arg-type]
         for sig in dict.fromkeys(held):
@@ -211,7 +223,7 @@ def _start(ctx: mp.context.BaseContext, children: _Children, task: Task, parent:
            count: Callable[[Task], ChunkResult]) -> Connection | None:
     """Start the process for ``task``; the pipe to send it through, unless it was inherited."""
     reader = writer = None
-    if children.method != "fork":
+    if children.method != "fork" and _CAN_WATCH_WRITES:
         reader, writer = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_worker_main, name=f"wordcount-{task.index}", daemon=True,
                        args=(children.results, task.index, reader or task, parent, count))

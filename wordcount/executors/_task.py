@@ -105,13 +105,19 @@ def run_task(task: Task, data: object | None = None) -> ChunkResult:
             task.measure.capture.task_done(task)
 
 
+#: Signals that end a process (SIGHUP exists on POSIX only).
+TERMINATING_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
 def worker_signals() -> None:
     """Workers leave Ctrl-C to the parent, which stops them (no traceback from each child), and
     end at once on SIGTERM or SIGHUP: a fork child inherits the parent's Python handlers (the
     CLI's, or ``interrupts_deferred``'s recorder), which would make it deaf to ``terminate()``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    for sig in TERMINATING_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
 
 
 def portable_error(index: int, exc: BaseException) -> Exception:
