@@ -13,6 +13,7 @@ Run through ``make bench`` (or ``pytest bench``, with the options in the root ``
 from __future__ import annotations
 
 import multiprocessing.forkserver
+import multiprocessing.resource_tracker
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -166,10 +167,15 @@ def corpus(pytestconfig: pytest.Config) -> Corpus:
 
 
 def _warm_up(case: Case, corpus: Corpus) -> None:
-    """One-time costs no strategy pays per call: the forkserver's server, an engine's cluster."""
+    """One-time costs no strategy pays per call: multiprocessing's resource tracker (started by
+    the first shared-memory block or spawned child, then kept), the forkserver's server, an
+    engine's cluster. Paid before measuring, so whichever case comes first is not charged with
+    a whole extra interpreter in its tree peak."""
     key = (case.executor, case.start_method)
     if key in corpus._warm:
         return
+    if case.executor in PROCESS_EXECUTORS:
+        multiprocessing.resource_tracker.ensure_running()
     if case.start_method == "forkserver":
         multiprocessing.forkserver.ensure_running()
     elif case.executor not in (*PROCESS_EXECUTORS, "serial", "threads"):
