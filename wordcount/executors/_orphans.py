@@ -76,13 +76,19 @@ def main_module_hint(method: str) -> str:
             "traceback is on stderr)")
 
 
+#: The status CPython gives a forkserver child when the fork server could not report one (the
+#: server itself ended: most often because it failed to preload an unguarded main module).
+FORK_SERVER_LOST = 255
+
+
 def describe_end(who: str, pid: int | None, exitcode: int | None, started: bool, method: str,
                  detail: str = "") -> str:
     """'worker for chunk 2 (pid 123) was killed by SIGKILL while counting' and the like.
 
     ``started``: the worker had reached the package's code (so it died in its task, not while
-    starting). A ``spawn`` or ``forkserver`` child that fails before that, with status 1, has
-    almost always failed to re-import the main module; the message says so.
+    starting). A ``spawn`` or ``forkserver`` child that fails before that, with status 1 (or a
+    forkserver child with 255, its server gone), has almost always failed to re-import the main
+    module; the message says so.
     """
     if exitcode is None:  # its start failed: the fork server's child was gone before it read
         return f"{who} died while it was being started, before it received its chunk ({detail})"
@@ -94,6 +100,7 @@ def describe_end(who: str, pid: int | None, exitcode: int | None, started: bool,
     if started:
         return f"{name} {how}"
     message = f"{name} {how} while starting, before it received its chunk"
-    if method in ("spawn", "forkserver") and exitcode == 1:
+    if (method in ("spawn", "forkserver") and exitcode == 1) or \
+            (method == "forkserver" and exitcode == FORK_SERVER_LOST):
         message += main_module_hint(method)
     return message

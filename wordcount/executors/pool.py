@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
-from wordcount.executors._lifecycle import POLL_SECONDS, interrupts_deferred
+from wordcount.executors._lifecycle import POLL_SECONDS, interrupts_deferred, stop
 from wordcount.executors._orphans import bind_to_parent, describe_end, expected_parent
 from wordcount.executors._task import (
     ChunkResult,
@@ -88,14 +88,7 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel pending work, terminate the workers (the pool has no public way) and reap them."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
     pool.shutdown(wait=False, cancel_futures=True)
-    for p in procs:
-        if p.exitcode is None:
-            p.terminate()
-    for p in procs:
-        p.join(timeout=2.0)
-        if p.exitcode is None:
-            p.kill()
-            p.join()
+    stop(procs)
     pool.shutdown(wait=True)
 
 
