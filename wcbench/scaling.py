@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wcbench.units import format_bytes_prose as _bytes
+
 #: Absolute noise floors of the weights: memory figures move by a few MiB between identical calls,
 #: times of a millisecond are at the scheduler's mercy.
 MEMORY_FLOOR_BYTES = 4 << 20
@@ -138,13 +140,6 @@ def capacity_bytes(fit: StrategyFit, memory_bytes: int) -> int:
 
 # --- sentences computed from the fits ------------------------------------------------------------
 
-def _gib(n: float) -> str:
-    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n:.0f} B"
-
-
 def _largest(cases: Iterable[Mapping], kernel: str, executor: str, method: str | None
              ) -> Mapping | None:
     found = [c for c in cases if (c["kernel"], c["executor"], c.get("start_method"))
@@ -173,8 +168,8 @@ def seed_claim_sentence(cases: Sequence[Mapping], fits: Sequence[StrategyFit],
     slope = {(f.kernel, f.executor, f.start_method): f.memory.per_byte for f in fits}
     fitted = slope.get((kernel, "processes", "spawn"))
     text = (f"The seed's claim, checked: processes under spawn ({kernel} kernel, "
-            f"{spawn['workers']} workers) held {_gib(spawn['peak_tree_bytes'])} for a "
-            f"{_gib(size)} text, {ratio:.2f} x the text")
+            f"{spawn['workers']} workers) held {_bytes(spawn['peak_tree_bytes'])} for a "
+            f"{_bytes(size)} text, {ratio:.2f} x the text")
     text += f" (fitted over every size: {fitted:.2f} per byte)" if fitted is not None else ""
     text += (f", so text and copies together came to {1 + ratio:.2f} x the text, where the seed "
              "said 2 x (8 GB becomes 16 GB)")
@@ -217,9 +212,9 @@ def capacity_sentence(fits: Sequence[StrategyFit], memory_bytes: int,
     most = capacity_bytes(best, memory_bytes)
     tied = [f for f in ranked if capacity_bytes(f, memory_bytes) >= 0.99 * most]  # within 1%
     lines = "their fitted lines" if len(tied) > 1 else "its fitted line"
-    text = (f"In this machine's {_gib(memory_bytes)}, {' and '.join(f.name for f in tied)} "
-            f"{'fit' if len(tied) > 1 else 'fits'} the most text: about {_gib(most)} by "
-            f"{lines} (beyond the text itself {best.name} holds {_gib(best.memory.fixed)} "
+    text = (f"In this machine's {_bytes(memory_bytes)}, {' and '.join(f.name for f in tied)} "
+            f"{'fit' if len(tied) > 1 else 'fits'} the most text: about {_bytes(most)} by "
+            f"{lines} (beyond the text itself {best.name} holds {_bytes(best.memory.fixed)} "
             f"plus {best.memory.per_byte:.2f} bytes per byte of text)")
     groups: dict[tuple[str, ...], list[StrategyFit]] = {}
     for fit in ranked[len(tied):]:
@@ -227,7 +222,7 @@ def capacity_sentence(fits: Sequence[StrategyFit], memory_bytes: int,
         groups.setdefault(why, []).append(fit)
     others = []
     for why, members in groups.items():
-        room = _span([capacity_bytes(f, memory_bytes) for f in members], _gib)
+        room = _span([capacity_bytes(f, memory_bytes) for f in members], _bytes)
         per_byte = _span([f.memory.per_byte for f in members], lambda v: f"{v:.2f}")
         others.append(f"{', '.join(f.name for f in members)} about {room} ({per_byte} per byte: "
                       f"{', '.join(why) or 'nothing the estimate expects to grow'})")

@@ -150,6 +150,15 @@ def format_bytes_spaced(n: float | None) -> str:
     return f"{int(n)} B"
 
 
+def format_bytes_prose(n: float) -> str:
+    """Bytes for a sentence: three significant digits, no trailing zeros: ``8 GiB``, ``2.01 GiB``.
+    """
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
 def format_mbps(bytes_per_second: float) -> str:
     """Throughput as a number of decimal MB/s, thousands grouped: ``4,751`` (no unit)."""
     return significant(bytes_per_second / 1e6, grouped=True)
