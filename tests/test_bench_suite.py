@@ -105,6 +105,8 @@ def test_extra_info_holds_every_key_with_sensible_figures(tiny_run: tuple[dict, 
 #: What a forked worker dirties of its inherited interpreter, and what else a small call may add.
 FORK_WORKER_BASE = 8 << 20
 SLACK = 512 << 10
+#: pymalloc's arena: free space of this order may already be resident when a call starts.
+PYMALLOC_ARENA = 256 << 10
 
 
 def judge_memory(name: str, info: dict) -> None:
@@ -130,7 +132,10 @@ def judge_memory(name: str, info: dict) -> None:
         # Threads have no lower bound at these sizes: a new thread reuses the resident heap that
         # glibc keeps in an exited thread's arena (below its trim threshold, 2 MiB or more),
         # which malloc_trim does not return. The serial call allocates in the main arena.
-        if info["executor"] == "serial":
+        # The numpy kernel's buffers are mapped apart, so always counted; split's objects come
+        # from the heap and pymalloc's 256 KiB arenas, where a small call can find free space that
+        # is already resident (a fresh clone's run read 24 KiB for split's 34 KiB at 16 KiB).
+        if info["executor"] == "serial" and (kernel != "split" or working >= PYMALLOC_ARENA):
             assert parent >= 0.9 * working, (name, figures)
         assert parent <= 12 * text + SLACK, (name, figures)
         assert tree <= parent + SLACK, (name, figures)
