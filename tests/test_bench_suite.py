@@ -105,6 +105,8 @@ def test_extra_info_holds_every_key_with_sensible_figures(tiny_run: tuple[dict, 
 #: What a forked worker dirties of its inherited interpreter, and what else a small call may add.
 FORK_WORKER_BASE = 8 << 20
 SLACK = 512 << 10
+#: The sampled tree peak against the exact parent and worker peaks (as in test_memory.py).
+TREE_TOLERANCE = 1.2  # 1 + test_memory.TREE_TOLERANCE
 #: pymalloc's arena: free space of this order may already be resident when a call starts.
 PYMALLOC_ARENA = 256 << 10
 
@@ -144,7 +146,10 @@ def judge_memory(name: str, info: dict) -> None:
         # released before the call), beyond what a fork child dirties of its interpreter.
         assert 0.9 * working <= info["peak_workers_bytes"], (name, figures)
         assert info["peak_workers_bytes"] <= workers * FORK_WORKER_BASE + 12 * text, (name, figures)
-        assert tree <= parent + info["peak_workers_bytes"] + 4 * SLACK, (name, figures)
+        # The tree figure is a sampled PSS sum (a fork child's share of its parent's pages and of
+        # shared libraries moves between calls): held to the 20% test_memory.py states for it.
+        assert tree <= TREE_TOLERANCE * (parent + info["peak_workers_bytes"]) + 4 * SLACK, \
+            (name, figures)
 
 
 def test_one_memory_read_benchmark_per_size(tiny_run: tuple[dict, str, Path]) -> None:
