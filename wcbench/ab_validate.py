@@ -4,8 +4,9 @@ In a temporary clone of this repository it commits two known slowdowns and runs 
 harness (``python -m wcbench.ab``) again and again:
 
 - ``aa``: HEAD against itself, the default cases: any ``slower`` is a false alarm;
-- ``numpy15``: a commit whose numpy kernel spins, by the wall clock, 15% of the time each call of
-  it took, so every count that is all numpy kernel takes 15% longer: the in-process cases;
+- ``numpy15``: a commit whose numpy kernel counts the first part of its span a second time (the
+  count thrown away), that part calibrated first, in one process, until the kernel alone takes
+  15% longer (within 1%): the in-process cases;
 - ``start30``: a commit whose worker processes spin, before their task, 30% of the median time
   BASE took for that case in the ``aa`` runs: the process-start cases (``numpy-processes-*``).
 
@@ -28,30 +29,32 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from wcbench import corpus
 from wcbench.ab_sides import ROOT
+from wcbench.ab_stats import RatioInterval, ratio_interval
 
 NUMPY_SLOWDOWN = '''
 
-import time as _ab_time
-
 _ab_fast_count_numpy = count_numpy
+_AB_FRACTION = {fraction!r}
 
 
-def count_numpy(data, start=0, end=None):
-    """The kernel, then a wait of {percent} of its own time."""
-    began = _ab_time.perf_counter()
-    n = _ab_fast_count_numpy(data, start, end)
-    {wait}
-    return n
+def count_numpy(data, start=0, end=None, **options):
+    """The kernel, which now also counts the first {percent} of its span a second time."""
+    words = _ab_fast_count_numpy(data, start, end, **options)
+    lo, hi, _ = slice(start, end).indices(len(data))
+    stop = lo + int((hi - lo) * _AB_FRACTION)
+    if not isinstance(data, str):
+        octets = memoryview(data).cast("B")
+        while stop > lo and octets[stop] & 0xC0 == 0x80:  # not inside a UTF-8 character
+            stop -= 1
+    _ab_fast_count_numpy(data, lo, stop, **options)
+    return words
 '''
-#: How the slowdowns wait: ``spin`` burns CPU (like real extra work; on a loaded machine the
-#: process is then scheduled later, which adds more than the spin itself), ``sleep`` does not
-#: (the wall-clock effect is exactly the fraction asked for).
-WAITS = {
-    "spin": "until = _ab_time.perf_counter() + {fraction} * (_ab_time.perf_counter() - began)\n"
-            "    while _ab_time.perf_counter() < until:\n        pass",
-    "sleep": "_ab_time.sleep({fraction} * (_ab_time.perf_counter() - began))",
-}
+#: The numpy slowdown asked for, and how closely its calibration must reach it (fraction).
+NUMPY_TARGET, NUMPY_TOLERANCE = 0.15, 0.01
+#: Calibration: alternating timed calls of each kernel, on the ``numpy15`` cases' 32 MiB text.
+CALIBRATION_PAIRS, CALIBRATION_SIZE = 101, 32 << 20
 
 START_SLOWDOWN = '''
 
@@ -120,6 +123,53 @@ def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: 
           flush=True)
     return {"exit": done.returncode, "seconds": seconds, "file": str(path),
             "result": json.loads(path.read_text())}
+
+
+def numpy_slowdown(fraction: float) -> str:
+    """The source the ``numpy15`` commit appends to the numpy kernel's module."""
+    return NUMPY_SLOWDOWN.format(fraction=round(fraction, 4), percent=f"{fraction:.1%}")
+
+
+def measure_numpy_slowdown(fraction: float, text: bytes, pairs: int = CALIBRATION_PAIRS
+                           ) -> RatioInterval:
+    """The slowdown ``numpy_slowdown(fraction)`` causes, timed here in one process, in isolation.
+
+    The kernel as it is and the slowed one (this module's source, executed against it) count
+    ``text`` in alternating order, ``pairs`` times each; the ratio of medians and its interval.
+    """
+    from wordcount.kernels import numpy_kernel
+
+    space: dict = {"count_numpy": numpy_kernel.count_numpy}
+    exec(numpy_slowdown(fraction), space)
+    fast, slow = numpy_kernel.count_numpy, space["count_numpy"]
+    if slow(text) != fast(text):
+        raise AssertionError("the slowed kernel counts differently")
+    times: dict = {fast: [], slow: []}
+    for i in range(pairs):
+        for kernel in (fast, slow) if i % 2 == 0 else (slow, fast):
+            began = time.perf_counter()
+            kernel(text)
+            times[kernel].append(time.perf_counter() - began)
+    return ratio_interval(times[fast], times[slow])
+
+
+def calibrate_numpy_slowdown(text: bytes, target: float = NUMPY_TARGET,
+                             tolerance: float = NUMPY_TOLERANCE, attempts: int = 6
+                             ) -> tuple[float, RatioInterval]:
+    """The share of its span the kernel must count again to run ``1 + target`` times as long.
+
+    Starts from ``target`` (time linear in bytes) and corrects by the measured ratio until it is
+    within ``tolerance``; ``RuntimeError`` if it never is (a machine too noisy to validate on).
+    """
+    fraction = target
+    for _ in range(attempts):
+        measured = measure_numpy_slowdown(fraction, text)
+        if abs(measured.ratio - 1 - target) <= tolerance:
+            return fraction, measured
+        fraction *= target / max(measured.ratio - 1, target / 4)
+    raise RuntimeError(f"the numpy slowdown never came within {tolerance:.0%} of {target:.0%}: "
+                       f"last x{measured.ratio:.3f} counting {fraction:.1%} again; is the machine "
+                       "busy?")
 
 
 def start_delays(aa_runs: list[dict], fraction: float) -> dict[str, float]:
@@ -191,8 +241,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="AB_BUDGET of each run (default: make ab's)")
     p.add_argument("--output-dir", type=Path, default=None,
                    help="default: results/ab/validate-<UTC time>")
-    p.add_argument("--wait", choices=tuple(WAITS), default="spin",
-                   help="how the numpy slowdown waits (default: spin)")
     p.add_argument("--summarise", type=Path, default=None, metavar="DIR",
                    help="only summarise the runs saved under DIR/<scenario>/")
     args = p.parse_args(argv)
@@ -215,12 +263,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = _git(repo, "rev-parse", "HEAD")
         _git(repo, "checkout", "--quiet", "--detach", base)
         news = {"aa": base}
+        calibration = None
         if "numpy15" in scenarios:
-            news["numpy15"] = commit_change(
-                repo, base, "numpy15", "wordcount/kernels/numpy_kernel.py",
-                NUMPY_SLOWDOWN.format(wait=WAITS[args.wait].format(fraction=0.15),
-                                      percent="15%"))
+            text = corpus.cached_path(CALIBRATION_SIZE).read_bytes()
+            fraction, measured = calibrate_numpy_slowdown(text)
+            del text
+            calibration = {"counted_again": round(fraction, 4), **measured.as_dict()}
+            print(f"numpy15: the kernel counts {fraction:.1%} of its span again; alone, in one "
+                  f"process, on 32 MiB: x{measured.ratio:.3f} [{measured.low:.3f}-"
+                  f"{measured.high:.3f}] over {measured.rounds} pairs", flush=True)
+            news["numpy15"] = commit_change(repo, base, "numpy15",
+                                            "wordcount/kernels/numpy_kernel.py",
+                                            numpy_slowdown(fraction))
         aa_runs = runs.setdefault("aa", [])
+        delays = None
         if "start30" in scenarios:  # its delays come from A/A runs: at least two first
             for _ in range(max(2, args.repeats if "aa" in scenarios else 0)):
                 aa_runs.append(run_once(repo, base, base, "aa", out, budget))
@@ -237,7 +293,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(
         {"created": stamp, "budget_seconds": budget, "commit": base, "cpu_count": os.cpu_count(),
-         "summary": summary}, indent=1) + "\n")
+         "numpy15_calibration": calibration, "start30_delays": delays, "summary": summary},
+        indent=1) + "\n")
     print("\n".join(format_summary(summary)))
     print(f"saved {out}/summary.json")
     return 0
