@@ -10,6 +10,8 @@ harness (``python -m wcbench.ab``) again and again:
 - ``start30``: a commit whose worker processes spin, before their task, 30% of the median time
   BASE took for that case in the ``aa`` runs: the process-start cases (``numpy-processes-*``).
 
+Other sizes (``numpy12``, ``start20``) measure the smallest slowdown it calls.
+
 Each run's JSON is kept; ``summary.json`` and the printed table give, per scenario and case, the
 verdicts, the median ratio, rounds and run times, with the load average the runs saw.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -46,7 +49,7 @@ def count_numpy(data, start=0, end=None, **options):
     stop = lo + int((hi - lo) * _AB_FRACTION)
     if not isinstance(data, str):
         octets = memoryview(data).cast("B")
-        while stop > lo and octets[stop] & 0xC0 == 0x80:  # not inside a UTF-8 character
+        while lo < stop < len(octets) and octets[stop] & 0xC0 == 0x80:  # not in a character
             stop -= 1
     _ab_fast_count_numpy(data, lo, stop, **options)
     return words
@@ -76,17 +79,30 @@ def _ab_slow_bootstrap(self, *args, **kwargs):
 _ab_process.BaseProcess._bootstrap = _ab_slow_bootstrap
 '''
 
-#: Each scenario's share of ``make ab``'s budget: the share its cases have in the default set.
-SCENARIO_SHARE = {"aa": 1.0, "numpy15": 2 / 5, "start30": 3 / 5}
+#: A scenario's kind: ``aa``, ``numpy<percent>`` or ``start<percent>`` (``numpy15``, ``start30``).
+SCENARIO = re.compile(r"(aa)|(numpy|start)([1-9][0-9]?)")
+#: Each kind's share of ``make ab``'s budget: the share its cases have in the default set.
+SCENARIO_SHARE = {"aa": 1.0, "numpy": 2 / 5, "start": 3 / 5}
 _PROCESS_CLASS = {"fork": "ForkProcess", "spawn": "SpawnProcess",
                   "forkserver": "ForkServerProcess"}
 SCENARIO_CASES = {
     "aa": [],
-    "numpy15": ["--kernels", "numpy", "--executors", "serial,threads", "--sizes", "32MiB",
-                "--workers", "2"],
-    "start30": ["--kernels", "numpy", "--executors", "processes", "--sizes", "1MiB",
-                "--workers", "1"],
+    "numpy": ["--kernels", "numpy", "--executors", "serial,threads", "--sizes", "32MiB",
+              "--workers", "2"],
+    "start": ["--kernels", "numpy", "--executors", "processes", "--sizes", "1MiB",
+              "--workers", "1"],
 }
+
+
+def parse_scenario(name: str) -> tuple[str, float]:
+    """``("numpy", 0.15)`` for ``numpy15``; ``("aa", 0.0)``; ``ValueError`` otherwise."""
+    match = SCENARIO.fullmatch(name)
+    if match is None:
+        raise ValueError(f"unknown scenario {name!r}: aa, numpy<percent> or start<percent> "
+                         "(numpy15, start30)")
+    if match[1]:
+        return "aa", 0.0
+    return match[2], int(match[3]) / 100
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -108,12 +124,12 @@ def commit_change(repo: Path, base: str, branch: str, path: str, addition: str) 
 def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: float) -> dict:
     """One ``python -m wcbench.ab`` run; its exit status, duration and saved result."""
     folder = out / scenario
+    kind, _ = parse_scenario(scenario)
     before = set(folder.glob("*.json")) if folder.exists() else set()
     started = time.monotonic()
     done = subprocess.run([sys.executable, "-m", "wcbench.ab", "--repo", str(repo), "--base",
-                           base, "--new", new, "--budget", str(budget * SCENARIO_SHARE[scenario]),
-                           "--output-dir",
-                           str(folder), *SCENARIO_CASES[scenario]],
+                           base, "--new", new, "--budget", str(budget * SCENARIO_SHARE[kind]),
+                           "--output-dir", str(folder), *SCENARIO_CASES[kind]],
                           cwd=ROOT, capture_output=True, text=True)
     seconds = time.monotonic() - started
     if done.returncode == 2:
@@ -236,7 +252,9 @@ def format_summary(summary: dict) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m wcbench.ab_validate", description=__doc__)
     p.add_argument("--repeats", type=int, default=10, help="runs per scenario (default 10)")
-    p.add_argument("--scenarios", default="aa,numpy15,start30")
+    p.add_argument("--scenarios", default="aa,numpy15,start30",
+                   help="comma-separated: aa, numpy<percent>, start<percent> (default: "
+                        "aa,numpy15,start30)")
     p.add_argument("--budget", type=float, default=None,
                    help="AB_BUDGET of each run (default: make ab's)")
     p.add_argument("--output-dir", type=Path, default=None,
@@ -254,6 +272,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     budget = args.budget or BUDGET_SECONDS
     scenarios = [s for s in args.scenarios.split(",") if s]
+    try:
+        kinds = {s: parse_scenario(s) for s in scenarios}
+    except ValueError as e:
+        p.error(str(e))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = args.output_dir or ROOT / "results" / "ab" / f"validate-{stamp}"
     runs: dict[str, list[dict]] = {s: [] for s in scenarios}
@@ -263,37 +285,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         base = _git(repo, "rev-parse", "HEAD")
         _git(repo, "checkout", "--quiet", "--detach", base)
         news = {"aa": base}
-        calibration = None
-        if "numpy15" in scenarios:
-            text = corpus.cached_path(CALIBRATION_SIZE).read_bytes()
-            fraction, measured = calibrate_numpy_slowdown(text)
-            del text
-            calibration = {"counted_again": round(fraction, 4), **measured.as_dict()}
-            print(f"numpy15: the kernel counts {fraction:.1%} of its span again; alone, in one "
-                  f"process, on 32 MiB: x{measured.ratio:.3f} [{measured.low:.3f}-"
+        calibrations, delays = {}, {}
+        text = None
+        for scenario, (kind, target) in kinds.items():
+            if kind != "numpy":
+                continue
+            text = text or corpus.cached_path(CALIBRATION_SIZE).read_bytes()
+            fraction, measured = calibrate_numpy_slowdown(text, target)
+            calibrations[scenario] = {"counted_again": round(fraction, 4), **measured.as_dict()}
+            print(f"{scenario}: the kernel counts {fraction:.1%} of its span again; alone, in "
+                  f"one process, on 32 MiB: x{measured.ratio:.3f} [{measured.low:.3f}-"
                   f"{measured.high:.3f}] over {measured.rounds} pairs", flush=True)
-            news["numpy15"] = commit_change(repo, base, "numpy15",
-                                            "wordcount/kernels/numpy_kernel.py",
-                                            numpy_slowdown(fraction))
+            news[scenario] = commit_change(repo, base, scenario,
+                                           "wordcount/kernels/numpy_kernel.py",
+                                           numpy_slowdown(fraction))
+        del text
         aa_runs = runs.setdefault("aa", [])
-        delays = None
-        if "start30" in scenarios:  # its delays come from A/A runs: at least two first
+        starts = {s: t for s, (k, t) in kinds.items() if k == "start"}
+        if starts:  # their delays come from A/A runs: at least two first
             for _ in range(max(2, args.repeats if "aa" in scenarios else 0)):
                 aa_runs.append(run_once(repo, base, base, "aa", out, budget))
-            delays = start_delays(aa_runs, 0.30)
-            print(f"start30: worker start delays {delays}", flush=True)
-            news["start30"] = commit_change(repo, base, "start30", "wordcount/__init__.py",
-                                            START_SLOWDOWN.format(delays=delays))
+        for scenario, target in starts.items():
+            delays[scenario] = start_delays(aa_runs, target)
+            print(f"{scenario}: worker start delays {delays[scenario]}", flush=True)
+            news[scenario] = commit_change(repo, base, scenario, "wordcount/__init__.py",
+                                           START_SLOWDOWN.format(delays=delays[scenario]))
         for _ in range(args.repeats):
             for scenario in scenarios:
-                if scenario != "aa" or "start30" not in scenarios:
+                if scenario != "aa" or not starts:
                     runs[scenario].append(run_once(repo, base, news[scenario], scenario, out,
                                                    budget))
     summary = summarise({k: v for k, v in runs.items() if v})
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(
         {"created": stamp, "budget_seconds": budget, "commit": base, "cpu_count": os.cpu_count(),
-         "numpy15_calibration": calibration, "start30_delays": delays, "summary": summary},
+         "calibrations": calibrations, "start_delays": delays, "summary": summary},
         indent=1) + "\n")
     print("\n".join(format_summary(summary)))
     print(f"saved {out}/summary.json")
