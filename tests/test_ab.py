@@ -7,6 +7,7 @@ slower by an uncommitted edit, on one quick in-process case. Error paths exit 2 
 
 from __future__ import annotations
 
+import collections
 import json
 import os
 import subprocess
@@ -16,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from wcbench import corpus
+from wcbench import ab, corpus
 from wcbench.ab_format import format_result
 from wcbench.ab_stats import MemoryLimit, RatioInterval, ratio_interval, verdict
+from wcbench.matrix import Case
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -75,6 +77,35 @@ def test_pairing_narrows_the_interval_when_load_is_shared() -> None:
     assert paired.high - paired.low < (independent.high - independent.low) / 2
 
 
+def test_grouped_rounds_carry_each_instances_own_bias_into_the_interval() -> None:
+    # identical code; each pair of side processes runs a few percent apart for its whole life
+    # (memory layout), and rounds within a process vary by 1%: rounds alone look decisive
+    rng = np.random.default_rng(4)
+    instances, rounds = 8, 10
+    groups = np.repeat(np.arange(instances), rounds)
+    bias = np.repeat(rng.normal(0, 0.04, instances), rounds)
+    base = 0.010 * rng.lognormal(0, 0.01, groups.size)
+    new = 0.010 * np.exp(bias) * rng.lognormal(0, 0.01, groups.size)
+    flat = ratio_interval(base, new)
+    grouped = ratio_interval(base, new, groups=groups)
+    assert grouped.ratio == flat.ratio
+    assert grouped.high - grouped.low > 2 * (flat.high - flat.low)
+    assert grouped.low <= np.exp(np.median(bias)) <= grouped.high
+    # without a bias between instances the grouped interval is about as narrow as the flat one
+    same = 0.010 * rng.lognormal(0, 0.01, groups.size)
+    flat, grouped = ratio_interval(base, same), ratio_interval(base, same, groups=groups)
+    assert grouped.high - grouped.low < 1.6 * (flat.high - flat.low)
+
+
+def test_grouped_rounds_need_equal_instances() -> None:
+    with pytest.raises(ValueError, match="equally many"):
+        ratio_interval([1, 2, 3], [1, 2, 3], groups=[0, 0, 1])
+    with pytest.raises(ValueError, match="equally many"):
+        ratio_interval([1, 2, 3], [1, 2, 3], groups=[0, 0, 0])
+    with pytest.raises(ValueError, match="each of the 3 rounds"):
+        ratio_interval([1, 2, 3], [1, 2, 3], groups=[0, 1])
+
+
 def test_few_noisy_rounds_are_inconclusive() -> None:
     rng = np.random.default_rng(3)
     base, new = rng.lognormal(0, 0.5, 8), rng.lognormal(0, 0.5, 8)
@@ -87,6 +118,19 @@ def test_few_noisy_rounds_are_inconclusive() -> None:
 ])
 def test_verdict_boundaries(low: float, high: float, expected: str) -> None:
     assert verdict(RatioInterval(1.0, low, high, 20), 0.10) == expected
+
+
+@pytest.mark.parametrize(("executor", "method", "workers", "kind"), [
+    ("serial", None, 1, "in-process"), ("threads", None, 1, "in-process"),
+    ("threads", None, 2, "threads"), ("processes", "spawn", 1, "processes"),
+    ("process-pool", "fork", 2, "processes"), ("shared-memory", "fork", 1, "processes"),
+    ("dask", None, 2, "processes"),
+])
+def test_case_kinds_and_their_thresholds(executor: str, method: str | None, workers: int,
+                                        kind: str) -> None:
+    case = Case("numpy", executor, method, 1 << 20, workers)
+    assert ab.case_kind(case) == kind
+    assert ab.THRESHOLDS[kind] == (0.20 if kind == "threads" else 0.10)
 
 
 def test_bad_input_is_refused() -> None:
@@ -151,8 +195,15 @@ def test_a_revision_against_itself(clone: Path, text_file: Path, tmp_path: Path)
     assert case["name"] == "numpy-serial-32MiB-w1"
     assert case["verdict"] != "slower"
     assert case["counts"]["base"] == case["counts"]["new"] == len(text_file.read_bytes().split())
-    assert len(case["rounds"]) >= 15
+    assert len(case["rounds"]) >= ab.MIN_ROUNDS
     assert {r["first"] for r in case["rounds"]} == {"base", "new"}
+    # blocks of rounds, each run by a fresh process a side
+    instances = [r["instance"] for r in case["rounds"]]
+    assert instances == sorted(instances)
+    assert set(collections.Counter(instances).values()) == {ab.BLOCK_ROUNDS}
+    pids = [p[s] for p in case["processes"] for s in ("base", "new")]
+    assert len(case["processes"]) == len(set(instances)) >= ab.MIN_BLOCKS
+    assert len(set(pids)) == len(pids)
     commits = {result["sides"][s]["commit"] for s in ("base", "new")}
     assert len(commits) == 1 and None not in commits
     assert case["memory"]["figures"]["copied_bytes"] == {"base": 0, "new": 0, "grew": False}

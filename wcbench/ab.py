@@ -1,12 +1,15 @@
 """``make ab``: old and new code timed side by side in one session, judged with an interval.
 
-Each side (BASE, NEW) is a checkout and an interpreter running one long-lived process
-(``wcbench.ab_sides``). Per case, outside any timing: both sides load the same text and count it
-once (the warm-up; the counts must agree), then make ``MEMORY_CALLS`` untimed calls with every
-probe on. Then rounds: in each, both sides time one ``count_words`` call back to back, BASE first
-in even rounds and NEW first in odd ones (A B B A ...), both starting on the same CPU (chosen at
-random per round), so whatever slows the shared machine slows both. Rounds go on, in growing
-steps, until the 99% interval of the ratio of medians is decisive (``wcbench.ab_stats``) or the
+Each side (BASE, NEW) is a checkout and an interpreter (``wcbench.ab_sides``). Per case, rounds
+come in blocks of ``BLOCK_ROUNDS``, each block in a fresh process a side (an instance): a process
+keeps its memory layout for life, and two processes of the same code differed by up to 5% in A/A
+runs, more than rounds within one vary. In each instance, outside any timing, both sides load
+the same text and count it once (the warm-up; the counts must agree; the first instance then
+makes ``MEMORY_CALLS`` untimed calls with every probe on). Then rounds: in each, both sides time
+one ``count_words`` call back to back, BASE first in even rounds and NEW first in odd ones
+(A B B A ...), both starting on the same CPU (chosen at random per round), so whatever slows the
+shared machine slows both. Blocks go on, in growing steps, until the 99% interval of the ratio of
+medians (instances resampled, then rounds within them: ``wcbench.ab_stats``) is decisive or the
 case's share of the time budget is spent; the verdict reported is the 95% one.
 
 A regression is a case judged ``slower`` (its whole interval beyond the threshold), a memory
@@ -24,7 +27,7 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -41,9 +44,11 @@ from wcbench.ab_sides import (
     find_python,
 )
 from wcbench.ab_stats import (
+    CONFIDENCE,
     INCONCLUSIVE,
     SLOWER,
     MemoryLimit,
+    RatioInterval,
     ratio_interval,
     verdict,
 )
@@ -51,14 +56,20 @@ from wcbench.machine import cpu_count
 from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
 from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
 
-#: Format of the saved JSON (bumped when its meaning changes).
-FORMAT_VERSION = 1
+#: Format of the saved JSON (bumped when its meaning changes): 2 adds each round's instance.
+FORMAT_VERSION = 2
 #: Default threshold of each kind of case (fraction): see the README, "A/B comparisons".
-THRESHOLDS: dict[str, float] = {"in-process": 0.10, "processes": 0.10}
+#: Threads at 2 or more on this 2-CPU machine: a process's median moved by up to 9% from one
+#: instance to the next in A/A runs (the two threads need both CPUs), so 10% would be a coin toss.
+THRESHOLDS: dict[str, float] = {"in-process": 0.10, "threads": 0.20, "processes": 0.10}
 #: Default time budget of the whole timing, shared out among the cases (seconds).
 BUDGET_SECONDS = 200.0
-#: Rounds: at least this many before a first verdict, then steps of x1.5, at most MAX_ROUNDS.
-MIN_ROUNDS, MAX_ROUNDS, ROUND_STEP = 20, 400, 1.5
+#: Rounds come in blocks, each in a fresh pair of side processes (an instance): a process keeps
+#: its memory layout for life, which moved one side's median by up to 5% in A/A runs, so the
+#: interval must see several. At least MIN_BLOCKS before a first verdict, then steps of x1.5, at
+#: most MAX_BLOCKS.
+BLOCK_ROUNDS, MIN_BLOCKS, MAX_BLOCKS, BLOCK_STEP = 5, 6, 80, 1.5
+MIN_ROUNDS, MAX_ROUNDS = BLOCK_ROUNDS * MIN_BLOCKS, BLOCK_ROUNDS * MAX_BLOCKS
 #: Confidence an interim look needs to stop early: with several looks at 95% a case would stop
 #: on a chance excursion too often (a real 15% slowdown called ``same`` after 20 rounds); the
 #: verdict reported is still the 95% one, which a decisive 99% interval implies.
@@ -83,9 +94,11 @@ def default_cases() -> list[Case]:
 
 
 def case_kind(case: Case) -> str:
-    """``processes`` when the case starts worker processes, else ``in-process``."""
-    return "processes" if case.executor in PROCESS_EXECUTORS or case.executor == "dask" \
-        else "in-process"
+    """``processes`` when the case starts worker processes, ``threads`` when it runs two or more
+    threads, else ``in-process``."""
+    if case.executor in PROCESS_EXECUTORS or case.executor == "dask":
+        return "processes"
+    return "threads" if case.executor == "threads" and case.workers > 1 else "in-process"
 
 
 def choose_cases(args: argparse.Namespace) -> list[Case]:
@@ -136,50 +149,96 @@ def measure_memory(workers: dict[str, Worker]) -> dict | None:
     return {"figures": figures, "calls": calls}
 
 
-def time_rounds(workers: dict[str, Worker], budget: float, threshold: float,
-                seed: int) -> tuple[list[dict], dict, str]:
-    """Paired rounds until the verdict is decisive or ``budget`` seconds are spent."""
-    rounds: list[dict] = []
-    deadline = time.monotonic() + budget
-    cpus = sorted(os.sched_getaffinity(0))
-    rng = random.Random(seed)
-    target = MIN_ROUNDS
-    while True:
-        while len(rounds) < target:
-            order = SIDES if len(rounds) % 2 == 0 else SIDES[::-1]
-            cpu = rng.choice(cpus)
-            times = {side: workers[side].request("time", n=1, cpu=cpu)["times"][0]
-                     for side in order}
-            rounds.append({**times, "first": order[0], "cpu": cpu})
-            if time.monotonic() > deadline and len(rounds) >= MIN_ROUNDS:
-                break
-        base, new = [r["base"] for r in rounds], [r["new"] for r in rounds]
-        interval = ratio_interval(base, new, seed=seed)
-        judged = verdict(interval, threshold)
-        last = time.monotonic() >= deadline or len(rounds) >= MAX_ROUNDS
-        strict = verdict(ratio_interval(base, new, seed=seed, confidence=STOP_CONFIDENCE),
-                         threshold)
-        if last or strict != INCONCLUSIVE:
-            return rounds, interval.as_dict(), judged
-        target = min(MAX_ROUNDS, int(target * ROUND_STEP))
+def start_sides(pythons: dict[str, str], checkouts: dict[str, Checkout]) -> dict[str, Worker]:
+    """A fresh process a side (launched together), each checked to import its own checkout."""
+    workers: dict[str, Worker] = {}
+    try:
+        for side in SIDES:
+            workers[side] = Worker(side.upper(), pythons[side], checkouts[side])
+        for side in SIDES:
+            workers[side].start()
+    except BaseException:
+        close_sides(workers)
+        raise
+    return workers
 
 
-def run_case(case: Case, file: Path, workers: dict[str, Worker], budget: float,
-             threshold: float, seed: int) -> dict:
-    """Warm-up, memory, then timed rounds of one case; everything as a JSON-ready dict."""
-    warm = {side: workers[side].request("case", file=str(file), **_case_fields(case))
+def close_sides(workers: dict[str, Worker]) -> None:
+    for worker in workers.values():
+        worker.close()
+
+
+def load_case(workers: dict[str, Worker], case: Case, file: Path) -> dict[str, dict]:
+    """Both sides read the text and count it once, untimed (the warm-up)."""
+    return {side: workers[side].request("case", file=str(file), **_case_fields(case))
             for side in SIDES}
+
+
+def time_block(workers: dict[str, Worker], instance: int, rng: random.Random) -> list[dict]:
+    """``BLOCK_ROUNDS`` paired rounds: A B, then B A, both halves starting on one random CPU."""
+    cpus = sorted(os.sched_getaffinity(0))
+    rounds = []
+    for i in range(BLOCK_ROUNDS):
+        order = SIDES if i % 2 == 0 else SIDES[::-1]
+        cpu = rng.choice(cpus)
+        times = {side: workers[side].request("time", n=1, cpu=cpu)["times"][0]
+                 for side in order}
+        rounds.append({**times, "first": order[0], "cpu": cpu, "instance": instance})
+    return rounds
+
+
+def judge(rounds: list[dict], threshold: float, seed: int,
+          confidence: float = CONFIDENCE) -> tuple[RatioInterval, str]:
+    """The grouped (instance, then round) interval of the ratio of medians, and its verdict."""
+    interval = ratio_interval([r["base"] for r in rounds], [r["new"] for r in rounds],
+                              groups=[r["instance"] for r in rounds], seed=seed,
+                              confidence=confidence)
+    return interval, verdict(interval, threshold)
+
+
+def run_case(case: Case, file: Path, start: Callable[[], dict[str, Worker]], budget: float,
+             threshold: float, seed: int) -> dict:
+    """Blocks of rounds, each in fresh side processes, until decisive or ``budget`` is spent.
+
+    The first instance also makes the memory calls. Every instance warms up first and must count
+    what the first counted.
+    """
+    deadline = time.monotonic() + budget
+    rng = random.Random(seed)
     result: dict = {"name": case.name, "kind": case_kind(case), **_case_fields(case),
-                    "size": case.size, "threshold": threshold,
-                    "counts": {s: warm[s]["count"] for s in SIDES},
-                    "warmup_seconds": {s: warm[s]["seconds"] for s in SIDES}}
-    if warm["base"]["count"] != warm["new"]["count"]:
-        result.update(verdict="wrong count", regression=True, rounds=[], memory=None)
-        return result
-    result["memory"] = measure_memory(workers)
-    rounds, interval, judged = time_rounds(workers, budget, threshold, seed)
+                    "size": case.size, "threshold": threshold}
+    rounds: list[dict] = []
+    processes: list[dict] = []  # each instance's process ids
+    target = MIN_BLOCKS
+    while True:
+        instance = len(rounds) // BLOCK_ROUNDS
+        workers = start()
+        try:
+            warm = load_case(workers, case, file)
+            if instance == 0:
+                result.update(counts={s: warm[s]["count"] for s in SIDES},
+                              warmup_seconds={s: warm[s]["seconds"] for s in SIDES})
+            if any(warm[s]["count"] != result["counts"]["base"] for s in SIDES):
+                result.update(verdict="wrong count", regression=True, rounds=rounds,
+                              memory=result.get("memory"),
+                              counts_differ={s: warm[s]["count"] for s in SIDES})
+                return result
+            if instance == 0:
+                result["memory"] = measure_memory(workers)
+            rounds += time_block(workers, instance, rng)
+            processes.append({s: workers[s].info["pid"] for s in SIDES})
+        finally:
+            close_sides(workers)
+        blocks = instance + 1
+        if blocks < target and (time.monotonic() < deadline or blocks < MIN_BLOCKS):
+            continue
+        interval, judged = judge(rounds, threshold, seed)
+        _, strict = judge(rounds, threshold, seed, STOP_CONFIDENCE)
+        if time.monotonic() >= deadline or blocks >= MAX_BLOCKS or strict != INCONCLUSIVE:
+            break
+        target = min(MAX_BLOCKS, int(target * BLOCK_STEP))
     grew = [k for k, f in (result["memory"] or {"figures": {}})["figures"].items() if f["grew"]]
-    result.update(rounds=rounds, interval=interval, verdict=judged,
+    result.update(rounds=rounds, processes=processes, interval=interval.as_dict(), verdict=judged,
                   median={s: statistics.median(r[s] for r in rounds) for s in SIDES},
                   memory_grew=grew, regression=judged == SLOWER or bool(grew))
     return result
@@ -194,24 +253,17 @@ def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str
     """Start both sides, run every case within the budget, return the whole result."""
     started, wall = time.monotonic(), datetime.now(UTC)
     load_before = os.getloadavg()
-    workers: dict[str, Worker] = {}
-    try:
-        for side in SIDES:
-            workers[side] = Worker(side.upper(), pythons[side], checkouts[side])
-        for side in SIDES:
-            workers[side].start()
-        results = []
-        for i, case in enumerate(cases):
-            elapsed = time.monotonic() - started
-            budget = max(args.budget - elapsed, 0.0) / (len(cases) - i)
-            threshold = args.threshold or THRESHOLDS[case_kind(case)]
-            results.append(run_case(case, text_file(case, args), workers, budget, threshold,
-                                    args.seed))
-            print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
-        sides = {side: _side_info(checkouts[side], workers[side]) for side in SIDES}
-    finally:
-        for worker in workers.values():
-            worker.close()
+    first = start_sides(pythons, checkouts)  # fails early (exit 2) on a side that cannot run
+    close_sides(first)
+    sides = {side: _side_info(checkouts[side], first[side]) for side in SIDES}
+    results = []
+    for i, case in enumerate(cases):
+        elapsed = time.monotonic() - started
+        budget = max(args.budget - elapsed, 0.0) / (len(cases) - i)
+        threshold = args.threshold or THRESHOLDS[case_kind(case)]
+        results.append(run_case(case, text_file(case, args), lambda: start_sides(pythons,
+                                checkouts), budget, threshold, args.seed))
+        print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
     return {
         "format": "wcbench-ab", "version": FORMAT_VERSION,
         "created": wall.isoformat(timespec="seconds"),
@@ -220,6 +272,7 @@ def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str
                     "loadavg_after": os.getloadavg()},
         "settings": {"budget_seconds": args.budget, "threshold": args.threshold,
                      "thresholds": THRESHOLDS, "min_rounds": MIN_ROUNDS,
+                     "block_rounds": BLOCK_ROUNDS,
                      "stop_confidence": STOP_CONFIDENCE,
                      "max_rounds": MAX_ROUNDS, "memory_calls": MEMORY_CALLS, "seed": args.seed,
                      "memory_limits": {k: vars(v) for k, v in MEMORY_LIMITS.items()},

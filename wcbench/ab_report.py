@@ -13,7 +13,7 @@ from wcbench.ab_format import describe_side
 from wcbench.units import format_bytes, format_time
 
 #: What ``wcbench.ab`` writes in ``format``, and the versions of it this module reads.
-FORMAT, VERSIONS = "wcbench-ab", (1,)
+FORMAT, VERSIONS = "wcbench-ab", (1, 2)
 
 _FIGURES = {"copied_bytes": "copied", "peak_workers_bytes": "workers' own peaks",
             "peak_parent_bytes": "parent's peak"}
@@ -67,8 +67,11 @@ def ab_report_lines(result: dict, source: str) -> list[str]:
              f"and {m['loadavg_after'][0]:.1f} at the end",
              "- Rounds alternate BASE and NEW (A B B A)"
              + (", both halves of a round starting on the same CPU" if pinned else "")
-             + "; the interval is a paired bootstrap (95%) of the ratio of median times; "
-             f"budget {s['budget_seconds']:g} s of timing.", "",
+             + (", in blocks of rounds each run by fresh processes; the interval (95%) is a "
+                "bootstrap of the ratio of median times over those processes, then rounds; "
+                if any("instance" in r for c in result["cases"] for r in c.get("rounds", []))
+                else "; the interval is a paired bootstrap (95%) of the ratio of median times; ")
+             + f"budget {s['budget_seconds']:g} s of timing.", "",
              "| case | kind | rounds | BASE median | NEW median | NEW/BASE [95% interval] | "
              "verdict |", "|---|---|---:|---:|---:|---|---|"]
     for c in result["cases"]:

@@ -2,10 +2,11 @@
 
 A side is a checkout of the ``wordcount`` package and an interpreter. A git revision is exported
 (``git archive``, which leaves the repository untouched) into a temporary folder; ``worktree``
-is the current checkout as it is, uncommitted changes included. Each side runs one long-lived
-``wcbench/ab_worker.py`` process from the current tree, with ``PYTHONPATH`` pointing at the side's
-checkout, talking JSON lines over a pipe. Anything that keeps a side from running is an
-``AbError``: the CLI prints it as one line and exits with status 2.
+is the current checkout as it is, uncommitted changes included. Each side runs
+``wcbench/ab_worker.py`` processes (one per block of rounds) from the current tree, with
+``PYTHONPATH`` pointing at the side's checkout, talking JSON lines over a pipe. Anything that
+keeps a side from running is an ``AbError``: the CLI prints it as one line and exits with
+status 2.
 """
 
 from __future__ import annotations
