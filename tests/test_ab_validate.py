@@ -110,6 +110,9 @@ def test_summary_counts_each_cases_verdicts_and_the_slowdown_it_could_call() -> 
     assert case["median_rounds"] == 30
     assert "a: 1 inconclusive, 2 slower" in "\n".join(ab_validate.format_summary(
         ab_validate.summarise(runs)))
+    for run in runs["numpy15"]:  # a threads case: its own threshold
+        run["result"]["cases"][0]["threshold"] = 0.20
+    assert ab_validate.summarise(runs)["numpy15"]["cases"]["a"]["smallest_callable"] == 1.23
 
 
 def test_start_delays_are_the_share_of_base_medians_per_start_method() -> None:

@@ -81,8 +81,8 @@ def format_result(result: dict) -> list[str]:
     lines = [describe_side("BASE", result["sides"]["base"]),
              describe_side("NEW ", result["sides"]["new"]),
              f"{m['cpu_count']} CPUs, load average {load} (start/end); rounds alternate "
-             "BASE/NEW (A B B A) from one CPU, in blocks of fresh processes; interval: "
-             "bootstrap of the ratio of medians over processes, then rounds", ""]
+             "BASE/NEW (A B B A) from one CPU, in blocks of fresh processes; ratio: median over "
+             "those processes of their ratio of medians, interval: bootstrap over processes", ""]
     lines += time_table(result["cases"])
     lines += ["", f"memory (median of {result['settings']['memory_calls']} untimed calls a side; "
               "'!' grew past its limit):"]

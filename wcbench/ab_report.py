@@ -67,8 +67,9 @@ def ab_report_lines(result: dict, source: str) -> list[str]:
              f"and {m['loadavg_after'][0]:.1f} at the end",
              "- Rounds alternate BASE and NEW (A B B A)"
              + (", both halves of a round starting on the same CPU" if pinned else "")
-             + (", in blocks of rounds each run by fresh processes; the interval (95%) is a "
-                "bootstrap of the ratio of median times over those processes, then rounds; "
+             + (", in blocks of rounds each run by fresh processes; the ratio is the median "
+                "over those processes of their ratio of median times, its interval (95%) a "
+                "bootstrap over the processes; "
                 if any("instance" in r for c in result["cases"] for r in c.get("rounds", []))
                 else "; the interval is a paired bootstrap (95%) of the ratio of median times; ")
              + f"budget {s['budget_seconds']:g} s of timing.", "",

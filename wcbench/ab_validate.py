@@ -211,7 +211,8 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
         for run in items:
             for c in run["result"]["cases"]:
                 entry = cases.setdefault(c["name"], {"verdicts": Counter(), "ratios": [],
-                                                     "rounds": [], "widths": []})
+                                                     "rounds": [], "widths": [],
+                                                     "threshold": c.get("threshold", 0.10)})
                 entry["verdicts"][c["verdict"]] += 1
                 if c.get("interval"):
                     entry["ratios"].append(c["interval"]["ratio"])
@@ -226,9 +227,10 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
             "cases": {name: {"verdicts": dict(e["verdicts"]),
                              "median_ratio": round(statistics.median(e["ratios"]), 3),
                              "median_width": round(statistics.median(e["widths"]), 3),
-                             # the interval's low end must clear 1 + threshold (10%)
-                             "smallest_callable": round(1.10 + statistics.median(e["widths"])
-                                                        / 2, 2),
+                             # the interval's low end must clear 1 + threshold
+                             "threshold": e["threshold"],
+                             "smallest_callable": round(1 + e["threshold"] + statistics.median(
+                                 e["widths"]) / 2, 2),
                              "median_rounds": statistics.median(e["rounds"])}
                       for name, e in cases.items()},
         }
@@ -244,7 +246,8 @@ def format_summary(summary: dict) -> list[str]:
         for name, c in s["cases"].items():
             verdicts = ", ".join(f"{n} {v}" for v, n in sorted(c["verdicts"].items()))
             lines.append(f"  {name}: {verdicts}; median ratio {c['median_ratio']}, interval "
-                         f"width {c['median_width']} (smallest slowdown it could call about "
+                         f"width {c['median_width']} (threshold {c['threshold']:.0%}: smallest "
+                         "slowdown it could call about "
                          f"x{c['smallest_callable']}), rounds {c['median_rounds']}")
     return lines
 
