@@ -99,8 +99,8 @@ ab: install
 		$(call ab_opt,CORPUS_FILE,corpus-file)
 
 # How often make ab gets it right here: A/A runs, a numpy kernel 15% slower and worker starts 30%
-# slower, committed in a temporary clone, AB_REPEATS times each (default 10; about 15 minutes in
-# all on a quiet machine); AB_SCENARIOS=numpy12,start20 other sizes (README); summary in
+# slower, committed in a temporary clone, AB_REPEATS times each (default 10; about 25 minutes in
+# all on a quiet machine); AB_SCENARIOS=numpy30,start20 other sizes (README); summary in
 # results/ab/validate-<time>/summary.json.
 ab-validate: install
 	$(PY) -m wcbench.ab_validate $(call ab_opt,AB_REPEATS,repeats) $(call ab_opt,AB_BUDGET,budget) \

@@ -1,4 +1,6 @@
-"""One side of an A/B comparison: a long-lived process that counts with its own ``wordcount``.
+"""One side of an A/B comparison: a process that counts with its own ``wordcount``.
+
+``wcbench.ab`` starts a fresh one a side for each block of rounds (an instance).
 
 Started by ``wcbench.ab`` as ``python -P ab_worker.py`` with ``PYTHONPATH`` set to the side's
 checkout, so ``import wordcount`` finds that side's code while this file comes from the current
@@ -14,8 +16,8 @@ other module), and reads one JSON request per line on stdin, answering one JSON 
   run anywhere again), so both halves of a round start on the same CPU: left to the scheduler,
   a long-lived process keeps to one CPU, and one side can sit for a whole session on the CPU
   another job is hogging;
-- ``{"op": "memory"}``: one untimed call with every probe on: ``copied_bytes``, each worker's
-  own peak, this process's exact peak growth.
+- ``{"op": "memory"}``: one untimed call with every probe on, the kernels' kept buffers emptied
+  first: ``copied_bytes``, each worker's own peak, this process's exact peak growth.
 
 Timing happens here, in the side's own process: interpreter start-up and the pipe are outside it.
 Anything ``wordcount`` prints goes to stderr; the protocol has stdout to itself. The module body
