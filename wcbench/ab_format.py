@@ -82,7 +82,8 @@ def format_result(result: dict) -> list[str]:
              describe_side("NEW ", result["sides"]["new"]),
              f"{m['cpu_count']} CPUs, load average {load} (start/end); rounds alternate "
              "BASE/NEW (A B B A) from one CPU, in blocks of fresh processes; ratio: median over "
-             "those processes of their ratio of medians, interval: bootstrap over processes", ""]
+             "those processes of their ratio of medians (not the quotient of the two medians "
+             "shown, which are over all rounds), interval: bootstrap over processes", ""]
     lines += time_table(result["cases"])
     lines += ["", f"memory (median of {result['settings']['memory_calls']} untimed calls a side; "
               "'!' grew past its limit):"]

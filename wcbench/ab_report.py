@@ -69,7 +69,8 @@ def ab_report_lines(result: dict, source: str) -> list[str]:
              + (", both halves of a round starting on the same CPU" if pinned else "")
              + (", in blocks of rounds each run by fresh processes; the ratio is the median "
                 "over those processes of their ratio of median times, its interval (95%) a "
-                "bootstrap over the processes; "
+                "bootstrap over the processes (the two medians shown, over all rounds, are for "
+                "scale: when processes ran in different regimes their quotient differs); "
                 if any("instance" in r for c in result["cases"] for r in c.get("rounds", []))
                 else "; the interval is a paired bootstrap (95%) of the ratio of median times; ")
              + f"budget {s['budget_seconds']:g} s of timing.", "",
