@@ -189,7 +189,7 @@ def time_block(workers: dict[str, Worker], instance: int, rng: random.Random) ->
 
 def judge(rounds: list[dict], threshold: float, seed: int,
           confidence: float = CONFIDENCE) -> tuple[RatioInterval, str]:
-    """The grouped (instance, then round) interval of the ratio of medians, and its verdict."""
+    """The median of the instances' ratios of medians, its interval over instances, a verdict."""
     interval = ratio_interval([r["base"] for r in rounds], [r["new"] for r in rounds],
                               groups=[r["instance"] for r in rounds], seed=seed,
                               confidence=confidence)

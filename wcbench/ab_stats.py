@@ -5,7 +5,8 @@ so a burst of load on the shared machine tends to hit both halves of a pair. The
 percentile bootstrap that resamples whole rounds (pairs), keeping that correlation, of
 ``median(new) / median(base)``: medians, because timings on a busy machine are heavy-tailed (a
 mean, or a t-test, is at the mercy of one descheduled round). A/A runs chose the paired resampling
-(README, "A/B comparisons").
+(README, "A/B comparisons"). When rounds come in instances (fresh processes a side), each
+instance's own ratio of medians is the unit: the median of those, and a bootstrap over instances.
 
 Verdicts against a threshold ``t`` (0.10 for 10%), on the interval ``[low, high]``:
 ``slower`` when ``low > 1 + t``, ``faster`` when ``high < 1 / (1 + t)``, ``same`` when the
