@@ -228,15 +228,21 @@ def test_a_revision_against_itself(clone: Path, text_file: Path, tmp_path: Path)
     assert "no regression" in done.stdout.splitlines()[-1]
 
 
-def test_an_uncommitted_slowdown_is_slower(clone: Path, text_file: Path,
-                                           tmp_path: Path) -> None:
+def against_an_uncommitted_kernel_edit(clone: Path, text_file: Path, out: Path,
+                                       addition: str) -> subprocess.CompletedProcess:
+    """HEAD against the working tree with ``addition`` appended to the numpy kernel's module."""
     kernel = clone / "wordcount" / "kernels" / "numpy_kernel.py"
     original = kernel.read_text()
-    kernel.write_text(original + SLOWDOWN)
+    kernel.write_text(original + addition)
     try:
-        done = run_ab("--base", "HEAD", *quick_case(clone, text_file, tmp_path))
+        return run_ab("--base", "HEAD", *quick_case(clone, text_file, out))
     finally:
         kernel.write_text(original)
+
+
+def test_an_uncommitted_slowdown_is_slower(clone: Path, text_file: Path,
+                                           tmp_path: Path) -> None:
+    done = against_an_uncommitted_kernel_edit(clone, text_file, tmp_path, SLOWDOWN)
     assert done.returncode == 1, done.stdout + done.stderr
     result = saved(tmp_path)
     (case,) = result["cases"]
@@ -251,13 +257,7 @@ def test_an_uncommitted_slowdown_is_slower(clone: Path, text_file: Path,
 
 def test_a_different_count_is_a_regression(clone: Path, text_file: Path,
                                            tmp_path: Path) -> None:
-    kernel = clone / "wordcount" / "kernels" / "numpy_kernel.py"
-    original = kernel.read_text()
-    kernel.write_text(original + WRONG_COUNT)
-    try:
-        done = run_ab("--base", "HEAD", *quick_case(clone, text_file, tmp_path))
-    finally:
-        kernel.write_text(original)
+    done = against_an_uncommitted_kernel_edit(clone, text_file, tmp_path, WRONG_COUNT)
     assert done.returncode == 1, done.stdout + done.stderr
     (case,) = saved(tmp_path)["cases"]
     words = len(text_file.read_bytes().split())

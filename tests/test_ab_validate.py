@@ -21,9 +21,7 @@ TEXT = "naïve café ünïcode 中文 词 \u3000 tab\there\nnew\u2028line  end "
 
 def slowed(fraction: float, kernel: Callable[..., int] = count_numpy) -> Callable[..., int]:
     """The numpy kernel as the ``numpy15`` commit leaves it, over ``kernel``."""
-    space: dict = {"count_numpy": kernel}
-    exec(ab_validate.numpy_slowdown(fraction), space)
-    return space["count_numpy"]
+    return ab_validate.slowed_kernel(fraction, kernel)
 
 
 @pytest.mark.parametrize("fraction", [0.0, 0.15, 0.37, 1.0])

@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,6 +146,14 @@ def numpy_slowdown(fraction: float) -> str:
     return NUMPY_SLOWDOWN.format(fraction=round(fraction, 4), percent=f"{fraction:.1%}")
 
 
+def slowed_kernel(fraction: float, kernel: Callable[..., int]) -> Callable[..., int]:
+    """``kernel`` as the commit of ``numpy_slowdown(fraction)`` leaves it (its source, executed
+    against ``kernel`` in place of the module's ``count_numpy``)."""
+    space: dict = {"count_numpy": kernel}
+    exec(numpy_slowdown(fraction), space)
+    return space["count_numpy"]
+
+
 def measure_numpy_slowdown(fraction: float, text: bytes, pairs: int = CALIBRATION_PAIRS
                            ) -> RatioInterval:
     """The slowdown ``numpy_slowdown(fraction)`` causes, timed here in one process, in isolation.
@@ -155,9 +163,8 @@ def measure_numpy_slowdown(fraction: float, text: bytes, pairs: int = CALIBRATIO
     """
     from wordcount.kernels import numpy_kernel
 
-    space: dict = {"count_numpy": numpy_kernel.count_numpy}
-    exec(numpy_slowdown(fraction), space)
-    fast, slow = numpy_kernel.count_numpy, space["count_numpy"]
+    fast = numpy_kernel.count_numpy
+    slow = slowed_kernel(fraction, fast)
     if slow(text) != fast(text):
         raise AssertionError("the slowed kernel counts differently")
     times: dict = {fast: [], slow: []}
