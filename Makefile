@@ -7,6 +7,7 @@
 PYTHON ?= python3
 VENV ?= $(if $(filter python3,$(PYTHON)),.venv,.venv-$(notdir $(PYTHON)))
 PY := $(VENV)/bin/python
+WCBENCH := $(VENV)/bin/wcbench
 STAMP := $(VENV)/.installed
 
 .PHONY: install test lint bench bench-scale compare flamegraphs report ab ab-validate clean
@@ -52,13 +53,13 @@ bench: install
 # The variables of `bench` narrow it (SIZES=..., MEMORY_LIMIT=6GiB).
 bench-scale: install
 	$(MAKE) bench MATRIX=scale
-	$(PY) -m wcbench.report --results results --output results/scale.md
+	$(WCBENCH) report --results results --output results/scale.md
 
 # Median time and memory figures of the two latest saved runs (BASE= and NEW= pick others: a file,
 # a run number or part of a name); fails when one grows past TIME_TOLERANCE / MEMORY_TOLERANCE
-# (and past TIME_FLOOR / MEMORY_FLOOR); defaults in wcbench/compare.py, justified in the README.
+# (and past TIME_FLOOR / MEMORY_FLOOR); defaults in wcbench/compare/runs.py, justified in docs/comparing-runs.md.
 compare: install
-	$(PY) -m wcbench.compare --storage results $(call bench_opt,BASE,base) \
+	$(WCBENCH) compare --storage results $(call bench_opt,BASE,base) \
 		$(call bench_opt,NEW,new) $(call bench_opt,TIME_TOLERANCE,time-tolerance) \
 		$(call bench_opt,MEMORY_TOLERANCE,memory-tolerance) \
 		$(call bench_opt,TIME_FLOOR,time-floor) $(call bench_opt,MEMORY_FLOOR,memory-floor) \
@@ -68,7 +69,7 @@ compare: install
 # results/report.md with plots in results/report/: the latest saved run, or NEW (default: latest)
 # against BASE side by side with ratios. A run is a saved file's path or its NNNN number.
 report: install
-	$(PY) -m wcbench.report --results results $(if $(BASE),--base '$(BASE)') $(if $(NEW),--new '$(NEW)') \
+	$(WCBENCH) report --results results $(if $(BASE),--base '$(BASE)') $(if $(NEW),--new '$(NEW)') \
 		$(if $(AB),--ab '$(AB)')
 
 # results/flamegraphs/index.html and index.json (the one file of it kept in git): each scenario
@@ -77,7 +78,7 @@ report: install
 # matrix (1MiB, 2 workers, all kernels, executors but dask, start methods) runs, in 1-2 minutes.
 flame_opt = $(if $(filter command environment,$(origin $(1))),--$(2) '$($(1))')
 flamegraphs: install
-	$(PY) -m wcbench.flamegraphs $(call flame_opt,SIZES,sizes) $(call flame_opt,WORKERS,workers) \
+	$(WCBENCH) flamegraphs $(call flame_opt,SIZES,sizes) $(call flame_opt,WORKERS,workers) \
 		$(call flame_opt,KERNELS,kernels) $(call flame_opt,EXECUTORS,executors) \
 		$(call flame_opt,START_METHODS,start-methods) $(call flame_opt,CORPUS,corpus) \
 		$(call flame_opt,CORPUS_FILE,corpus-file)
@@ -90,7 +91,7 @@ flamegraphs: install
 # status 0 no regression, 1 regression, 2 cannot run.
 ab_opt = $(if $(filter command environment,$(origin $(1))),--$(2) '$($(1))')
 ab: install
-	$(PY) -m wcbench.ab $(call ab_opt,BASE,base) $(call ab_opt,NEW,new) \
+	$(WCBENCH) ab $(call ab_opt,BASE,base) $(call ab_opt,NEW,new) \
 		$(call ab_opt,PYTHON_BASE,python-base) $(call ab_opt,PYTHON_NEW,python-new) \
 		$(call ab_opt,THRESHOLD,threshold) $(call ab_opt,AB_BUDGET,budget) \
 		$(call ab_opt,SIZES,sizes) $(call ab_opt,WORKERS,workers) \
@@ -103,7 +104,7 @@ ab: install
 # all on a quiet machine); AB_SCENARIOS=numpy30,start20 other sizes (README); summary in
 # results/ab/validate-<time>/summary.json.
 ab-validate: install
-	$(PY) -m wcbench.ab_validate $(call ab_opt,AB_REPEATS,repeats) $(call ab_opt,AB_BUDGET,budget) \
+	$(WCBENCH) ab-validate $(call ab_opt,AB_REPEATS,repeats) $(call ab_opt,AB_BUDGET,budget) \
 		$(call ab_opt,AB_SCENARIOS,scenarios)
 
 clean:

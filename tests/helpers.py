@@ -22,13 +22,23 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
+
+#: The ``wcbench`` console script of the interpreter running the tests (its venv's ``bin/``).
+WCBENCH = str(Path(sys.executable).with_name("wcbench"))
+
+
+def wcbench(command: str, args: Sequence[str]) -> int:
+    """``wcbench COMMAND ARGS...`` in this process, as the console script runs it: its status."""
+    from wcbench.cli import main
+
+    return main([command, *args])
 
 if TYPE_CHECKING:
     import psutil

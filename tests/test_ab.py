@@ -16,10 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import WCBENCH
 
-from wcbench import ab, corpus
-from wcbench.ab_format import format_result
-from wcbench.ab_stats import MemoryLimit, RatioInterval, ratio_interval, verdict
+from wcbench import corpus
+from wcbench.ab import run as ab
+from wcbench.ab.stats import MemoryLimit, RatioInterval, ratio_interval, verdict
+from wcbench.ab.text import format_result
 from wcbench.matrix import Case
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -188,7 +190,7 @@ def text_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_ab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "wcbench.ab", *args], cwd=ROOT, text=True,
+    return subprocess.run([WCBENCH, "ab", *args], cwd=ROOT, text=True,
                           capture_output=True, env=env, timeout=300)
 
 

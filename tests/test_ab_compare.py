@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import wcbench
 
-from wcbench import compare, report
+from wcbench.compare import runs as compare
 from wcbench.results import Stats
 
 FIXTURE = Path(__file__).parent / "data" / "run_small.json"
@@ -72,7 +73,7 @@ def test_a_doubled_copy_is_not_passed_as_no_regression(tmp_path: Path,
     """The issue's probe: every median and every memory peak doubled (it passed, exit 0)."""
     run = json.loads(FIXTURE.read_text())
     base, new = _store(tmp_path / "m", run, _doubled(run))
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 1
     out = capsys.readouterr().out.splitlines()
     assert "regression(s)" in out[-1] and "make ab" in out[-1]
     line = next(li for li in out if li.startswith("test_wordcount[numpy-processes-spawn-1MiB-w1]"))
@@ -92,7 +93,7 @@ def test_exact_peaks_are_judged_tightly_where_they_repeat(tmp_path: Path, execut
     bench["extra_info"]["peak_workers_bytes"] += grows
     base_path, new_path = _store(tmp_path / "m", run, new)
     flagged = executor == "processes" and grows > compare.EXACT_FLOOR_BYTES
-    assert compare.main(["--base", str(base_path), "--new", str(new_path)]) == int(flagged)
+    assert wcbench("compare", ["--base", str(base_path), "--new", str(new_path)]) == int(flagged)
 
 
 def _saved_ab(tmp_path: Path) -> Path:
@@ -123,7 +124,7 @@ def _saved_ab(tmp_path: Path) -> Path:
 
 def test_report_renders_the_latest_saved_ab(tmp_path: Path) -> None:
     _saved_ab(tmp_path)
-    assert report.main(["--results", str(tmp_path / "results"), "--ab", "latest"]) == 0
+    assert wcbench("report", ["--results", str(tmp_path / "results"), "--ab", "latest"]) == 0
     page = (tmp_path / "results" / "ab-report.md").read_text().splitlines()
     assert page[0] == "# A/B comparison: NEW against BASE"
     assert "**regression**" in page[2]
@@ -141,12 +142,12 @@ def test_report_of_a_missing_or_foreign_ab_exits_2(tmp_path: Path, content: str 
     path = tmp_path / "x.json"
     if content is not None:
         path.write_text(content)
-    assert report.main(["--results", str(tmp_path), "--ab", str(path)]) == 2
+    assert wcbench("report", ["--results", str(tmp_path), "--ab", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("report: ")
 
 
 def test_report_ab_latest_without_any_exits_2(tmp_path: Path,
                                               capsys: pytest.CaptureFixture) -> None:
-    assert report.main(["--results", str(tmp_path), "--ab", "latest"]) == 2
+    assert wcbench("report", ["--results", str(tmp_path), "--ab", "latest"]) == 2
     assert "make ab" in capsys.readouterr().err

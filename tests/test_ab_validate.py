@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import pytest
 
-from wcbench import ab_validate
-from wcbench.ab_stats import RatioInterval
+from wcbench.ab import validate as ab_validate
+from wcbench.ab.stats import RatioInterval
 from wordcount.kernels.numpy_kernel import count_numpy
 
 TEXT = "naïve café ünïcode 中文 词 \u3000 tab\there\nnew\u2028line  end ".encode() * 7

@@ -36,7 +36,7 @@ LIMIT = "12MiB"
 EXTRA_KEYS = {
     "kind", "kernel", "executor", "start_method", "workers", "text_bytes", "corpus", "python",
     "implementation", "gil_enabled", "cpu_count", "peak_parent_bytes", "peak_workers_bytes",
-    "peak_tree_bytes", "copied_bytes",
+    "peak_tree_bytes", "copied_bytes", "pilot_seconds",
 }
 
 
@@ -239,3 +239,48 @@ def test_rounds_many_for_small_few_for_big_and_capped_by_time() -> None:
     assert small[0] > big[0] == matrix.MIN_ROUNDS
     assert small[1] == 1 and big[1] == 0
     assert matrix.rounds_for(64 << 10, seconds_per_call=10.0)[0] == matrix.MIN_ROUNDS
+
+
+def test_the_quick_default_covers_every_kernel_executor_and_start_method() -> None:
+    quick, full = matrix.preset("quick"), matrix.preset("full")
+    assert matrix.DEFAULT_MATRIX == "quick"
+    cases = quick.cases()
+    sizes = {c.size for c in cases}
+    assert sizes == {parse_size(s) for s in matrix.DEFAULT_SIZES} and len(sizes) == 2
+    for size in sizes:
+        combos = {(c.kernel, c.executor, c.start_method) for c in cases if c.size == size}
+        for kernel in wordcount.KERNELS:
+            for executor in wordcount.EXECUTORS:
+                methods = wordcount.START_METHODS if executor in matrix.PROCESS_EXECUTORS \
+                    else (None,)
+                assert {(kernel, executor, m) for m in methods} <= combos, (kernel, executor)
+    assert {c.workers for c in cases if c.executor != "serial"} == {2}
+    # The full grid is the same strategies at every worker count.
+    assert {c.workers for c in full.cases() if c.executor != "serial"} == {1, 2, 4}
+    assert {(c.kernel, c.executor, c.start_method, c.size) for c in full.cases()} == \
+        {(c.kernel, c.executor, c.start_method, c.size) for c in cases}
+
+
+def test_rounds_follow_the_spread_of_the_pilot_within_the_budget() -> None:
+    # Calls that agree to 1%: the median is known to well within 5% after the minimum.
+    assert matrix.rounds_for_spread([1.00, 1.01, 1.005], 50) == matrix.MIN_ROUNDS
+    # A range of 18% of the median: IQR about 14.5%, so (1.57 * 0.145 / 0.05)^2 = 21 rounds.
+    assert matrix.rounds_for_spread([1.0, 1.1, 1.2], 50) == 21
+    # Never past what the size and speed allow, never under the minimum.
+    assert matrix.rounds_for_spread([1.0, 1.5, 2.0], 12) == 12
+    assert matrix.rounds_for_spread([1.0, 1.0, 1.0], 50) == matrix.MIN_ROUNDS
+    assert matrix.pilot_calls(0.1) == matrix.PILOT_CALLS
+    assert matrix.pilot_calls(1.0) == 0  # three would take 3 s: the budget rule alone
+
+
+def test_a_saved_run_says_which_matrix_made_it(tiny_run: tuple[dict, str, Path]) -> None:
+    data, _, _ = tiny_run
+    assert data["wordcount_matrix"]["name"] == "quick"
+    assert data["wordcount_matrix"]["options"]["sizes"] == SIZES
+    for bench in data["benchmarks"]:
+        if bench["extra_info"].get("kind") == "wordcount":
+            pilot = bench["extra_info"]["pilot_seconds"]
+            assert len(pilot) in (0, matrix.PILOT_CALLS) and all(t > 0 for t in pilot)
+            if pilot:  # at least the minimum, never more than the spread asked for
+                assert matrix.MIN_ROUNDS <= bench["stats"]["rounds"] <= \
+                    matrix.rounds_for_spread(pilot, matrix.MAX_ROUNDS)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import WCBENCH, wcbench
 
-from wcbench import compare
+from wcbench.commands import common
+from wcbench.compare import runs as compare
 from wcbench.results import machine_id
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def wordcount_bench(run: dict, executor: str) -> dict:
 def test_unchanged_runs_pass_and_every_benchmark_is_listed(saved_run: dict, tmp_path: Path,
                                                            capsys: pytest.CaptureFixture) -> None:
     base, new = store(tmp_path / "m", saved_run, saved_run)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 0
     out = capsys.readouterr().out
     for bench in saved_run["benchmarks"]:
         assert bench["name"] in out
@@ -65,14 +66,14 @@ def test_a_slower_median_fails_and_is_marked(saved_run: dict, tmp_path: Path,
     bench["stats"]["median"] = base_median * (1 + compare.TIME_TOLERANCE) \
         + compare.TIME_FLOOR_SECONDS + 0.01
     base, new = store(tmp_path / "m", saved_run, slower)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 1
     out = capsys.readouterr().out
     line = next(li for li in out.splitlines() if li.startswith(bench["name"]))
     assert "median" in line and "!" in line
     assert f"{bench['name']} median" in out.splitlines()[-1]
     # A looser tolerance and floor given on the command line let it pass.
     loose = ["--time-tolerance", "100%", "--time-floor", "1s"]
-    assert compare.main(["--base", str(base), "--new", str(new), *loose]) == 0
+    assert wcbench("compare", ["--base", str(base), "--new", str(new), *loose]) == 0
 
 
 def test_time_growth_under_the_floor_passes(saved_run: dict, tmp_path: Path) -> None:
@@ -81,8 +82,8 @@ def test_time_growth_under_the_floor_passes(saved_run: dict, tmp_path: Path) -> 
     for bench in noisy["benchmarks"]:
         bench["stats"]["median"] += compare.TIME_FLOOR_SECONDS / 2
     base, new = store(tmp_path / "m", saved_run, noisy)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
-    assert compare.main(["--base", str(base), "--new", str(new), "--time-floor", "0"]) == 1
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 0
+    assert wcbench("compare", ["--base", str(base), "--new", str(new), "--time-floor", "0"]) == 1
 
 
 def test_a_faster_median_passes(saved_run: dict, tmp_path: Path) -> None:
@@ -90,7 +91,7 @@ def test_a_faster_median_passes(saved_run: dict, tmp_path: Path) -> None:
     for bench in faster["benchmarks"]:
         bench["stats"]["median"] /= 3
     base, new = store(tmp_path / "m", saved_run, faster)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 0
 
 
 @pytest.mark.parametrize("key", compare.MEMORY_KEYS)
@@ -102,7 +103,7 @@ def test_a_grown_memory_figure_fails(saved_run: dict, tmp_path: Path, key: str,
     info[key] = int(info[key] * (1 + compare.MEMORY_TOLERANCE) + compare.MEMORY_FLOOR_BYTES
                     + info["text_bytes"] * compare.MEMORY_FLOOR_TEXT + MIB)
     base, new = store(tmp_path / "m", saved_run, grown)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 1
     assert f"{bench['name']} {compare._SHORT[key]}" in capsys.readouterr().out
 
 
@@ -115,9 +116,10 @@ def test_memory_growth_under_the_floor_passes(saved_run: dict, tmp_path: Path) -
             if key in info and not exact:  # exact peaks: tests/test_ab_compare.py
                 info[key] += compare.MEMORY_FLOOR_BYTES // 2
     base, new = store(tmp_path / "m", saved_run, grown)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 0
     # ...unless the floor is lowered.
-    assert compare.main(["--base", str(base), "--new", str(new), "--memory-floor", "1KiB"]) == 1
+    assert wcbench("compare", ["--base", str(base), "--new", str(new),
+                               "--memory-floor", "1KiB"]) == 1
 
 
 def test_copied_bytes_are_held_to_their_own_tight_tolerance(saved_run: dict, tmp_path: Path,
@@ -128,7 +130,7 @@ def test_copied_bytes_are_held_to_their_own_tight_tolerance(saved_run: dict, tmp
     assert bench["extra_info"]["copied_bytes"] == 0  # fork: the chunk is inherited
     bench["extra_info"]["copied_bytes"] = bench["extra_info"]["text_bytes"]
     base, new = store(tmp_path / "m", saved_run, copying)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 1
     assert f"{bench['name']} copied" in capsys.readouterr().out
 
 
@@ -138,7 +140,7 @@ def test_benchmarks_in_one_run_only_are_listed_not_failed(saved_run: dict, tmp_p
     gone = fewer["benchmarks"].pop()
     fewer["wordcount_skipped"] = [{"name": gone["name"], "reason": "estimated peak too big"}]
     base, new = store(tmp_path / "m", saved_run, fewer)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 0
     out = capsys.readouterr().out
     assert f"only in base: {gone['name']}" in out
     assert f"skipped in new: {gone['name']}: estimated peak too big" in out
@@ -156,40 +158,40 @@ def test_default_is_the_two_latest_runs_and_numbers_pick_others(saved_run: dict,
     assert compare.pick_runs(tmp_path, base="0001", new="2") == (first, second)
     assert compare.pick_runs(tmp_path, new="2") == (first, second)
     args = ["--storage", str(tmp_path)]
-    assert compare.main(args) == 0  # 0002 (slow) -> 0003: faster
-    assert compare.main([*args, "--base", "1", "--new", "2"]) == 1
+    assert wcbench("compare", args) == 0  # 0002 (slow) -> 0003: faster
+    assert wcbench("compare", [*args, "--base", "1", "--new", "2"]) == 1
 
 
 def test_missing_or_unreadable_runs_exit_2(saved_run: dict, tmp_path: Path,
                                            capsys: pytest.CaptureFixture) -> None:
     args = ["--storage", str(tmp_path)]
-    assert compare.main(args) == 2
+    assert wcbench("compare", args) == 2
     assert "run `make bench` first" in capsys.readouterr().err
     store(tmp_path / machine_id(), saved_run)
-    assert compare.main(args) == 2
+    assert wcbench("compare", args) == 2
     assert "only one saved run" in capsys.readouterr().err
-    assert compare.main([*args, "--base", "7"]) == 2
+    assert wcbench("compare", [*args, "--base", "7"]) == 2
     assert "no saved run matches '7'" in capsys.readouterr().err
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    assert compare.main([*args, "--base", str(broken), "--new", str(broken)]) == 2
+    assert wcbench("compare", [*args, "--base", str(broken), "--new", str(broken)]) == 2
     assert "not a saved pytest-benchmark run" in capsys.readouterr().err
 
 
 def test_tolerance_arguments_are_checked(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
-        compare.main(["--time-tolerance=-5%"])
+        wcbench("compare", ["--time-tolerance=-5%"])
     assert exc.value.code == 2
     assert "cannot be negative" in capsys.readouterr().err
-    assert compare._fraction("25%") == pytest.approx(0.25)
-    assert compare._fraction("0.4") == pytest.approx(0.4)
-    assert compare._seconds("5ms") == pytest.approx(0.005)
-    assert compare._seconds("2") == pytest.approx(2.0)
+    assert common.fraction("25%") == pytest.approx(0.25)
+    assert common.fraction("0.4") == pytest.approx(0.4)
+    assert common.seconds("5ms") == pytest.approx(0.005)
+    assert common.seconds("2") == pytest.approx(2.0)
 
 
 def test_help_states_the_defaults(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
-        compare.main(["--help"])
+        wcbench("compare", ["--help"])
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert f"{compare.TIME_TOLERANCE:.0%}" in out and f"{compare.MEMORY_TOLERANCE:.0%}" in out
@@ -200,7 +202,7 @@ def test_module_entry_point_exits_non_zero_on_regression(saved_run: dict, tmp_pa
     for bench in slower["benchmarks"]:
         bench["stats"]["median"] += 1.0
     store(tmp_path / machine_id(), saved_run, slower)
-    proc = subprocess.run([sys.executable, "-m", "wcbench.compare", "--storage", str(tmp_path)],
+    proc = subprocess.run([WCBENCH, "compare", "--storage", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "regression(s)" in proc.stdout
@@ -218,7 +220,7 @@ def test_tree_peak_may_rise_to_the_sum_of_its_processes(saved_run: dict, tmp_pat
     new_info.update(peak_parent_bytes=2 * MIB, peak_workers_bytes=200 * MIB,
                     peak_tree_bytes=200 * MIB)
     base, new = store(tmp_path / "t", base_run, new_run)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 0
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 0
     new_info["peak_tree_bytes"] = int(202 * MIB * (1 + compare.MEMORY_TOLERANCE)) + MIB
     base, new = store(tmp_path / "u", base_run, new_run)
-    assert compare.main(["--base", str(base), "--new", str(new)]) == 1
+    assert wcbench("compare", ["--base", str(base), "--new", str(new)]) == 1

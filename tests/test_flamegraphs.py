@@ -21,10 +21,12 @@ from typing import Any
 
 import memray
 import pytest
+from helpers import wcbench
 
-from wcbench import corpus, flamegraphs, flamegraphs_index
-from wcbench.flamegraphs_capture import capture_scenario
-from wcbench.flamegraphs_hooks import WorkerCapture
+from wcbench import corpus
+from wcbench.flamegraphs import index as flamegraphs_index
+from wcbench.flamegraphs.capture import capture_scenario
+from wcbench.flamegraphs.hooks import WorkerCapture
 from wcbench.matrix import Case
 from wcbench.units import format_bytes_spaced
 from wordcount import count_report
@@ -291,7 +293,7 @@ def test_counting_never_imports_memray() -> None:
 
 def test_command_line_runs_each_scenario_in_a_fresh_process(tmp_path: Path) -> None:
     out = tmp_path / "fg"
-    assert flamegraphs.main(["--sizes", "64KiB", "--kernels", "split", "--executors",
+    assert wcbench("flamegraphs", ["--sizes", "64KiB", "--kernels", "split", "--executors",
                              "serial", "--output", str(out)]) == 0
     scenario = json.loads((out / "split-serial-64KiB-w1" / "scenario.json").read_text())
     [parent] = scenario["processes"]
@@ -301,7 +303,7 @@ def test_command_line_runs_each_scenario_in_a_fresh_process(tmp_path: Path) -> N
 
 
 def test_command_line_refuses_unknown_names(capsys: pytest.CaptureFixture[str]) -> None:
-    assert flamegraphs.main(["--executors", "nope"]) == 2
+    assert wcbench("flamegraphs", ["--executors", "nope"]) == 2
     assert "unknown executor 'nope'" in capsys.readouterr().err
 
 

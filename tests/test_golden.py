@@ -1,4 +1,4 @@
-"""Golden output: ``make report``, ``make compare`` and ``python -m wcbench.summary`` print exactly
+"""Golden output: ``wcbench report``, ``wcbench compare`` and ``wcbench summary`` print exactly
 what they printed for the committed runs when this test was written.
 
 The inputs are copies of the committed runs (``tests/data/results/<machine>/0001_*.json``, the
@@ -21,12 +21,13 @@ import io
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from wcbench import compare, report, report_plots, summary
+from wcbench.cli import main
+from wcbench.report import plots as report_plots
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
@@ -35,25 +36,25 @@ RUN_311 = f"results/Linux-CPython-3.11-64bit/0001_{COMMIT}_20261125_110112.json"
 RUN_313 = f"results/Linux-CPython-3.13-64bit/0001_{COMMIT}_20261125_110059.json"
 RUN_SMALL = "small/Linux-CPython-3.11-64bit/0001_cb2180f_20261125_100023.json"
 
-#: golden name -> (entry point, arguments, file the command writes whose text is also golden)
-SCENARIOS: dict[str, tuple[Callable[[Sequence[str]], int], list[str], str | None]] = {
-    "report": (report.main, ["--results", "results"], "results/report.md"),
-    "report-base-new": (report.main, ["--results", "results", "--base", RUN_311, "--new", RUN_313,
+#: golden name -> (wcbench subcommand, arguments, file it writes whose text is also golden)
+SCENARIOS: dict[str, tuple[str, list[str], str | None]] = {
+    "report": ("report", ["--results", "results"], "results/report.md"),
+    "report-base-new": ("report", ["--results", "results", "--base", RUN_311, "--new", RUN_313,
                                       "--output", "results/free-threaded.md"],
                         "results/free-threaded.md"),
-    "report-base-latest": (report.main, ["--results", "results", "--base", RUN_313, "--output",
+    "report-base-latest": ("report", ["--results", "results", "--base", RUN_313, "--output",
                                          "results/base-latest.md"], "results/base-latest.md"),
-    "report-small": (report.main, ["--results", "small"], "small/report.md"),
-    "compare-default": (compare.main, ["--storage", "results", "--machine",
+    "report-small": ("report", ["--results", "small"], "small/report.md"),
+    "compare-default": ("compare", ["--storage", "results", "--machine",
                                        "Linux-CPython-3.11-64bit"], None),
-    "compare-311-313": (compare.main, ["--storage", "results", "--base", RUN_311, "--new",
+    "compare-311-313": ("compare", ["--storage", "results", "--base", RUN_311, "--new",
                                        RUN_313], None),
-    "compare-313-311": (compare.main, ["--storage", "results", "--base", RUN_313, "--new",
+    "compare-313-311": ("compare", ["--storage", "results", "--base", RUN_313, "--new",
                                        RUN_311], None),
-    "compare-small": (compare.main, ["--storage", "small", "--machine",
+    "compare-small": ("compare", ["--storage", "small", "--machine",
                                      "Linux-CPython-3.11-64bit", "--base", "1", "--new", "1"],
                       None),
-    "summary": (summary.main, [RUN_311, RUN_313, RUN_SMALL], None),
+    "summary": ("summary", [RUN_311, RUN_313, RUN_SMALL], None),
 }
 
 
@@ -77,10 +78,10 @@ def inside(folder: Path) -> Iterator[None]:
 
 def run(folder: Path, name: str) -> dict[str, str]:
     """One scenario's outputs: ``NAME.txt`` (exit status, stdout, stderr) and the file written."""
-    entry, args, written = SCENARIOS[name]
+    command, args, written = SCENARIOS[name]
     out, err = io.StringIO(), io.StringIO()
     with inside(folder), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = entry(args)
+        status = main([command, *args])
     texts = {f"{name}.txt": f"exit {status}\n--- stdout\n{out.getvalue()}--- stderr\n"
                             f"{err.getvalue()}"}
     if written is not None:

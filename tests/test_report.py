@@ -13,12 +13,15 @@ import copy
 import json
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers import WCBENCH, wcbench
 
-from wcbench import report, report_findings, report_plots, results
+from wcbench import results
+from wcbench.report import build as report
+from wcbench.report import findings as report_findings
+from wcbench.report import plots as report_plots
 from wcbench.units import (
     format_bytes_spaced,
     format_percent,
@@ -69,7 +72,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report of the fixture run built by the CLI entry, as ``make report`` runs it."""
     results = tmp_path_factory.mktemp("results")
     save(results, 1, raw())
-    proc = subprocess.run([sys.executable, "-m", "wcbench.report", "--results", str(results)],
+    proc = subprocess.run([WCBENCH, "report", "--results", str(results)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     return results / "report.md"
@@ -232,7 +235,7 @@ def test_base_and_new_side_by_side_with_ratios(tmp_path: Path) -> None:
     save(tmp_path, 1, data)
     save(tmp_path, 2, new)
     output = tmp_path / "report.md"
-    assert report.main(["--results", str(tmp_path), "--base", "1", "--new", "2",
+    assert wcbench("report", ["--results", str(tmp_path), "--base", "1", "--new", "2",
                         "--output", str(output)]) == 0
     text = output.read_text()
     ratios = section(text, "NEW against BASE")
@@ -274,7 +277,7 @@ def test_a_run_without_matrix_benchmarks_is_passed_over(tmp_path: Path) -> None:
 
 def test_no_saved_run_says_so_in_one_line_and_exits_2(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
-    assert report.main(["--results", str(tmp_path)]) == 2
+    assert wcbench("report", ["--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no saved run" in err and "make bench" in err
     assert not (tmp_path / "report.md").exists()
@@ -283,10 +286,10 @@ def test_no_saved_run_says_so_in_one_line_and_exits_2(tmp_path: Path,
 def test_a_bad_run_argument_or_file_exits_2(tmp_path: Path,
                                             capsys: pytest.CaptureFixture) -> None:
     save(tmp_path, 1, raw())
-    assert report.main(["--results", str(tmp_path), "--base", "9"]) == 2
+    assert wcbench("report", ["--results", str(tmp_path), "--base", "9"]) == 2
     broken = tmp_path / MACHINE / "0002_broken.json"
     broken.write_text("{not json")
-    assert report.main(["--results", str(tmp_path), "--new", str(broken)]) == 2
+    assert wcbench("report", ["--results", str(tmp_path), "--new", str(broken)]) == 2
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2 and all(line.startswith("report: ") for line in lines)
 

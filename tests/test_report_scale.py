@@ -6,8 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import wcbench
 
-from wcbench import report, report_scale, results
+from wcbench import results
+from wcbench.report import build as report
+from wcbench.report import scale as report_scale
 
 MIB, GIB = 1 << 20, 1 << 30
 SIZES = [MIB, 16 * MIB, 256 * MIB, 4 * GIB]
@@ -91,8 +94,8 @@ def test_make_report_writes_the_section_and_its_plot(tmp_path: Path,
     monkeypatch.setattr(report, "write_plots", lambda *args: {})
     path = saved_run(tmp_path)
     output = tmp_path / "scale.md"
-    assert report.main(["--results", str(tmp_path), "--new", str(path),
-                        "--output", str(output)]) == 0
+    assert wcbench("report", ["--results", str(tmp_path), "--new", str(path),
+                              "--output", str(output)]) == 0
     text = output.read_text()
     assert "## How cost grows with the text" in text
     plot = tmp_path / "scale" / report_scale.PLOT_NAME

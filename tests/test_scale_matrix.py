@@ -52,7 +52,7 @@ def test_options_replace_the_preset_lists() -> None:
     assert {c.size for c in cases if c.kernel == "numpy"} == {MIB, GIB}
     assert {c.workers for c in cases if c.executor == "threads"} == {1, 2}
     assert matrix.preset("scale") is SCALE
-    with pytest.raises(ValueError, match="unknown matrix 'huge'; choose from: scale"):
+    with pytest.raises(ValueError, match="unknown matrix 'huge'; choose from: quick, full, scale"):
         matrix.preset("huge")
 
 

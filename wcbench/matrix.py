@@ -10,6 +10,8 @@ it is the baseline every other strategy is compared with).
 
 from __future__ import annotations
 
+import math
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -17,10 +19,9 @@ import wordcount
 from wcbench.units import format_size, parse_size
 from wordcount.executors import PROCESS_EXECUTORS
 
-#: Default sizes: 32x apart, so per-byte costs and fixed start-up costs both show, and the whole
-#: default matrix stays under 10 minutes on a 2-core machine.
+#: Sizes of the default matrices: 32x apart, so per-byte costs and fixed start-up costs both show.
 DEFAULT_SIZES: tuple[str, ...] = ("1MiB", "32MiB")
-#: Default worker counts: one, as many as this machine's 2 cores, and oversubscribed.
+#: Worker counts of the full grid: one, as many as this machine's 2 cores, and oversubscribed.
 DEFAULT_WORKERS: tuple[int, ...] = (1, 2, 4)
 
 #: Bytes of text each case should count in its timed rounds: small cases get many rounds...
@@ -134,6 +135,42 @@ def build_cases(sizes: Iterable[int], workers: Iterable[int], kernels: Sequence[
     return cases
 
 
+#: The precision a case's median is timed to, where a pilot says how noisy its calls are: the 95%
+#: interval of the median (McGill, Tukey and Larsen's notch, ``NOTCH * IQR / sqrt(rounds)``)
+#: within this fraction of it either way. Tighter would cost rounds that the day-to-day drift
+#: of a shared machine (``wcbench ab`` measured +-3-8% between sessions) swamps anyway.
+TARGET_HALF_WIDTH = 0.05
+NOTCH = 1.57
+#: Untimed pilot calls made just before the timed rounds (they are also the warm-up)...
+PILOT_CALLS = 3
+#: ...when that many calls fit in this many seconds; a slower case keeps the budget rule alone.
+PILOT_BUDGET_SECONDS = 1.5
+#: The interquartile range of a normal sample is about 0.8x the expected range of 3 draws
+#: (1.35 sigma against 1.69 sigma): how a pilot's spread becomes an IQR.
+IQR_PER_RANGE_OF_3 = 1.349 / 1.693
+
+
+def pilot_calls(seconds_per_call: float) -> int:
+    """How many untimed pilot calls a case gets: ``PILOT_CALLS`` when they are cheap, else 0."""
+    if seconds_per_call * PILOT_CALLS <= PILOT_BUDGET_SECONDS:
+        return PILOT_CALLS
+    return 0
+
+
+def rounds_for_spread(pilot: Sequence[float], budget_rounds: int) -> int:
+    """Rounds that time the median to ``TARGET_HALF_WIDTH``, judged from the pilot's spread.
+
+    A case whose calls agree gets ``MIN_ROUNDS``; a noisy one more, up to ``budget_rounds`` (what
+    :func:`rounds_for` allows its size and speed), so rounds go where the spread needs them.
+    """
+    middle = statistics.median(pilot)
+    if len(pilot) < 2 or middle <= 0:
+        return budget_rounds
+    iqr = (max(pilot) - min(pilot)) / middle * IQR_PER_RANGE_OF_3
+    needed = math.ceil((NOTCH * iqr / TARGET_HALF_WIDTH) ** 2)
+    return max(MIN_ROUNDS, min(budget_rounds, needed))
+
+
 def rounds_for(size: int, seconds_per_call: float | None = None) -> tuple[int, int]:
     """``(rounds, warmup_rounds)`` for a text of ``size`` bytes: many for small, few for big.
 
@@ -211,8 +248,31 @@ SCALE = Preset(
     time_limit=120.0,
 )
 
+#: The default: a first answer in about five minutes on a 2-core machine, set-up included. Every
+#: kernel x executor x start method at the two default sizes, with two workers (this machine's
+#: cores; ``serial`` is the one-worker baseline): 72 cases where the full grid has 204. The worker
+#: counts 1 and 4 (one process, oversubscribed) are the full grid's.
+QUICK = Preset(
+    name="quick",
+    why="every kernel x executor x start method at 1 MiB and 32 MiB, 2 workers, about 5 "
+        "minutes (the default)",
+    sizes=DEFAULT_SIZES,
+    workers=(2,),
+)
+
+#: Every worker count too: how each strategy scales from one worker to oversubscribed.
+FULL = Preset(
+    name="full",
+    why="the quick matrix with 1, 2 and 4 workers, about 12 minutes",
+    sizes=DEFAULT_SIZES,
+    workers=DEFAULT_WORKERS,
+)
+
+#: The matrix ``make bench`` and ``pytest bench`` run when none is named.
+DEFAULT_MATRIX = QUICK.name
+
 #: Every named matrix, by the name ``MATRIX=`` / ``--matrix`` takes.
-PRESETS: dict[str, Preset] = {SCALE.name: SCALE}
+PRESETS: dict[str, Preset] = {p.name: p for p in (QUICK, FULL, SCALE)}
 
 
 def preset(name: str) -> Preset:

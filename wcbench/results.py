@@ -3,7 +3,7 @@
 ``make bench`` saves each run with pytest-benchmark's file storage,
 ``results/<machine id>/NNNN_<commit>_<date>.json``, one folder per machine and interpreter
 (``Linux-CPython-3.11-64bit``, named by pytest-benchmark's own ``get_machine_id``). Everything
-that reads runs back (``make compare``, ``make report``, ``python -m wcbench.summary``) goes
+that reads runs back (``make compare``, ``make report``, ``wcbench summary``) goes
 through this module, so a run is found, read and ordered one way everywhere::
 
     from wcbench import results
@@ -244,6 +244,9 @@ class SavedRun:
     cases: tuple[MeasuredCase, ...]
     #: Text size -> median seconds of numpy summing the same bytes (the memory-read limit).
     memory_read: dict[int, float]
+    #: The matrix that made it (``wordcount_matrix``: its name, and the options given beside
+    #: it), or None for a run saved before runs recorded it.
+    matrix: Mapping[str, Any] | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], path: Path) -> SavedRun:
@@ -260,7 +263,8 @@ class SavedRun:
                    cases=tuple(MeasuredCase.from_benchmark(b) for b in benchmarks
                                if b.kind == WORDCOUNT),
                    memory_read={int(b.extra_info["text_bytes"]): b.median for b in benchmarks
-                                if b.kind == MEMORY_READ})
+                                if b.kind == MEMORY_READ},
+                   matrix=data.get("wordcount_matrix"))
 
     @property
     def number(self) -> int | None:

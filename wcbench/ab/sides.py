@@ -154,7 +154,7 @@ class Worker:
         self.checkout = checkout
         env = dict(os.environ, PYTHONPATH=str(checkout.path), PYTHONDONTWRITEBYTECODE="1")
         env.pop("PYTHONSAFEPATH", None)
-        script = Path(__file__).with_name("ab_worker.py")
+        script = Path(__file__).with_name("worker.py")
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
         self.proc = subprocess.Popen([python, "-P", str(script)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, env=env,

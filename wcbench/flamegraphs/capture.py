@@ -1,7 +1,7 @@
 """Capturing one scenario under memray: the parent, its workers, their figures and pages.
 
 The parent runs in ``memray.Tracker(follow_fork=True)``; workers are captured by the hooks of
-``wcbench.flamegraphs_hooks``. Afterwards each worker's files are renamed ``worker-<i>``
+``wcbench.flamegraphs.hooks``. Afterwards each worker's files are renamed ``worker-<i>``
 (numbered by the first chunk it counted), each capture is read for memray's figures and
 rendered as a page whose title names the scenario and the process, and ``scenario.json`` holds
 every process's figures, with the benchmark suite's memory figures of the same call made again
@@ -26,9 +26,9 @@ from multiprocessing import util
 from pathlib import Path
 from typing import Any
 
-from wcbench import flamegraphs_hooks as hooks
-from wcbench.flamegraphs_hooks import ProcessFigures, WorkerCapture
-from wcbench.flamegraphs_stats import capture_stats
+from wcbench.flamegraphs import hooks
+from wcbench.flamegraphs.hooks import ProcessFigures, WorkerCapture
+from wcbench.flamegraphs.stats import capture_stats
 from wcbench.matrix import Case
 from wcbench.memory import measure_memory
 from wordcount import count_report

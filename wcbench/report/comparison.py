@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from wcbench.report_findings import case_label, run_facts, thread_sentences
-from wcbench.report_markdown import table
+from wcbench.report.findings import case_label, run_facts, thread_sentences
+from wcbench.report.markdown import table
 from wcbench.results import MeasuredCase, SavedRun, case_order
 from wcbench.units import format_bytes_spaced, format_ratio, format_size, format_time_spaced
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 
 from wcbench import scaling
-from wcbench.report_findings import gil_status
-from wcbench.report_markdown import table
-from wcbench.report_plots import _bytes_axis, _legend_below, _pyplot, _style, _time_axis
+from wcbench.report.findings import gil_status
+from wcbench.report.markdown import table
+from wcbench.report.plots import _bytes_axis, _legend_below, _pyplot, _style, _time_axis
 from wcbench.results import SavedRun, kernel_order, strategy_order
 from wcbench.units import format_bytes_spaced, format_size, format_time_spaced
 

@@ -1,7 +1,7 @@
 """The Markdown of one run's report: header table, findings, one table per text size, skips.
 
 Formatting only: the figures come from :mod:`wcbench.results`, the sentences from
-:mod:`wcbench.report_findings`; functions return lines, and only the CLI (:mod:`wcbench.report`)
+:mod:`wcbench.report.findings`; functions return lines, and only :mod:`wcbench.report.build`
 writes them.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from wcbench.report_findings import (
+from wcbench.report.findings import (
     baseline,
     findings,
     run_facts,

@@ -2,12 +2,11 @@
 
 Works on :class:`wcbench.results.Benchmark` objects, read from a saved file or built from a live
 pytest-benchmark session, so the same lines come from a live run (root ``conftest.py``) or from
-a saved file: ``python -m wcbench.summary results/<machine>/0001_*.json``.
+a saved file: ``wcbench summary results/<machine>/0001_*.json``.
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Sequence
 
 from wcbench.results import (
@@ -15,9 +14,7 @@ from wcbench.results import (
     WORDCOUNT,
     Benchmark,
     MeasuredCase,
-    SavedRunError,
     SkippedCase,
-    load_run,
 )
 from wcbench.units import format_bytes, format_gbps, format_time
 
@@ -67,24 +64,3 @@ def summary_lines(benchmarks: Iterable[Benchmark],
                      f"saved run): {', '.join(str(s.name) for s in skipped)}")
     return lines
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the summary of each saved run given on the command line."""
-    paths = list(sys.argv[1:] if argv is None else argv)
-    if not paths:
-        print("usage: python -m wcbench.summary SAVED_RUN.json ...", file=sys.stderr)
-        return 2
-    for path in paths:
-        try:
-            run = load_run(path)
-        except SavedRunError as exc:
-            print(f"summary: {exc}", file=sys.stderr)
-            return 2
-        print(path)
-        for line in summary_lines(run.benchmarks, run.skipped):
-            print(f"  {line}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
-"""``make ab-validate``: how often ``make ab`` gets it right, on this machine, under its load.
+"""``wcbench ab-validate``: how often ``make ab`` gets it right, on this machine, under its load.
 
 In a temporary clone of this repository it commits two known slowdowns and runs ``make ab``'s
-harness (``python -m wcbench.ab``) again and again:
+harness (``wcbench ab``) again and again:
 
 - ``aa``: HEAD against itself, the default cases: any ``slower`` is a false alarm;
 - ``numpy15``: a commit whose numpy kernel counts the first part of its span a second time (the
@@ -28,13 +28,13 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from wcbench import corpus
-from wcbench.ab_sides import ROOT
-from wcbench.ab_stats import RatioInterval, ratio_interval
+from wcbench.ab.sides import ROOT
+from wcbench.ab.stats import RatioInterval, ratio_interval
 
 NUMPY_SLOWDOWN = '''
 
@@ -122,12 +122,12 @@ def commit_change(repo: Path, base: str, branch: str, path: str, addition: str) 
 
 
 def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: float) -> dict:
-    """One ``python -m wcbench.ab`` run; its exit status, duration and saved result."""
+    """One ``wcbench ab`` run; its exit status, duration and saved result."""
     folder = out / scenario
     kind, _ = parse_scenario(scenario)
     before = set(folder.glob("*.json")) if folder.exists() else set()
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "wcbench.ab", "--repo", str(repo), "--base",
+    done = subprocess.run([sys.executable, "-m", "wcbench", "ab", "--repo", str(repo), "--base",
                            base, "--new", new, "--budget", str(budget * SCENARIO_SHARE[kind]),
                            "--output-dir", str(folder), *SCENARIO_CASES[kind]],
                           cwd=ROOT, capture_output=True, text=True)
@@ -244,6 +244,19 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
     return summary
 
 
+def failed_checks(summary: dict) -> list[str]:
+    """Runs that got it wrong: an A/A run that did not exit 0 (a false alarm, or it could not
+    run), a run with a committed slowdown that did not exit 1 (the slowdown was missed)."""
+    failed = []
+    for scenario, s in summary.items():
+        expected = 0 if scenario == "aa" else 1
+        wrong = {status: n for status, n in s["exits"].items() if int(status) != expected}
+        if wrong:
+            failed.append(f"{scenario}: {sum(wrong.values())} of {s['runs']} run(s) exited "
+                          f"{', '.join(map(str, sorted(wrong)))} where {expected} was expected")
+    return failed
+
+
 def format_summary(summary: dict) -> list[str]:
     lines = []
     for scenario, s in summary.items():
@@ -259,33 +272,18 @@ def format_summary(summary: dict) -> list[str]:
     return lines
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m wcbench.ab_validate", description=__doc__)
-    p.add_argument("--repeats", type=int, default=10, help="runs per scenario (default 10)")
-    p.add_argument("--scenarios", default="aa,numpy15,start30",
-                   help="comma-separated: aa, numpy<percent>, start<percent> (default: "
-                        "aa,numpy15,start30)")
-    p.add_argument("--budget", type=float, default=None,
-                   help="AB_BUDGET of each run (default: make ab's)")
-    p.add_argument("--output-dir", type=Path, default=None,
-                   help="default: results/ab/validate-<UTC time>")
-    p.add_argument("--summarise", type=Path, default=None, metavar="DIR",
-                   help="only summarise the runs saved under DIR/<scenario>/")
-    args = p.parse_args(argv)
+def validate(args: argparse.Namespace) -> int:
+    """Run each scenario ``args.repeats`` times in a temporary clone; print, save the summary."""
     if args.summarise:
         saved = {d.name: [{"exit": 1 if r["regression"] else 0, "seconds": r["duration_seconds"],
                            "result": r} for r in map(_read, sorted(d.glob("*.json")))]
                  for d in sorted(args.summarise.iterdir()) if d.is_dir()}
-        print("\n".join(format_summary(summarise({k: v for k, v in saved.items() if v}))))
-        return 0
-    from wcbench.ab import BUDGET_SECONDS
+        return _report(summarise({k: v for k, v in saved.items() if v}))
+    from wcbench.ab.run import BUDGET_SECONDS
 
     budget = args.budget or BUDGET_SECONDS
     scenarios = [s for s in args.scenarios.split(",") if s]
-    try:
-        kinds = {s: parse_scenario(s) for s in scenarios}
-    except ValueError as e:
-        p.error(str(e))
+    kinds = {s: parse_scenario(s) for s in scenarios}
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = args.output_dir or ROOT / "results" / "ab" / f"validate-{stamp}"
     runs: dict[str, list[dict]] = {s: [] for s in scenarios}
@@ -331,10 +329,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         {"created": stamp, "budget_seconds": budget, "commit": base, "cpu_count": os.cpu_count(),
          "calibrations": calibrations, "start_delays": delays, "summary": summary},
         indent=1) + "\n")
-    print("\n".join(format_summary(summary)))
     print(f"saved {out}/summary.json")
-    return 0
+    return _report(summary)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _report(summary: dict) -> int:
+    """Print the summary and any failed check; 1 when a check failed, else 0."""
+    print("\n".join(format_summary(summary)))
+    failed = failed_checks(summary)
+    for line in failed:
+        print(f"ab-validate: failed check: {line}", file=sys.stderr)
+    return 1 if failed else 0
+

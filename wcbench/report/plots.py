@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wcbench.report_findings import gil_status, section_slug, section_title, strategy_label
+from wcbench.report.findings import gil_status, section_slug, section_title, strategy_label
 from wcbench.results import MeasuredCase, SavedRun, kernel_order, strategy_order
 from wcbench.units import (
     format_bytes_tick,

@@ -1,8 +1,8 @@
 """One side of an A/B comparison: a process that counts with its own ``wordcount``.
 
-``wcbench.ab`` starts a fresh one a side for each block of rounds (an instance).
+:mod:`wcbench.ab.run` starts a fresh one a side for each block of rounds (an instance).
 
-Started by ``wcbench.ab`` as ``python -P ab_worker.py`` with ``PYTHONPATH`` set to the side's
+Started by :mod:`wcbench.ab.run` as ``python -P worker.py`` with ``PYTHONPATH`` set to the side's
 checkout, so ``import wordcount`` finds that side's code while this file comes from the current
 tree. It imports only the standard library and ``wordcount`` (a BASE revision may predate every
 other module), and reads one JSON request per line on stdin, answering one JSON line each:

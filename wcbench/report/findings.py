@@ -9,7 +9,8 @@ threads scale; and the names tables, plots and sentences share (``numpy · proce
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from wcbench.results import (
     MeasuredCase,
@@ -101,7 +102,15 @@ def run_facts(run: SavedRun) -> dict[str, str]:
         "GIL": gil_status(run),
         "commit": (commit[:12] + dirty) if commit else "unknown",
         "benchmarks": f"{len(run.cases)} matrix cases, {len(run.skipped)} skipped",
+        **({"matrix": matrix_label(run.matrix)} if run.matrix else {}),
     }
+
+
+def matrix_label(matrix: Mapping[str, Any]) -> str:
+    """``quick`` or ``full, sizes 1MiB``: the named matrix and what replaced its lists."""
+    options = matrix.get("options") or {}
+    given = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in options.items())
+    return f"{matrix.get('name', '?')}" + (f" ({given})" if given else "")
 
 
 # --- sentences -------------------------------------------------------------------------------

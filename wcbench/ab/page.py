@@ -1,6 +1,6 @@
 """A saved ``make ab`` comparison (``results/ab/*.json``) as a Markdown page.
 
-``python -m wcbench.report --ab FILE`` (``make report AB=FILE``, or ``AB=latest``) writes it;
+``wcbench report --ab FILE`` (``make report AB=FILE``, or ``AB=latest``) writes it;
 this module reads the JSON and returns lines, the report's CLI writes the file.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from wcbench.ab_format import describe_side
+from wcbench.ab.text import describe_side
 from wcbench.units import format_bytes, format_time
 
 #: What ``wcbench.ab`` writes in ``format``, and the versions of it this module reads.

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from wcbench.flamegraphs_capture import SCENARIO_FORMAT
+from wcbench.flamegraphs.capture import SCENARIO_FORMAT
 from wcbench.units import format_bytes_spaced
 
 #: Executors in the order the index lists them.

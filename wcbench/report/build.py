@@ -7,12 +7,12 @@ and plots. Given two runs it puts them side by side with ratios, for before/afte
 on vs free-threaded.
 
 It reads saved JSON only, so a report can be built on a machine that never ran the suite. The
-work is split by job: :mod:`wcbench.report_findings` (names, facts, sentences),
-:mod:`wcbench.report_markdown` (one run's page), :mod:`wcbench.report_comparison` (BASE against
-NEW), :mod:`wcbench.report_plots` (matplotlib, imported only when plotting); this module is the
+work is split by job: :mod:`wcbench.report.findings` (names, facts, sentences),
+:mod:`wcbench.report.markdown` (one run's page), :mod:`wcbench.report.comparison` (BASE against
+NEW), :mod:`wcbench.report.plots` (matplotlib, imported only when plotting); this module is the
 command line, the only place that writes files and prints.
 
-    python -m wcbench.report [--results results] [--base RUN] [--new RUN] [--output FILE]
+    wcbench report [--results results] [--base RUN] [--new RUN] [--output FILE]
 
 ``RUN`` is a saved file's path or its ``NNNN`` number. Without ``--new`` the latest saved run is
 reported (latest as :mod:`wcbench.results` defines it); ``--base`` alone compares that run with
@@ -21,17 +21,14 @@ the latest.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from wcbench.ab_report import SavedAbError, ab_report_lines, find_ab, load_ab
-from wcbench.report_comparison import comparison_lines
-from wcbench.report_markdown import report_lines
-from wcbench.report_plots import PlotError, write_plots
-from wcbench.report_scale import PLOT_NAME, plot_cost_vs_size, scale_section_lines
-from wcbench.results import SavedRunError, find_run, latest_run, load_run
+from wcbench.ab.page import ab_report_lines, find_ab, load_ab
+from wcbench.report.comparison import comparison_lines
+from wcbench.report.markdown import report_lines
+from wcbench.report.plots import write_plots
+from wcbench.report.scale import PLOT_NAME, plot_cost_vs_size, scale_section_lines
+from wcbench.results import find_run, latest_run, load_run
 
 
 class ReportError(Exception):
@@ -70,33 +67,3 @@ def build_ab(results: Path, output: Path, spec: str) -> Path:
     output.write_text("\n".join(lines) + "\n")
     return output
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m wcbench.report``: exit 0 with the report written, 2 on a user error."""
-    parser = argparse.ArgumentParser(prog="python -m wcbench.report", description=__doc__.split(
-        "\n\n")[0])
-    parser.add_argument("--results", type=Path, default=Path("results"),
-                        help="folder of saved runs (default: results)")
-    parser.add_argument("--output", type=Path, default=None,
-                        help="report file (default: RESULTS/report.md); plots go in a folder of "
-                             "the same stem beside it")
-    parser.add_argument("--base", help="run to compare against: a file path or NNNN number")
-    parser.add_argument("--new", help="run to report (default: the latest saved run)")
-    parser.add_argument("--ab", help="render a saved `make ab` comparison instead: its file, "
-                                     "or 'latest' (written to RESULTS/ab-report.md)")
-    args = parser.parse_args(argv)
-    output = args.output or args.results / ("ab-report.md" if args.ab else "report.md")
-    try:
-        if args.ab:
-            written = build_ab(args.results, output, args.ab)
-        else:
-            written = build(args.results, output, base=args.base or None, new=args.new or None)
-    except (ReportError, SavedRunError, PlotError, SavedAbError) as exc:
-        print(f"report: {exc}", file=sys.stderr)
-        return 2
-    print(f"report written to {written}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
-"""``make ab``: old and new code timed side by side in one session, judged with an interval.
+"""``wcbench ab``: old and new code timed side by side in one session, judged with an interval.
 
-Each side (BASE, NEW) is a checkout and an interpreter (``wcbench.ab_sides``). Per case, rounds
+Each side (BASE, NEW) is a checkout and an interpreter (``wcbench.ab.sides``). Per case, rounds
 come in blocks of ``BLOCK_ROUNDS``, each block in a fresh process a side (an instance): a process
 keeps its memory layout for life, and two processes of the same code differed by up to 5% in A/A
 runs, more than rounds within one vary. In each instance, outside any timing, both sides load
@@ -9,7 +9,7 @@ makes ``MEMORY_CALLS`` untimed calls with every probe on). Then rounds: in each,
 one ``count_words`` call back to back, BASE first in even rounds and NEW first in odd ones
 (A B B A ...), both starting on the same CPU (chosen at random per round), so whatever slows the
 shared machine slows both. Each instance gives a ratio of medians; the case's ratio is the median
-of those, with a bootstrap interval over instances (``wcbench.ab_stats``). Blocks go on, in
+of those, with a bootstrap interval over instances (``wcbench.ab.stats``). Blocks go on, in
 growing steps, until the 99% interval is decisive or the case's share of the time budget is
 spent; the verdict reported is the 95% one.
 
@@ -28,23 +28,20 @@ import random
 import statistics
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from wcbench import corpus
-from wcbench.ab_format import format_result
-from wcbench.ab_sides import (
-    ROOT,
+from wcbench.ab.sides import (
     WORKTREE,
-    AbError,
     Checkout,
     Worker,
     build_extensions,
     checkout,
     find_python,
 )
-from wcbench.ab_stats import (
+from wcbench.ab.stats import (
     CONFIDENCE,
     INCONCLUSIVE,
     SLOWER,
@@ -53,6 +50,7 @@ from wcbench.ab_stats import (
     ratio_interval,
     verdict,
 )
+from wcbench.ab.text import format_result
 from wcbench.machine import cpu_count
 from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
 from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
@@ -302,48 +300,7 @@ def save(result: dict, folder: Path) -> Path:
     return path
 
 
-def _fraction(text: str) -> float:
-    try:
-        value = float(text[:-1]) / 100 if text.endswith("%") else float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a fraction or percentage: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"a threshold must be positive: {text!r}")
-    return value
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m wcbench.ab",
-        description="Time BASE and NEW side by side, round by round, in one session.")
-    p.add_argument("--base", default=None,
-                   help="git revision of the old code, or 'worktree' (default: HEAD; "
-                        "'worktree' when only the interpreters differ)")
-    p.add_argument("--new", default=WORKTREE,
-                   help="git revision of the new code (default: the working tree, "
-                        "uncommitted changes included)")
-    p.add_argument("--python-base", default=sys.executable, help="BASE's interpreter")
-    p.add_argument("--python-new", default=sys.executable, help="NEW's interpreter")
-    p.add_argument("--threshold", type=_fraction, default=None,
-                   help="slowdown that counts, e.g. 10%% (default: per kind of case, "
-                        + ", ".join(f"{k} {v:.0%}" for k, v in THRESHOLDS.items()).replace(
-                            "%", "%%") + ")")
-    p.add_argument("--budget", type=float, default=BUDGET_SECONDS,
-                   help=f"seconds of timing for all cases (default {BUDGET_SECONDS:g})")
-    for opt in ("sizes", "workers", "kernels", "executors", "start-methods"):
-        p.add_argument(f"--{opt}", default="", help="matrix list, as for make bench")
-    p.add_argument("--corpus", default="ascii", choices=corpus.FLAVOURS)
-    p.add_argument("--corpus-file", default="", help="count this UTF-8 file instead")
-    p.add_argument("--repo", type=Path, default=ROOT,
-                   help="the git checkout whose revisions (and working tree) are compared "
-                        "(default: this one)")
-    p.add_argument("--output-dir", type=Path, default=ROOT / "results" / "ab",
-                   help="where the JSON is saved (default: results/ab)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    return p
-
-
-def run(args: argparse.Namespace) -> int:
+def compare_sides(args: argparse.Namespace) -> int:
     """Check the sides, run the session, print the table and the summary, save the JSON."""
     cases = choose_cases(args)
     same_python = args.python_base == args.python_new
@@ -367,18 +324,3 @@ def run(args: argparse.Namespace) -> int:
     print("\n".join(format_result(result)))
     return 1 if result["regression"] else 0
 
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    try:
-        return run(args)
-    except (AbError, ValueError, OSError) as exc:
-        print(f"ab: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("ab: interrupted", file=sys.stderr)
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,7 +27,7 @@ The defaults were chosen by re-running the same code on the 2-core machine this 
 measured on (see the README, "Comparing runs"): they pass on unchanged code and still catch a
 strategy that gets markedly slower or whose memory grows by more than the text it counts.
 
-Usage: ``python -m wcbench.compare [--base RUN] [--new RUN] [--storage results]``; a RUN is a path
+Usage: ``wcbench compare [--base RUN] [--new RUN] [--storage results]``; a RUN is a path
 to a saved JSON file, a run number (``3`` or ``0003``) or a unique part of a file name in this
 interpreter's folder of the storage. Without them: the two latest runs. Exit status 0 when
 nothing regressed, 1 when something did, 2 when the runs cannot be found or read.
@@ -35,9 +35,6 @@ nothing regressed, 1 when something did, 2 when the runs cannot be found or read
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -47,16 +44,12 @@ from wcbench.results import (
     SavedRunError,
     Stats,
     find_run,
-    load_run,
     machine_id,
     run_paths,
 )
 from wcbench.units import (
     format_bytes,
     format_time,
-    parse_duration,
-    parse_fraction,
-    parse_size,
 )
 
 #: Default tolerated growth of a median time (fraction): see the module docstring and README.
@@ -314,80 +307,3 @@ def format_comparison(result: Comparison) -> list[str]:
         lines.append(f"no regression in memory or copies of {len(by_bench)} benchmark(s) "
                      f"present in both runs; {times}")
     return lines
-
-
-def _argument(parse: Callable[[str], float]) -> Callable[[str], float]:
-    """An argparse type from a :mod:`wcbench.units` parser: its ``ValueError`` becomes the
-    one-line usage error argparse prints."""
-
-    def convert(text: str) -> float:
-        try:
-            return parse(text)
-        except ValueError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-
-    convert.__name__ = parse.__name__
-    return convert
-
-
-_fraction = _argument(parse_fraction)
-_seconds = _argument(parse_duration)
-_bytes = _argument(parse_size)
-
-
-def _pct(fraction: float) -> str:
-    """``0.5`` -> ``50%%``: a percentage for argparse help, which %-formats its strings."""
-    return f"{fraction:.0%}".replace("%", "%%")
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m wcbench.compare",
-        description="Compare two saved benchmark runs (median time and memory figures).")
-    p.add_argument("--storage", default="results", type=Path,
-                   help="pytest-benchmark storage folder (default: results)")
-    p.add_argument("--machine", default=None,
-                   help=f"machine folder inside the storage (default: {machine_id()})")
-    p.add_argument("--base", default=None, help="base run (default: the one before --new)")
-    p.add_argument("--new", default=None, help="new run (default: the latest)")
-    p.add_argument("--time-tolerance", type=_fraction, default=TIME_TOLERANCE,
-                   help=f"tolerated median-time growth (default: {_pct(TIME_TOLERANCE)})")
-    p.add_argument("--memory-tolerance", type=_fraction, default=MEMORY_TOLERANCE,
-                   help=f"tolerated memory growth (default: {_pct(MEMORY_TOLERANCE)})")
-    p.add_argument("--exact-tolerance", type=_fraction, default=EXACT_TOLERANCE,
-                   help="tolerated growth of the parent's and workers' peaks of serial, "
-                        f"processes and shared-memory (default: {_pct(EXACT_TOLERANCE)})")
-    p.add_argument("--copied-tolerance", type=_fraction, default=COPIED_TOLERANCE,
-                   help=f"tolerated growth of copied bytes (default: {_pct(COPIED_TOLERANCE)})")
-    p.add_argument("--time-floor", type=_seconds, default=TIME_FLOOR_SECONDS,
-                   help="median-time growth always tolerated, e.g. 5ms "
-                        f"(default: {format_time(TIME_FLOOR_SECONDS)})")
-    p.add_argument("--memory-floor", type=_bytes, default=MEMORY_FLOOR_BYTES,
-                   help="memory growth always tolerated "
-                        f"(default: {format_bytes(MEMORY_FLOOR_BYTES)})")
-    p.add_argument("--memory-floor-text", type=_fraction, default=MEMORY_FLOOR_TEXT,
-                   help="memory growth tolerated as a multiple of the text size "
-                        f"(default: {MEMORY_FLOOR_TEXT:g})")
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Print the comparison; 0 when nothing regressed, 1 when something did, 2 on bad input."""
-    args = _parser().parse_args(argv)
-    try:
-        base_path, new_path = pick_runs(args.storage, args.base or None, args.new or None,
-                                        args.machine)
-        result = compare_runs(load_run(base_path), load_run(new_path),
-                              Tolerances(args.time_tolerance, args.memory_tolerance,
-                                         args.memory_floor, args.time_floor,
-                                         args.memory_floor_text, args.copied_tolerance,
-                                         args.exact_tolerance))
-    except SavedRunError as exc:
-        print(f"compare: {exc}", file=sys.stderr)
-        return 2
-    print("\n".join(format_comparison(result)))
-    return 1 if result.regressions else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,48 @@
+"""``wcbench ab``: old and new code timed side by side in one session, judged with an interval."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from wcbench import corpus
+from wcbench.ab.run import BUDGET_SECONDS, THRESHOLDS, compare_sides
+from wcbench.ab.sides import ROOT, WORKTREE
+from wcbench.commands.common import positive_fraction
+
+HELP = "time BASE and NEW code (or interpreters) side by side, with a verdict per case"
+DESCRIPTION = ("Time BASE and NEW side by side, round by round, in one session; each case is "
+               "judged by a 95%% interval of the NEW/BASE ratio of median times. Saved under "
+               "results/ab/.")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--base", default=None,
+                   help="git revision of the old code, or 'worktree' (default: HEAD; "
+                        "'worktree' when only the interpreters differ)")
+    p.add_argument("--new", default=WORKTREE,
+                   help="git revision of the new code (default: the working tree, "
+                        "uncommitted changes included)")
+    p.add_argument("--python-base", default=sys.executable, help="BASE's interpreter")
+    p.add_argument("--python-new", default=sys.executable, help="NEW's interpreter")
+    p.add_argument("--threshold", type=positive_fraction, default=None,
+                   help="slowdown that counts, e.g. 10%% (default: per kind of case, "
+                        + ", ".join(f"{k} {v:.0%}" for k, v in THRESHOLDS.items()).replace(
+                            "%", "%%") + ")")
+    p.add_argument("--budget", type=float, default=BUDGET_SECONDS,
+                   help=f"seconds of timing for all cases (default {BUDGET_SECONDS:g})")
+    for opt in ("sizes", "workers", "kernels", "executors", "start-methods"):
+        p.add_argument(f"--{opt}", default="", help="matrix list, as for make bench")
+    p.add_argument("--corpus", default="ascii", choices=corpus.FLAVOURS)
+    p.add_argument("--corpus-file", default="", help="count this UTF-8 file instead")
+    p.add_argument("--repo", type=Path, default=ROOT,
+                   help="the git checkout whose revisions (and working tree) are compared "
+                        "(default: this one)")
+    p.add_argument("--output-dir", type=Path, default=ROOT / "results" / "ab",
+                   help="where the JSON is saved (default: results/ab)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+
+
+def run(args: argparse.Namespace) -> int:
+    return compare_sides(args)
