@@ -17,6 +17,9 @@ import pytest
 SKIPPED = pytest.StashKey[list]()
 
 _DEFAULT_STORAGE = "file://./.benchmarks"
+#: The options that narrow or replace a named matrix's lists (saved with the run).
+_MATRIX_OPTIONS = ("sizes", "workers", "kernels", "executors", "start_methods", "corpus",
+                   "corpus_file", "memory_limit", "time_limit")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,13 +30,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     sizes = ",".join(matrix.DEFAULT_SIZES)
     workers = ",".join(map(str, matrix.DEFAULT_WORKERS))
     group.addoption("--matrix", default="", metavar="NAME",
-                    help="a named matrix (make: MATRIX): "
+                    help=f"a named matrix (make: MATRIX; default {matrix.DEFAULT_MATRIX}): "
                          + "; ".join(f"{p.name}: {p.why}" for p in matrix.PRESETS.values())
                          + "; options given beside it replace its lists")
     group.addoption("--sizes", default="", metavar="LIST",
-                    help=f"text sizes, e.g. 1MiB,64MiB (make: SIZES; default {sizes})")
+                    help=f"text sizes, e.g. 1MiB,64MiB (make: SIZES; default: the matrix's, {sizes}"
+                         " for quick and full)")
     group.addoption("--workers", default="", metavar="LIST",
-                    help=f"worker counts (make: WORKERS; default {workers}); serial always runs 1")
+                    help="worker counts (make: WORKERS; default: the matrix's, 2 for quick, "
+                         f"{workers} for full); serial always runs 1")
     group.addoption("--kernels", default="", metavar="LIST",
                     help="kernels (make: KERNELS; default: all of wordcount.KERNELS)")
     group.addoption("--executors", default="", metavar="LIST",
@@ -75,13 +80,20 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
                                  output_json: dict) -> None:
+    from wcbench.matrix import DEFAULT_MATRIX
+
     output_json["wordcount_skipped"] = list(config.stash.get(SKIPPED, []))
+    # Which matrix made the run: its name, and any list given beside it that replaced its own.
+    output_json["wordcount_matrix"] = {
+        "name": config.getoption("matrix") or DEFAULT_MATRIX,
+        "options": {name: config.getoption(name) for name in _MATRIX_OPTIONS
+                    if config.getoption(name)}}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
                             config: pytest.Config) -> None:
+    from wcbench.report.summary import summary_lines
     from wcbench.results import Benchmark, SkippedCase
-    from wcbench.summary import summary_lines
 
     session = getattr(config, "_benchmarksession", None)
     benchmarks = [

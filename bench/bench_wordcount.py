@@ -33,13 +33,15 @@ from wcbench.estimate import (
 )
 from wcbench.machine import machine_info
 from wcbench.matrix import (
+    DEFAULT_MATRIX,
     Case,
-    build_cases,
     parse_list,
     parse_sizes,
     parse_workers,
+    pilot_calls,
     preset,
     rounds_for,
+    rounds_for_spread,
     size_group,
 )
 from wcbench.memory import MemoryFigures, measure_memory
@@ -105,8 +107,8 @@ class Corpus:
 def _options(config: pytest.Config) -> tuple[list[int], list[Case]]:
     """Sizes and cases chosen by the command-line options (see the root conftest).
 
-    ``--matrix NAME`` starts from a named preset (``wcbench.matrix.PRESETS``); the list options
-    given beside it replace the preset's own lists.
+    ``--matrix NAME`` starts from a named preset (``wcbench.matrix.PRESETS``; without it, the
+    default ``quick`` one); the list options given beside it replace the preset's own lists.
     """
     corpus_file = config.getoption("corpus_file")
     try:
@@ -117,18 +119,15 @@ def _options(config: pytest.Config) -> tuple[list[int], list[Case]]:
                  for name in ("kernels", "executors", "start_methods")]
         if corpus_file:
             sizes = [Path(corpus_file).stat().st_size]
-        elif config.getoption("sizes") or not config.getoption("matrix"):
+        elif config.getoption("sizes"):
             sizes = parse_sizes(config.getoption("sizes"))
         else:
             sizes = []  # the preset's
-        if config.getoption("matrix"):
-            chosen = preset(config.getoption("matrix"))
-            workers = parse_workers(config.getoption("workers")) \
-                if config.getoption("workers") else []
-            cases = chosen.cases(sizes, workers, *lists)
-            sizes = sorted({c.size for c in cases})
-        else:
-            cases = build_cases(sizes, parse_workers(config.getoption("workers")), *lists)
+        chosen = preset(config.getoption("matrix") or DEFAULT_MATRIX)
+        workers = parse_workers(config.getoption("workers")) \
+            if config.getoption("workers") else []
+        cases = chosen.cases(sizes, workers, *lists)
+        sizes = sorted({c.size for c in cases})
     except (OSError, ValueError) as exc:
         raise pytest.UsageError(f"benchmark matrix: {exc}") from None
     return sizes, cases
@@ -145,8 +144,7 @@ def _time_limit(config: pytest.Config) -> float | None:
         if limit <= 0:
             raise ValueError(f"--time-limit must be positive, got {text!r}")
         return limit
-    name = config.getoption("matrix")
-    return preset(name).time_limit if name else None
+    return preset(config.getoption("matrix") or DEFAULT_MATRIX).time_limit
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -202,6 +200,17 @@ def _measure(text: bytes, kwargs: dict) -> tuple[float, list[MemoryFigures]]:
     return first or 0.0, calls
 
 
+def _pilot(text: bytes, kwargs: dict, calls: int) -> list[float]:
+    """``calls`` untimed calls just before the rounds, each timed alone: their spread sets the
+    rounds (``wcbench.matrix.rounds_for_spread``), and they warm the case up."""
+    seconds = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        wordcount.count_words(text, **kwargs)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
 def _median_figures(calls: list[MemoryFigures]) -> dict[str, int]:
     """Each memory figure's median over the calls (``extra_info`` keys)."""
     figures = [c.as_extra_info() for c in calls]
@@ -232,6 +241,9 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
     assert all(f.count == expected for f in memory), f"{case.name} miscounted under probes"
 
     rounds, warmup = rounds_for(len(text), seconds)
+    pilot = _pilot(text, kwargs, pilot_calls(seconds))
+    if pilot:  # the pilot is the warm-up, and says how many rounds the spread needs
+        rounds, warmup = rounds_for_spread(pilot, rounds), 0
     count = benchmark.pedantic(wordcount.count_words, args=(text,), kwargs=kwargs,
                                rounds=rounds, warmup_rounds=warmup, iterations=1)
     assert count == expected, f"{case.name} miscounted"
@@ -241,6 +253,7 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
         **_common_info(corpus, len(text)), **_median_figures(memory),
         estimate_bytes=estimate_case(case, len(text), ascii_text=text.isascii()).total_bytes,
         estimate_seconds=estimate_seconds(case, len(text)).seconds,
+        pilot_seconds=[round(t, 6) for t in pilot],
     )
 
 
