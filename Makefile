@@ -31,11 +31,13 @@ lint: install
 	$(PY) -m ruff check .
 
 # The benchmark matrix (bench/bench_wordcount.py), saved under results/<machine>/NNNN_*.json.
-# Variables (or --options of `pytest bench`): SIZES=1MiB,32MiB WORKERS=1,2,4 KERNELS=split,numpy
-# EXECUTORS=... START_METHODS=fork,spawn,forkserver CORPUS=ascii|unicode CORPUS_FILE=path
-# MEMORY_LIMIT=4GiB TIME_LIMIT=300 (seconds per case); MATRIX=scale starts from a named matrix
-# (wcbench/matrix.py), whose lists the variables above replace; BENCH=bench runs every benchmark
-# file in bench/ (the kernel's too).
+# The default matrix is quick (every kernel x executor x start method at 1 MiB and 32 MiB, 2
+# workers: about 5 minutes with set-up); MATRIX=full adds 1 and 4 workers, MATRIX=scale runs
+# 1 MiB to 8 GiB (wcbench/matrix.py). Variables (or --options of `pytest bench`) replace the
+# matrix's lists: SIZES=1MiB,32MiB WORKERS=1,2,4 KERNELS=split,numpy EXECUTORS=...
+# START_METHODS=fork,spawn,forkserver CORPUS=ascii|unicode CORPUS_FILE=path MEMORY_LIMIT=4GiB
+# TIME_LIMIT=300 (seconds per case); BENCH=bench runs every benchmark file in bench/ (the
+# kernel's too).
 BENCH ?= bench/bench_wordcount.py
 BENCH_TIMEOUT ?= 3600
 bench_opt = $(if $($(1)),--$(2) '$($(1))')
@@ -54,6 +56,10 @@ bench: install
 bench-scale: install
 	$(MAKE) bench MATRIX=scale
 	$(WCBENCH) report --results results --output results/scale.md
+
+# The targets below are wcbench subcommands for people at a terminal. make reports any failure
+# as status 2, a regression too: CI scripts call .venv/bin/wcbench, whose statuses tell a
+# regression (1) from "cannot run" (2).
 
 # Median time and memory figures of the two latest saved runs (BASE= and NEW= pick others: a file,
 # a run number or part of a name); fails when one grows past TIME_TOLERANCE / MEMORY_TOLERANCE

@@ -257,6 +257,33 @@ def test_an_uncommitted_slowdown_is_slower(clone: Path, text_file: Path,
                for line in done.stdout.splitlines())
 
 
+def test_a_committed_slowdown_is_slower(clone: Path, text_file: Path, tmp_path: Path) -> None:
+    """BASE and NEW both commits, as a CI job compares a pull request with its base branch."""
+    head = subprocess.run(["git", "-C", str(clone), "rev-parse", "HEAD"], check=True,
+                          capture_output=True, text=True).stdout.strip()
+    work = tmp_path / "work"
+    subprocess.run(["git", "-C", str(clone), "worktree", "add", "--quiet", "--detach", str(work),
+                    head], check=True)
+    try:
+        kernel = work / "wordcount" / "kernels" / "numpy_kernel.py"
+        kernel.write_text(kernel.read_text() + SLOWDOWN)
+        git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@t"]
+        subprocess.run([*git, "commit", "--quiet", "-am", "slower numpy kernel"], check=True)
+        slow = subprocess.run([*git, "rev-parse", "HEAD"], check=True, capture_output=True,
+                              text=True).stdout.strip()
+    finally:
+        subprocess.run(["git", "-C", str(clone), "worktree", "remove", "--force", str(work)],
+                       check=True)
+    out = tmp_path / "out"
+    done = run_ab("--base", head, "--new", slow, *quick_case(clone, text_file, out))
+    assert done.returncode == 1, done.stdout + done.stderr
+    result = saved(out)
+    assert [result["sides"][s]["commit"] for s in ("base", "new")] == [head, slow]
+    (case,) = result["cases"]
+    assert case["verdict"] == "slower" and case["interval"]["low"] > 1.5
+    assert "REGRESSION" in done.stdout.splitlines()[-1]
+
+
 def test_a_different_count_is_a_regression(clone: Path, text_file: Path,
                                            tmp_path: Path) -> None:
     done = against_an_uncommitted_kernel_edit(clone, text_file, tmp_path, WRONG_COUNT)
