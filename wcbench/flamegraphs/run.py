@@ -132,7 +132,7 @@ def capture_all(args: argparse.Namespace) -> int:
             done = subprocess.run([sys.executable, "-m", "wcbench", "flamegraphs",
                                    *_scenario_argv(case, args)], check=False)
             if done.returncode != 0:
-                print(f"error: scenario {case.name} failed (status {done.returncode})",
+                print(f"flamegraphs: scenario {case.name} failed (status {done.returncode})",
                       file=sys.stderr)
                 return 1
     if args.index:
