@@ -98,19 +98,6 @@ def _storage_root(config: pytest.Config) -> Path | None:
     return Path(storage.path) if hasattr(storage, "default_machine_id") else None
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    """Journals of sessions that never saved, and how to recover them (``make bench`` shows it
-    first thing)."""
-    root = _storage_root(config) if _STATE in config.stash else None
-    if root is None:
-        return []
-    lines = []
-    for left in journals.left_behind(root):
-        lines.append(f"wordcount: a run that never saved left {len(left.benchmarks)} finished "
-                     f"benchmarks in {left.path}: `wcbench recover --storage {root}` saves them")
-    return lines
-
-
 @pytest.hookimpl(trylast=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
@@ -118,13 +105,28 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     folder = _machine_folder(config) if state else None
     if state is None or folder is None:
         return
+    _say_left_behind(_storage_root(config))
+    if config.option.collectonly:
+        return
     bs = config._benchmarksession  # type: ignore[attr-defined]
     commit = config.hook.pytest_benchmark_generate_commit_info(config=config)
     config.hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit)
+    extra: dict[str, Any] = {"benchmarks": []}  # what this suite's hooks add to a saved run
+    config.hook.pytest_benchmark_update_json(config=config, benchmarks=[], output_json=extra)
+    del extra["benchmarks"]
     state.journal = journals.Journal.create(folder, {
         "started": journals.now(), "argv": sys.argv, "cwd": os.getcwd(), "save": _saves(config),
         "include_data": bool(bs.save_data), "machine_info": bs.get_machine_info(),
-        "commit_info": commit, "pytest_benchmark": _pytest_benchmark_version()})
+        "commit_info": commit, "pytest_benchmark": _pytest_benchmark_version(),
+        "update_json": extra})
+
+
+def _say_left_behind(root: Path | None) -> None:
+    """Journals of sessions that never saved, and how to save them: on stderr, first thing."""
+    for left in journals.left_behind(root) if root else ():
+        print(f"wordcount: a run that never saved left {len(left.benchmarks)} finished "
+              f"benchmark(s) in {left.path}: `wcbench recover --storage {root}` saves them",
+              file=sys.stderr, flush=True)
 
 
 def _pytest_benchmark_version() -> str:

@@ -325,14 +325,14 @@ class SavedRun:
 
 
 def incomplete_note(incomplete: Mapping[str, Any] | None, saved: int) -> str | None:
-    """``incomplete: stopped by SIGTERM while test_x[...] ran; 9 benchmarks finished and
+    """``incomplete: stopped by SIGTERM while test_x[...] ran; 9 benchmark(s) finished and
     saved``: what a report or comparison prints about a run that did not finish."""
     if not incomplete:
         return None
     how = incomplete.get("detail") or incomplete.get("reason") or "did not finish"
     running = incomplete.get("running")
     during = f" while {running} ran" if running else ""
-    return f"incomplete: {how}{during}; {saved} benchmarks finished and saved"
+    return f"incomplete: {how}{during}; {saved} benchmark(s) finished and saved"
 
 
 # --- order -------------------------------------------------------------------------------------
