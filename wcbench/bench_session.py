@@ -156,14 +156,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     state = item.config.stash.get(_STATE, None)
     if state is None or call.when != "call":
         return report
-    skips = item.funcargs.get("wordcount_skips") if hasattr(item, "funcargs") else None
+    funcargs = getattr(item, "funcargs", None) or {}
+    skips = funcargs.get("wordcount_skips")
     if state.journal and isinstance(skips, list):
         for skip in skips[state.skips_journaled:]:
             state.journal.append({"type": "skipped", "skip": skip})
         state.skips_journaled = len(skips)
     if report.passed:
         state.finished.add(item.nodeid)
-        fixture = item.funcargs.get("benchmark") if hasattr(item, "funcargs") else None
+        fixture = funcargs.get("benchmark")
         stats = getattr(fixture, "stats", None)
         if state.journal and stats and not stats.has_error:
             bs = item.config._benchmarksession  # type: ignore[attr-defined]
@@ -185,7 +186,7 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
     if state.running and state.running not in state.finished:
         bs = config._benchmarksession  # type: ignore[attr-defined]
         bs.benchmarks[:] = [b for b in bs.benchmarks if b.fullname != state.running]
-        fixture = getattr(state.running_item, "funcargs", {}).get("benchmark")
+        fixture = (getattr(state.running_item, "funcargs", None) or {}).get("benchmark")
         if fixture is not None and not fixture._mode:  # stopped before its rounds: not a misuse
             fixture._mode = "interrupted"
     else:

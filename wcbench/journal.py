@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from wcbench.stopping import signals_held
-from wcbench.storage import fsync_dir
+from wcbench.storage import atomic_write, fsync_dir
 
 FORMAT = "wcbench-journal"
 VERSION = 1
@@ -57,29 +57,32 @@ def now() -> str:
     return datetime.now(UTC).isoformat()
 
 
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps({**record, "time": now()}, ensure_ascii=True, default=str)
+            + "\n").encode()
+
+
 class Journal:
     """The writing end: append-only, one flushed line per record."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
-        fsync_dir(path.parent)
+        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND)
 
     @classmethod
     def create(cls, folder: Path, header: dict[str, Any]) -> Journal:
-        """A new journal in ``folder`` starting with ``header`` (``pid`` and the rest added)."""
-        folder.mkdir(parents=True, exist_ok=True)
+        """A new journal in ``folder`` starting with ``header`` (``pid`` and the rest added);
+        it appears with its header written (a temporary file renamed), never empty."""
         pid = os.getpid()
-        stamp = time.strftime("%Y%m%d_%H%M%S")
-        journal = cls(folder / f"journal-{stamp}-{pid}.jsonl")
-        journal.append({"type": "header", "format": FORMAT, "version": VERSION, "pid": pid,
-                        "proc_start": _proc_start(pid), "boot_id": _boot_id(), **header})
-        return journal
+        path = folder / f"journal-{time.strftime('%Y%m%d_%H%M%S')}-{pid}.jsonl"
+        atomic_write(path, _line({"type": "header", "format": FORMAT, "version": VERSION,
+                                  "pid": pid, "proc_start": _proc_start(pid),
+                                  "boot_id": _boot_id(), **header}))
+        return cls(path)
 
     def append(self, record: dict[str, Any]) -> None:
         """One line, whole, on disk before this returns; Ctrl-C, SIGTERM and SIGHUP wait for it."""
-        line = (json.dumps({**record, "time": now()}, ensure_ascii=True, default=str)
-                + "\n").encode()
+        line = _line(record)
         with signals_held():
             view = memoryview(line)
             while view:
