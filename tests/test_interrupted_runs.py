@@ -292,3 +292,38 @@ def test_a_corrupt_foreign_or_future_file_is_named_and_skipped(
                        ("5", "newer than this checkout reads")):
         assert helpers.wcbench("compare", [*args, "--base", "1", "--new", spec]) == 2
         assert says in capsys.readouterr().err
+
+
+def test_sigterm_of_wcbench_ab_saves_the_finished_cases(tmp_path: Path) -> None:
+    """Two cases; SIGTERM once the first is judged: it is saved, the second is named."""
+    from wcbench import corpus
+
+    text = tmp_path / "text.txt"
+    text.write_bytes(corpus.generate(32 << 20))  # calls of about 10 ms, as test_ab's quick case
+    out, repo = tmp_path / "ab", tmp_path / "repo"
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
+    tag = uuid.uuid4().hex
+    proc = subprocess.Popen(
+        [helpers.WCBENCH, "ab", "--repo", str(repo), "--base", "HEAD", "--new", "HEAD", "--kernels", "numpy",
+         "--executors", "serial,threads", "--workers", "2", "--corpus-file", str(text),
+         "--budget", "30", "--output-dir", str(out)],
+        cwd=ROOT, env=dict(os.environ, **{helpers.TAG_ENV: tag}), stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        first = proc.stderr.readline()  # "  numpy-serial-32MiB-w1: <verdict>", the sign
+        proc.send_signal(signal.SIGTERM)
+        stdout, rest = proc.communicate(timeout=PATIENCE)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert first.strip().startswith("numpy-serial-32MiB-w1:"), first + rest
+    assert proc.returncode == 143, stdout + rest
+    (path,) = out.glob("*.json")
+    assert rest.splitlines() == [f"ab: stopped by SIGTERM during numpy-threads-32MiB-w2; the 1 "
+                                 f"finished case(s) saved in {path}"]
+    saved = json.loads(path.read_text())
+    assert [c["name"] for c in saved["cases"]] == ["numpy-serial-32MiB-w1"]
+    assert saved["incomplete"] == {"reason": "SIGTERM", "running": "numpy-threads-32MiB-w2",
+                                   "finished": 1}
+    assert "incomplete: stopped by SIGTERM" in stdout
+    assert helpers.wait_for(lambda: not helpers.tagged_processes(tag), PATIENCE)

@@ -61,8 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped as exc:
         print(f"{args.command}: stopped by {exc}", file=sys.stderr)
         return 128 + exc.signum
-    except KeyboardInterrupt:
-        print(f"{args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a command may say what it kept
+        print(f"{args.command}: interrupted" + (f" {exc}" if str(exc) else ""), file=sys.stderr)
         return INTERRUPTED
 
 

@@ -70,12 +70,14 @@ def next_number(folder: Path) -> int:
     return max(numbers, default=0) + 1
 
 
-def save_numbered(folder: Path, name: Callable[[int], str], data: bytes) -> Path:
-    """Save ``data`` as ``folder/name(n)`` with the first free number ``n`` from
-    :func:`next_number`; atomic, never overwriting, safe against other savers at the same time."""
+def save_numbered(folder: Path, name: Callable[[int], str], data: bytes,
+                  start: int | None = None) -> Path:
+    """Save ``data`` as ``folder/name(n)`` with the first free number ``n`` from ``start``
+    (default :func:`next_number`); atomic, never overwriting, safe against other savers at the
+    same time."""
     tmp = write_temporary(folder, data)
     try:
-        number = next_number(folder)
+        number = next_number(folder) if start is None else start
         while True:
             path = folder / name(number)
             try:
