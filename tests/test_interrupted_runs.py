@@ -304,9 +304,9 @@ def test_sigterm_of_wcbench_ab_saves_the_finished_cases(tmp_path: Path) -> None:
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
     tag = uuid.uuid4().hex
     proc = subprocess.Popen(
-        [helpers.WCBENCH, "ab", "--repo", str(repo), "--base", "HEAD", "--new", "HEAD", "--kernels", "numpy",
-         "--executors", "serial,threads", "--workers", "2", "--corpus-file", str(text),
-         "--budget", "30", "--output-dir", str(out)],
+        [helpers.WCBENCH, "ab", "--repo", str(repo), "--base", "HEAD", "--new", "HEAD",
+         "--kernels", "numpy", "--executors", "serial,threads", "--workers", "2",
+         "--corpus-file", str(text), "--budget", "30", "--output-dir", str(out)],
         cwd=ROOT, env=dict(os.environ, **{helpers.TAG_ENV: tag}), stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:

@@ -10,8 +10,13 @@ the process with nothing saved.
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+import subprocess
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
+
+#: How long a child given the signal may take to save and clean up before it is killed (s).
+CHILD_GRACE_SECONDS = 60.0
 
 #: The signals stopped like Ctrl-C, where the platform has them.
 STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
@@ -43,8 +48,17 @@ def restore(previous: dict[int, object]) -> None:
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Stopped` while the block runs."""
-    previous = install()
+    """SIGTERM and SIGHUP raise :class:`Stopped` while the block runs: the first one only, so
+    that a second (a signal sent to the process group and forwarded too, an impatient user)
+    cannot cut the cleanup and the save it started short. SIGKILL remains for a stuck one."""
+    raised: list[int] = []
+
+    def once(signum: int, frame: object) -> None:
+        if not raised:
+            raised.append(signum)
+            _stop(signum, frame)
+
+    previous = install(once)
     try:
         yield
     finally:
@@ -64,3 +78,21 @@ def signals_held() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def run_child(cmd: Sequence[str], **kwargs: Any) -> subprocess.CompletedProcess:
+    """``subprocess.run`` for a child that saves what it finished when stopped: if this process
+    is stopped (Ctrl-C, SIGTERM, SIGHUP), the child is given the same signal and waited for, where
+    ``subprocess.run`` would SIGKILL it and lose its save and cleanup."""
+    with subprocess.Popen(cmd, **kwargs) as proc:
+        try:
+            out, err = proc.communicate()
+        except KeyboardInterrupt as exc:
+            proc.send_signal(exc.signum if isinstance(exc, Stopped) else signal.SIGINT)
+            try:
+                proc.communicate(timeout=CHILD_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+            raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
