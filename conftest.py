@@ -16,6 +16,9 @@ import pytest
 #: Cases skipped by the memory estimate: ``[{"name": ..., "reason": ...}]``, saved in the run.
 SKIPPED = pytest.StashKey[list]()
 
+#: SIGTERM/SIGHUP as Ctrl-C, the journal of finished cases, atomic saves (see its docstring).
+pytest_plugins = ("wcbench.bench_session",)
+
 _DEFAULT_STORAGE = "file://./.benchmarks"
 #: The options that narrow or replace a named matrix's lists (saved with the run).
 _MATRIX_OPTIONS = ("sizes", "workers", "kernels", "executors", "start_methods", "corpus",

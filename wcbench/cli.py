@@ -10,10 +10,8 @@ command already has for Ctrl-C (workers reaped, temporary checkouts removed) run
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from wcbench.ab.page import SavedAbError
 from wcbench.ab.sides import AbError
@@ -23,37 +21,13 @@ from wcbench.flamegraphs.run import FlamegraphError
 from wcbench.report.build import ReportError
 from wcbench.report.plots import PlotError
 from wcbench.results import SavedRunError
+from wcbench.stopping import Stopped, stop_on_signals
 
 #: What a subcommand raises when it cannot run: said in one line, exit status 2. ``ValueError``
 #: and ``OSError`` are a bad option value or a missing file, found by the library.
 USER_ERRORS: tuple[type[Exception], ...] = (
     UserError, SavedRunError, SavedAbError, AbError, ReportError, PlotError, FlamegraphError,
     ValueError, OSError)
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where Python is when it arrives, as SIGINT raises
-    ``KeyboardInterrupt``."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _stop(signum: int, _frame: object) -> None:
-    raise Stopped(signum)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP raise :class:`Stopped` while the command runs."""
-    wanted = [getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
-    previous = {signum: signal.signal(signum, _stop) for signum in wanted}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,8 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Stopped as exc:
         print(f"{args.command}: stopped by {exc}", file=sys.stderr)
         return 128 + exc.signum
-    except KeyboardInterrupt:
-        print(f"{args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a command may say what it kept
+        print(f"{args.command}: interrupted" + (f" {exc}" if str(exc) else ""), file=sys.stderr)
         return INTERRUPTED
 
 

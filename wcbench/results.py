@@ -17,13 +17,16 @@ through this module, so a run is found, read and ordered one way everywhere::
 
 **Which run is the latest.** Runs are ordered by when they were measured: the ``datetime``
 pytest-benchmark writes into each file (a file without one sorts by its modification time),
-ties broken by path, so by run number within one folder. The latest is the last. Within one
+ties broken by path, so by run number within one folder. The latest is the last readable one: a
+file that cannot be read as a run (truncated, foreign JSON, a newer format) is named in one line
+on stderr and skipped (:func:`readable_runs`); named explicitly, it is refused. Within one
 machine folder this is also run-number order, since pytest-benchmark numbers runs as it saves
 them; across folders (a GIL build beside a free-threaded one) numbers say nothing, times do.
 
 Why not pytest-benchmark's ``FileStorage`` for reading: it creates the folder it is asked to read,
-turns paths absolute and logs and skips a file it cannot read, where a report must name the
-file and fail. Reading the JSON is the easy part; the format is pytest-benchmark's.
+turns paths absolute and logs and skips a file it cannot read, where a run named by the user must
+be refused by name, and a skipped one named in one line. Reading the JSON is the easy part; the
+format is pytest-benchmark's.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -47,6 +51,11 @@ RUN_FILE = re.compile(r"^(\d{4})_.*\.json$")
 WORDCOUNT = "wordcount"
 #: The ``extra_info`` ``kind`` of the benchmark that reads the same bytes (the physical limit).
 MEMORY_READ = "memory-read"
+#: The run format this suite writes (``wordcount_format`` in the file) and the oldest it reads.
+#: 1: every run saved before the field existed; 2: adds ``wordcount_format`` and, for a run that
+#: did not finish, ``wordcount_incomplete``. A newer format is refused by name, never guessed at.
+FORMAT_VERSION = 2
+OLDEST_FORMAT = 1
 
 
 class SavedRunError(Exception):
@@ -247,6 +256,11 @@ class SavedRun:
     #: The matrix that made it (``wordcount_matrix``: its name, and the options given beside
     #: it), or None for a run saved before runs recorded it.
     matrix: Mapping[str, Any] | None = None
+    #: Why the run did not finish (``wordcount_incomplete``: ``reason``, ``running``, ...), or
+    #: None for a run that did. Its benchmarks are those that finished, each complete.
+    incomplete: Mapping[str, Any] | None = None
+    #: The run format it was saved in (:data:`FORMAT_VERSION`).
+    format_version: int = 1
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], path: Path) -> SavedRun:
@@ -264,7 +278,14 @@ class SavedRun:
                                if b.kind == WORDCOUNT),
                    memory_read={int(b.extra_info["text_bytes"]): b.median for b in benchmarks
                                 if b.kind == MEMORY_READ},
-                   matrix=data.get("wordcount_matrix"))
+                   matrix=data.get("wordcount_matrix"),
+                   incomplete=data.get("wordcount_incomplete"),
+                   format_version=int(data.get("wordcount_format", 1)))
+
+    @property
+    def incomplete_note(self) -> str | None:
+        """One sentence on why the run is incomplete (None when it finished)."""
+        return incomplete_note(self.incomplete, len(self.benchmarks))
 
     @property
     def number(self) -> int | None:
@@ -301,6 +322,17 @@ class SavedRun:
             if key in info and info[key] not in values:
                 values.append(info[key])
         return tuple(values)
+
+
+def incomplete_note(incomplete: Mapping[str, Any] | None, saved: int) -> str | None:
+    """``incomplete: stopped by SIGTERM while test_x[...] ran; 9 benchmark(s) finished and
+    saved``: what a report or comparison prints about a run that did not finish."""
+    if not incomplete:
+        return None
+    how = incomplete.get("detail") or incomplete.get("reason") or "did not finish"
+    running = incomplete.get("running")
+    during = f" while {running} ran" if running else ""
+    return f"incomplete: {how}{during}; {saved} benchmark(s) finished and saved"
 
 
 # --- order -------------------------------------------------------------------------------------
@@ -348,10 +380,39 @@ def load_run(path: str | Path) -> SavedRun:
         raise SavedRunError(f"no saved run at {path}") from None
     except (OSError, ValueError) as exc:
         raise SavedRunError(f"{path} is not a saved pytest-benchmark run: {exc}") from None
+    fmt = data.get("wordcount_format", 1) if isinstance(data, Mapping) else 1
+    if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt > FORMAT_VERSION:
+        raise SavedRunError(f"{path} is a run of format {fmt!r}, newer than this checkout reads "
+                            f"({OLDEST_FORMAT} to {FORMAT_VERSION}): read it with the wcbench "
+                            "that saved it")
+    if fmt < OLDEST_FORMAT:
+        raise SavedRunError(f"{path} is a run of format {fmt}, older than this checkout reads "
+                            f"({OLDEST_FORMAT} to {FORMAT_VERSION})")
     try:
         return SavedRun.from_json(data, path)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SavedRunError(f"{path} is not a saved pytest-benchmark run: {exc!r}") from None
+
+
+def warn_skipped(error: SavedRunError) -> None:
+    """The default of :func:`readable_runs`: one line on stderr naming the file and why."""
+    print(f"warning: skipping {error}", file=sys.stderr)
+
+
+def readable_runs(storage: str | Path, machine: str | None = None,
+                  on_skip: Callable[[SavedRunError], None] = warn_skipped) -> list[Path]:
+    """:func:`run_paths` without the files that cannot be read as runs (truncated, foreign, of a
+    newer format), each reported to ``on_skip``: what "the latest run" chooses from. A run
+    chosen by name (:func:`find_run`) is read, or refused, as it is."""
+    readable = []
+    for path in run_paths(storage, machine):
+        try:
+            load_run(path)
+        except SavedRunError as exc:
+            on_skip(exc)
+        else:
+            readable.append(path)
+    return readable
 
 
 def _measured_at(path: Path) -> tuple[float, str]:
@@ -400,7 +461,7 @@ def latest_run(storage: str | Path, machine: str | None = None, *,
                with_cases: bool = False) -> SavedRun:
     """The latest saved run in ``storage`` (or its ``machine`` folder); with ``with_cases``, the
     latest that holds matrix benchmarks (a run of ``bench/bench_kernels.py`` alone has none)."""
-    paths = run_paths(storage, machine)
+    paths = readable_runs(storage, machine)
     where = Path(storage) / machine if machine else Path(storage)
     if not paths:
         raise SavedRunError(f"no saved run under {where}/: run `make bench` first")

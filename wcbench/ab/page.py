@@ -61,6 +61,9 @@ def ab_report_lines(result: dict, source: str) -> list[str]:
     lines = ["# A/B comparison: NEW against BASE", "",
              f"From `{source}`, measured {result['created']} in "
              f"{format_time(result['duration_seconds'])}: {status}.", "",
+             *([f"**Incomplete**: stopped by {result['incomplete']['reason']} while "
+                f"{result['incomplete']['running']} ran; the {len(result['cases'])} finished "
+                "case(s) below were saved.", ""] if result.get("incomplete") else []),
              f"- {describe_side('BASE', result['sides']['base'])}",
              f"- {describe_side('NEW', result['sides']['new'])}",
              f"- {m['cpu_count']} CPUs, load average {m['loadavg_before'][0]:.1f} at the start "

@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import signal
 import statistics
 import sys
 import time
@@ -53,6 +54,8 @@ from wcbench.ab.stats import (
 from wcbench.ab.text import format_result
 from wcbench.machine import cpu_count
 from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
+from wcbench.stopping import Stopped
+from wcbench.storage import save_numbered
 from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
 
 #: Format of the saved JSON (bumped when its meaning changes): 2 adds each round's instance.
@@ -254,14 +257,31 @@ def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str
     first = start_sides(pythons, checkouts)  # fails early (exit 2) on a side that cannot run
     close_sides(first)
     sides = {side: _side_info(checkouts[side], first[side]) for side in SIDES}
-    results = []
-    for i, case in enumerate(cases):
-        elapsed = time.monotonic() - started
-        budget = max(args.budget - elapsed, 0.0) / (len(cases) - i)
-        threshold = args.threshold or THRESHOLDS[case_kind(case)]
-        results.append(run_case(case, text_file(case, args), lambda: start_sides(pythons,
-                                checkouts), budget, threshold, args.seed))
-        print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
+    results: list[dict] = []
+    incomplete = None
+    case: Case | None = None
+    try:
+        for i, case in enumerate(cases):
+            elapsed = time.monotonic() - started
+            budget = max(args.budget - elapsed, 0.0) / (len(cases) - i)
+            threshold = args.threshold or THRESHOLDS[case_kind(case)]
+            results.append(run_case(case, text_file(case, args), lambda: start_sides(pythons,
+                                    checkouts), budget, threshold, args.seed))
+            print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as the CLI raises them
+        # the case in progress was stopped by its own cleanup (sides closed); keep the others
+        incomplete = {"reason": signal.Signals(exc.signum).name
+                      if isinstance(exc, Stopped) else "SIGINT",
+                      "running": case.name if case else None, "finished": len(results)}
+        partial = _session_result(started, wall, load_before, args, sides, results, incomplete)
+        exc.ab_partial = partial  # type: ignore[attr-defined]
+        raise
+    return _session_result(started, wall, load_before, args, sides, results, incomplete)
+
+
+def _session_result(started: float, wall: datetime, load_before: tuple, args: argparse.Namespace,
+                    sides: dict, results: list[dict], incomplete: dict | None) -> dict:
+    """The saved comparison: settings, sides, the cases judged, and why it stopped early."""
     return {
         "format": "wcbench-ab", "version": FORMAT_VERSION,
         "created": wall.isoformat(timespec="seconds"),
@@ -278,6 +298,7 @@ def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str
         "sides": sides,
         "cases": results,
         "regression": any(r["regression"] for r in results),
+        **({"incomplete": incomplete} if incomplete else {}),
     }
 
 
@@ -291,13 +312,9 @@ def save(result: dict, folder: Path) -> Path:
         rev = (info["commit"] or "")[:10] if info["rev"] != WORKTREE else WORKTREE
         return "".join(c if c.isalnum() else "-" for c in rev or side)
 
-    path = folder / f"{stamp}_{name('base')}_{name('new')}.json"
-    n = 1
-    while path.exists():
-        n += 1
-        path = path.with_name(f"{stamp}_{name('base')}_{name('new')}_{n}.json")
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    return path
+    stem = f"{stamp}_{name('base')}_{name('new')}"
+    return save_numbered(folder, lambda n: f"{stem}.json" if n == 1 else f"{stem}_{n}.json",
+                         (json.dumps(result, indent=1) + "\n").encode(), start=1)
 
 
 def compare_sides(args: argparse.Namespace) -> int:
@@ -308,12 +325,19 @@ def compare_sides(args: argparse.Namespace) -> int:
     pythons = {"base": find_python(args.python_base, "PYTHON_BASE"),
                "new": find_python(args.python_new, "PYTHON_NEW")}
     checkouts: dict[str, Checkout] = {}
+    stopped: KeyboardInterrupt | None = None
     try:
         checkouts["base"] = checkout(base_rev, args.repo.resolve())
         checkouts["new"] = checkout(args.new or WORKTREE, args.repo.resolve())
         builds = {side: build_extensions(checkouts[side], pythons[side])
                   if any(c.kernel == "native" for c in cases) else "not needed" for side in SIDES}
-        result = run_session(cases, args, checkouts, pythons)
+        try:
+            result = run_session(cases, args, checkouts, pythons)
+        except KeyboardInterrupt as exc:
+            partial = getattr(exc, "ab_partial", None)
+            if not partial or not partial["cases"]:
+                raise
+            result, stopped = partial, exc
         for side in SIDES:
             result["sides"][side]["build"] = builds[side]
     finally:
@@ -322,5 +346,10 @@ def compare_sides(args: argparse.Namespace) -> int:
     path = save(result, args.output_dir)
     result["saved"] = str(path)
     print("\n".join(format_result(result)))
+    if stopped is not None:  # the CLI's one line says how it was stopped, and this
+        stopped.args = (f"{' '.join(map(str, stopped.args))} during "
+                        f"{result['incomplete']['running']}; the {len(result['cases'])} finished "
+                        f"case(s) saved in {path}".strip(),)
+        raise stopped
     return 1 if result["regression"] else 0
 

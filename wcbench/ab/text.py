@@ -89,4 +89,8 @@ def format_result(result: dict) -> list[str]:
               "'!' grew past its limit):"]
     lines += memory_table(result["cases"])
     lines += ["", summary_line(result)]
+    if result.get("incomplete"):
+        stop = result["incomplete"]
+        lines.append(f"incomplete: stopped by {stop['reason']} while {stop['running']} ran; "
+                     f"{stop['finished']} finished case(s) saved")
     return lines

@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,8 @@ from pathlib import Path
 from wcbench import corpus
 from wcbench.ab.sides import ROOT
 from wcbench.ab.stats import RatioInterval, ratio_interval
+from wcbench.stopping import Stopped, run_child
+from wcbench.storage import atomic_write
 
 NUMPY_SLOWDOWN = '''
 
@@ -127,10 +130,11 @@ def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: 
     kind, _ = parse_scenario(scenario)
     before = set(folder.glob("*.json")) if folder.exists() else set()
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "wcbench", "ab", "--repo", str(repo), "--base",
-                           base, "--new", new, "--budget", str(budget * SCENARIO_SHARE[kind]),
-                           "--output-dir", str(folder), *SCENARIO_CASES[kind]],
-                          cwd=ROOT, capture_output=True, text=True)
+    # stopped, the run in progress gets the signal too, and saves what it judged
+    done = run_child([sys.executable, "-m", "wcbench", "ab", "--repo", str(repo), "--base",
+                      base, "--new", new, "--budget", str(budget * SCENARIO_SHARE[kind]),
+                      "--output-dir", str(folder), *SCENARIO_CASES[kind]],
+                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seconds = time.monotonic() - started
     if done.returncode == 2:
         raise SystemExit(f"ab-validate: {scenario} could not run: {done.stderr.strip()}")
@@ -287,13 +291,50 @@ def validate(args: argparse.Namespace) -> int:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = args.output_dir or ROOT / "results" / "ab" / f"validate-{stamp}"
     runs: dict[str, list[dict]] = {s: [] for s in scenarios}
+    calibrations: dict = {}
+    delays: dict = {}
+    base = ""
+    try:
+        base = _run_scenarios(args, scenarios, kinds, out, budget, runs, calibrations, delays)
+    except KeyboardInterrupt as exc:  # the summary of the runs that finished, marked so
+        if any(runs.values()):
+            path = _save_summary(out, stamp, budget, base, calibrations, delays, runs,
+                                 incomplete="SIGINT" if not isinstance(exc, Stopped)
+                                 else signal.Signals(exc.signum).name)
+            exc.args = (f"{' '.join(map(str, exc.args))}; the summary of the "
+                        f"{sum(map(len, runs.values()))} finished run(s) saved in "
+                        f"{path}".strip(),)
+        raise
+    summary = _save_summary(out, stamp, budget, base, calibrations, delays, runs)
+    print(f"saved {summary}")
+    return _report(summarise({k: v for k, v in runs.items() if v}))
+
+
+def _save_summary(out: Path, stamp: str, budget: float, base: str, calibrations: dict,
+                  delays: dict, runs: dict[str, list[dict]], incomplete: str | None = None
+                  ) -> Path:
+    """``summary.json`` of the runs so far (``incomplete``: the signal that stopped them)."""
+    summary = summarise({k: v for k, v in runs.items() if v})
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "summary.json"
+    atomic_write(path, (json.dumps(
+        {"created": stamp, "budget_seconds": budget, "commit": base, "cpu_count": os.cpu_count(),
+         "calibrations": calibrations, "start_delays": delays, "summary": summary,
+         **({"incomplete": {"reason": incomplete}} if incomplete else {})},
+        indent=1) + "\n").encode())
+    return path
+
+
+def _run_scenarios(args: argparse.Namespace, scenarios: list[str], kinds: dict, out: Path,
+                   budget: float, runs: dict[str, list[dict]], calibrations: dict,
+                   delays: dict) -> str:
+    """Every scenario ``args.repeats`` times in a temporary clone; the base commit."""
     with tempfile.TemporaryDirectory(prefix="wcbench-ab-validate-") as tmp:
         repo = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
         base = _git(repo, "rev-parse", "HEAD")
         _git(repo, "checkout", "--quiet", "--detach", base)
         news = {"aa": base}
-        calibrations, delays = {}, {}
         text = None
         for scenario, (kind, target) in kinds.items():
             if kind != "numpy":
@@ -323,14 +364,7 @@ def validate(args: argparse.Namespace) -> int:
                 if scenario != "aa" or not starts:
                     runs[scenario].append(run_once(repo, base, news[scenario], scenario, out,
                                                    budget))
-    summary = summarise({k: v for k, v in runs.items() if v})
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "summary.json").write_text(json.dumps(
-        {"created": stamp, "budget_seconds": budget, "commit": base, "cpu_count": os.cpu_count(),
-         "calibrations": calibrations, "start_delays": delays, "summary": summary},
-        indent=1) + "\n")
-    print(f"saved {out}/summary.json")
-    return _report(summary)
+    return base
 
 
 def _report(summary: dict) -> int:

@@ -45,7 +45,7 @@ from wcbench.results import (
     Stats,
     find_run,
     machine_id,
-    run_paths,
+    readable_runs,
 )
 from wcbench.units import (
     format_bytes,
@@ -155,7 +155,7 @@ def pick_runs(storage: Path, base: str | None = None, new: str | None = None,
     (latest as :mod:`wcbench.results` orders runs)."""
     machine = machine or machine_id()
     folder = storage / machine
-    runs = run_paths(storage, machine)
+    runs = readable_runs(storage, machine) if not (base and new) else []  # skips named on stderr
     new_path = find_run(new, storage, machine) if new else None
     base_path = find_run(base, storage, machine) if base else None
     if new_path is None:
@@ -275,7 +275,9 @@ def format_comparison(result: Comparison) -> list[str]:
     tol = result.tolerances
     lines = [
         f"base: {result.base.path}",
+        *([f"      {result.base.incomplete_note}"] if result.base.incomplete else []),
         f"new:  {result.new.path}",
+        *([f"      {result.new.incomplete_note}"] if result.new.incomplete else []),
         f"tolerances: median time +{tol.time:.0%} (and at least {format_time(tol.time_floor)}) "
         f"with its interval clear of it, 'same' within {SAME_BAND:.0%}, intervals from each "
         "run's quartiles; "

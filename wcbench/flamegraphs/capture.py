@@ -31,6 +31,7 @@ from wcbench.flamegraphs.hooks import ProcessFigures, WorkerCapture
 from wcbench.flamegraphs.stats import capture_stats
 from wcbench.matrix import Case
 from wcbench.memory import measure_memory
+from wcbench.storage import atomic_write
 from wordcount import count_report
 from wordcount.api import CountReport
 from wordcount.executors import PROCESS_EXECUTORS
@@ -276,6 +277,7 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str =
             "suite": suite_figures.as_extra_info() if suite_figures else None,
             "processes": entries,
             "uncaptured_workers": uncaptured}
-    (directory / "scenario.json").write_text(json.dumps(data, indent=1) + "\n")
+    # written last, and whole (renamed into place): its presence means the scenario finished
+    atomic_write(directory / "scenario.json", (json.dumps(data, indent=1) + "\n").encode())
     return data
 

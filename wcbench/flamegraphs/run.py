@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import multiprocessing.forkserver
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from wcbench import corpus
 from wcbench.flamegraphs.capture import capture_scenario
 from wcbench.flamegraphs.index import write_index
 from wcbench.matrix import Case, build_cases, parse_list
+from wcbench.stopping import run_child
 from wcbench.units import format_bytes
 from wordcount import count_report
 from wordcount.executors import PROCESS_EXECUTORS, get_executor
@@ -127,14 +127,24 @@ def capture_all(args: argparse.Namespace) -> int:
     else:
         # One fresh parent per scenario: its capture, and what fork children inherit, then owe
         # nothing to the scenarios before it.
-        for n, case in enumerate(cases, 1):
-            print(f"[{n}/{len(cases)}] ", end="", flush=True)
-            done = subprocess.run([sys.executable, "-m", "wcbench", "flamegraphs",
-                                   *_scenario_argv(case, args)], check=False)
-            if done.returncode != 0:
-                print(f"flamegraphs: scenario {case.name} failed (status {done.returncode})",
-                      file=sys.stderr)
-                return 1
+        # Stopped (Ctrl-C, SIGTERM, SIGHUP), the scenario running gets the signal and cleans up;
+        # those finished (each its scenario.json, written last) go into the index.
+        n = 0
+        try:
+            for n, case in enumerate(cases, 1):
+                print(f"[{n}/{len(cases)}] ", end="", flush=True)
+                done = run_child([sys.executable, "-m", "wcbench", "flamegraphs",
+                                  *_scenario_argv(case, args)])
+                if done.returncode != 0:
+                    print(f"flamegraphs: scenario {case.name} failed (status {done.returncode})",
+                          file=sys.stderr)
+                    return 1
+        except KeyboardInterrupt as exc:
+            if args.index and n > 1:
+                exc.args = (f"{' '.join(map(str, exc.args))} during {cases[n - 1].name}; the "
+                            f"index of the finished scenarios written to "
+                            f"{write_index(args.output)}".strip(),)
+            raise
     if args.index:
         print(f"open {write_index(args.output)}")
     return 0

@@ -103,6 +103,7 @@ def run_facts(run: SavedRun) -> dict[str, str]:
         "commit": (commit[:12] + dirty) if commit else "unknown",
         "benchmarks": f"{len(run.cases)} matrix cases, {len(run.skipped)} skipped",
         **({"matrix": matrix_label(run.matrix)} if run.matrix else {}),
+        **({"incomplete": run.incomplete_note} if run.incomplete else {}),
     }
 
 
