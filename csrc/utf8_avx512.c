@@ -188,9 +188,9 @@ AVX512_FN void wc_utf8_avx512(const uint8_t *p, size_t n, wc_result *r)
         STARTS(ns);
         i += 64;
         ascii_streak = high ? 0 : ascii_streak + 1;
-        if (ascii_streak < 2)
+        if (ascii_streak < 4)
             continue;
-        /* Two ASCII blocks in a row: the hot loop of mostly-ASCII text, two blocks at a time
+        /* Four ASCII blocks in a row: the hot loop of mostly-ASCII text, two blocks at a time
          * while both are ASCII (the block before is complete: no check left to carry). */
         for (; i < n && n - i >= 128; i += 128) {
             V a = _mm512_loadu_si512((const void *)(p + i));
