@@ -14,7 +14,8 @@ setup(
     ext_modules=[
         Extension(
             "wordcount.kernels._native",
-            sources=["csrc/module.c", "csrc/utf8.c", "csrc/ucs.c"],
+            sources=["csrc/module.c", "csrc/utf8.c", "csrc/utf8_avx512.c", "csrc/ucs.c",
+                     "csrc/ucs_avx512.c", "csrc/memread.c"],
             depends=["csrc/count.h"],
             extra_compile_args=FLAGS,
             optional=True,

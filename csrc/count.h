@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 /* Instruction sets a count can use, slowest first; wc_best_isa() picks at run time. */
-typedef enum { WC_SCALAR = 0, WC_SSE2 = 1, WC_AVX2 = 2 } wc_isa;
+typedef enum { WC_SCALAR = 0, WC_SSE2 = 1, WC_AVX2 = 2, WC_AVX512 = 3 } wc_isa;
+#define WC_ISA_COUNT 4
 
 typedef struct {
     int64_t words;
@@ -34,8 +35,23 @@ static inline int wc_is_space(uint32_t c)
 /* UTF-8 bytes p[0:n], validated like bytes.decode("utf-8"). */
 void wc_count_utf8(const uint8_t *p, size_t n, wc_isa isa, wc_result *r);
 
+/* The same, one implementation each (utf8.c, utf8_avx512.c); the exact, one-character-at-a-time
+ * verdict for a text a block check found invalid at or before byte pos. */
+void wc_utf8_avx512(const uint8_t *p, size_t n, wc_result *r);
+void wc_utf8_locate_error(const uint8_t *p, size_t n, size_t pos, wc_result *r);
+
 /* A str's own storage: n code units of kind 1 (latin-1), 2 (UCS-2) or 4 (UCS-4). */
 int64_t wc_count_ucs(const void *p, int kind, size_t n, wc_isa isa);
+
+int64_t wc_ucs_avx512(const void *p, int kind, size_t n);
+
+/* The limit of a count (memread.c): p[0:n] read `rounds` times, each time by `threads` threads
+ * reading a slice each at once; seconds[k] is round k's time from the first thread's start to the
+ * last one's end, *sink the OR of every byte (so the reads cannot be dropped). 0, or -1 when the
+ * threads cannot be made or the arguments are out of range. */
+#define WC_MAX_READ_THREADS 256
+int wc_read_rounds(const uint8_t *p, size_t n, int threads, int rounds, wc_isa isa,
+                   double *seconds, uint64_t *sink);
 
 static inline int wc_popcount64(uint64_t x)
 {

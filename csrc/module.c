@@ -8,6 +8,9 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "count.h"
 
 typedef struct {
@@ -103,13 +106,71 @@ static PyObject *native_count_isa(PyObject *module, PyObject *args)
     const char *name;
     if (!PyArg_ParseTuple(args, "sOOO:count_isa", &name, &data, &start, &end))
         return NULL;
-    for (int isa = WC_SCALAR; isa <= WC_AVX2; isa++) {
+    for (int isa = WC_SCALAR; isa < WC_ISA_COUNT; isa++) {
         if (strcmp(name, wc_isa_name((wc_isa)isa)) == 0 && wc_isa_supported((wc_isa)isa))
             return count_with(module, data, start, end, (wc_isa)isa);
     }
     PyErr_Format(PyExc_ValueError, "instruction set %s is not available here", name);
     return NULL;
 }
+
+static PyObject *native_read_rounds(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"data", "threads", "rounds", NULL};
+    PyObject *data;
+    int threads = 1, rounds = 7;
+    (void)module;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|ii:read_rounds", kwlist, &data, &threads,
+                                     &rounds))
+        return NULL;
+    if (threads < 1 || threads > WC_MAX_READ_THREADS || rounds < 1 || rounds > 100000) {
+        PyErr_Format(PyExc_ValueError, "threads must be 1-%d and rounds 1-100000",
+                     WC_MAX_READ_THREADS);
+        return NULL;
+    }
+    Py_buffer view;
+    if (PyUnicode_Check(data)) {
+        PyErr_SetString(PyExc_TypeError, "read_rounds reads a bytes-like object, not str");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(data, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    double *seconds = (double *)PyMem_Malloc(sizeof(double) * (size_t)rounds);
+    if (seconds == NULL) {
+        PyBuffer_Release(&view);
+        return PyErr_NoMemory();
+    }
+    uint64_t sink = 0;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = wc_read_rounds((const uint8_t *)view.buf, (size_t)view.len, threads, rounds,
+                            best_isa, seconds, &sink);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    PyObject *result = NULL;
+    if (status < 0) {
+        PyErr_Format(PyExc_OSError, "could not start %d reading threads", threads);
+    } else if ((result = PyTuple_New(rounds)) != NULL) {
+        for (int k = 0; k < rounds; k++) {
+            PyObject *t = PyFloat_FromDouble(seconds[k]);
+            if (t == NULL) {
+                Py_CLEAR(result);
+                break;
+            }
+            PyTuple_SET_ITEM(result, k, t);
+        }
+    }
+    PyMem_Free(seconds);
+    (void)sink;
+    return result;
+}
+
+PyDoc_STRVAR(read_rounds_doc,
+"read_rounds(data, threads=1, rounds=7)\n--\n\n"
+"The limit of a count: read every byte of data (bytes-like) once per round with the widest\n"
+"vector loads, nothing written, in `threads` threads each reading an equal slice at once,\n"
+"without the GIL. Returns each round's seconds, from the first thread's start to the last\n"
+"one's end.");
 
 PyDoc_STRVAR(count_doc,
 "count_native(data, start=0, end=None)\n--\n\n"
@@ -125,6 +186,8 @@ PyDoc_STRVAR(count_isa_doc,
 static PyMethodDef native_methods[] = {
     {"count", (PyCFunction)(void (*)(void))native_count, METH_VARARGS | METH_KEYWORDS, count_doc},
     {"count_isa", native_count_isa, METH_VARARGS, count_isa_doc},
+    {"read_rounds", (PyCFunction)(void (*)(void))native_read_rounds,
+     METH_VARARGS | METH_KEYWORDS, read_rounds_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -139,8 +202,23 @@ static int native_exec(PyObject *module)
     if (st->invalid_utf8 == NULL)
         return -1;
     best_isa = wc_best_isa();
+    const char *forced = getenv("WORDCOUNT_NATIVE_ISA");
+    if (forced != NULL && *forced) {
+        int found = 0;
+        for (int isa = WC_SCALAR; isa < WC_ISA_COUNT; isa++) {
+            if (strcmp(forced, wc_isa_name((wc_isa)isa)) == 0 && wc_isa_supported((wc_isa)isa)) {
+                best_isa = (wc_isa)isa;
+                found = 1;
+            }
+        }
+        if (!found && PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                                       "WORDCOUNT_NATIVE_ISA=%s is not an instruction set this "
+                                       "CPU runs; counting with %s",
+                                       forced, wc_isa_name(best_isa)) < 0)
+            return -1;
+    }
     PyObject *isas = PyTuple_New(0);
-    for (int isa = WC_SCALAR; isas != NULL && isa <= WC_AVX2; isa++) {
+    for (int isa = WC_SCALAR; isas != NULL && isa < WC_ISA_COUNT; isa++) {
         if (!wc_isa_supported((wc_isa)isa))
             continue;
         PyObject *name = PyUnicode_FromString(wc_isa_name((wc_isa)isa));

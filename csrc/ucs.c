@@ -133,6 +133,8 @@ AVX2_FN static int64_t ucs4_avx2(const uint32_t *p, size_t n)
 int64_t wc_count_ucs(const void *p, int kind, size_t n, wc_isa isa)
 {
 #ifdef WC_X86
+    if (isa == WC_AVX512)
+        return wc_ucs_avx512(p, kind, n);
     if (isa == WC_AVX2) {
         if (kind == 1)
             return ucs1_avx2((const uint8_t *)p, n);

@@ -8,7 +8,8 @@
  * character's bytes all count as whitespace, so a word starts where a non-whitespace byte follows
  * a whitespace one (one shift, and-not and popcount per block); a character straddling two blocks
  * carries its whitespace bits and its pending validation into the next.
- * SSE2 and plain C: ASCII blocks the same way, other blocks one character at a time.
+ * SSE2 and plain C: ASCII blocks the same way, other blocks one character at a time. AVX-512:
+ * utf8_avx512.c.
  * When a block is found invalid, the characters from that block on are decoded one by one to
  * name the first bad byte and the reason exactly as bytes.decode does. */
 #include <string.h>
@@ -146,7 +147,7 @@ static int ascii_block_scalar(const uint8_t *p, uint64_t *ns)
 
 /* Exactly bytes.decode's verdict for a text that a block check found invalid at or before
  * byte `pos`: the first error at or after the start of the character holding `pos`. */
-static void locate_error(const uint8_t *p, size_t n, size_t pos, wc_result *r)
+void wc_utf8_locate_error(const uint8_t *p, size_t n, size_t pos, wc_result *r)
 {
     size_t from = pos;
     for (size_t k = 1; k <= 3 && k <= pos; k++) {
@@ -384,7 +385,7 @@ AVX2_FN static void utf8_avx2(const uint8_t *p, size_t n, wc_result *r)
             break;
     }
     if (i < n || s.incomplete) {
-        locate_error(p, n, i < n ? i : n, r);
+        wc_utf8_locate_error(p, n, i < n ? i : n, r);
         return;
     }
     r->words = s.words;
@@ -396,6 +397,10 @@ AVX2_FN static void utf8_avx2(const uint8_t *p, size_t n, wc_result *r)
 void wc_count_utf8(const uint8_t *p, size_t n, wc_isa isa, wc_result *r)
 {
 #ifdef WC_X86
+    if (isa == WC_AVX512) {
+        wc_utf8_avx512(p, n, r);
+        return;
+    }
     if (isa == WC_AVX2) {
         utf8_avx2(p, n, r);
         return;
@@ -420,16 +425,26 @@ int wc_isa_supported(wc_isa isa)
         __builtin_cpu_init();
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
     }
+    if (isa == WC_AVX512) {
+        __builtin_cpu_init();
+        return wc_isa_supported(WC_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vbmi") &&
+               __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2");
+    }
 #endif
     return 0;
 }
 
 wc_isa wc_best_isa(void)
 {
-    return wc_isa_supported(WC_AVX2) ? WC_AVX2 : wc_isa_supported(WC_SSE2) ? WC_SSE2 : WC_SCALAR;
+    int isa = WC_ISA_COUNT - 1;
+    while (isa > WC_SCALAR && !wc_isa_supported((wc_isa)isa))
+        isa--;
+    return (wc_isa)isa;
 }
 
 const char *wc_isa_name(wc_isa isa)
 {
-    return isa == WC_AVX2 ? "avx2" : isa == WC_SSE2 ? "sse2" : "scalar";
+    static const char *names[WC_ISA_COUNT] = {"scalar", "sse2", "avx2", "avx512"};
+    return names[isa];
 }

@@ -1,9 +1,10 @@
 """The native kernel: exact on every path its CPU can run, in place, and without the GIL.
 
-Every test runs over each instruction set of ``_native.ISAS`` (AVX2, SSE2 and plain C on x86-64),
-so the fallbacks are checked on a machine that would never pick them. They are skipped only when
-the extension could not be built, with the reason; with ``CI`` or ``WORDCOUNT_REQUIRE_NATIVE``
-set (``make test`` sets the latter) a missing extension is a failure instead.
+Every test runs over each instruction set of ``_native.ISAS`` (AVX-512, AVX2, SSE2 and plain C on
+x86-64, as far as the CPU has them), so the fallbacks are checked on a machine that would never
+pick them. They are skipped only when the extension could not be built, with the reason; with
+``CI`` or ``WORDCOUNT_REQUIRE_NATIVE`` set (``make test`` sets the latter) a missing extension is a
+failure instead.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ from collections.abc import Callable
 count_native: Callable[..., int] | None
 #: Why ``count_native`` is ``None``; empty when the extension is there.
 UNAVAILABLE = ""
-#: The instruction set counts use (``avx2``, ``sse2`` or ``scalar``), and all this CPU can run.
+#: The instruction set counts use (``avx512``, ``avx2``, ``sse2`` or ``scalar``: the best this CPU
+#: runs, or a lower one named by ``WORDCOUNT_NATIVE_ISA`` when the extension is imported), and
+#: all this CPU can run (``_native.count_isa`` counts with any of them, as the tests do).
 ISA = ""
 ISAS: tuple[str, ...] = ()
 

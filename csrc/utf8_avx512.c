@@ -1,0 +1,232 @@
+/* Counting words in UTF-8 with AVX-512 (F, BW, VBMI): one 64-byte block per register, every
+ * per-byte flag a 64-bit mask.
+ *
+ * Each block is validated with the lookup-table algorithm of Keiser and Lemire ("Validating UTF-8
+ * in less than one instruction per byte", 2021; simdjson, simdutf) on the block and the same bytes
+ * shifted by 1, 2 and 3 (taken from the previous block's register by one permute each), and an
+ * all-ASCII block skips it. Whitespace is found where each character ends, looking back: ASCII by
+ * two range compares; U+0085 and U+00A0 as C2 then 85 or A0; every three-byte one (U+1680,
+ * U+2000-200A, U+2028, U+2029, U+202F, U+205F, U+3000) as E1, E2 or E3 two bytes back, one of
+ * three second bytes, then its last byte. Only blocks holding a C2 or an E1-E3 one or two bytes
+ * back take those compares. A whitespace character's bytes all count as whitespace, and a word
+ * starts at a non-whitespace byte that follows a whitespace one (shift, and-not, popcount).
+ *
+ * A character whose last byte is in this block but whose first byte ended the previous one had
+ * its first byte counted there as not whitespace, so it may have been counted as a word start:
+ * the previous block's start bits at 62 and 63 are kept, and taken back here when they turn out
+ * to be whitespace. Nothing past p[n] is read (the last block is a masked load); an error seen in
+ * a block sends the text to the exact one-character path from that block on (utf8.c), which names
+ * the first bad byte and bytes.decode's reason. */
+#include <string.h>
+
+#include "count.h"
+
+#ifdef WC_X86
+#include <immintrin.h>
+
+#define AVX512_FN __attribute__((target("avx512f,avx512bw,avx512vbmi,popcnt,bmi,bmi2")))
+typedef __m512i V;
+
+#define SET8(c) _mm512_set1_epi8((char)(c))
+#define TABLE16(...) _mm512_broadcast_i32x4(_mm_setr_epi8(__VA_ARGS__))
+
+enum {
+    TOO_SHORT = 1 << 0, TOO_LONG = 1 << 1, OVERLONG_3 = 1 << 2, TOO_LARGE = 1 << 3,
+    SURROGATE = 1 << 4, OVERLONG_2 = 1 << 5, TOO_LARGE_1000 = 1 << 6, OVERLONG_4 = 1 << 6,
+    TWO_CONTS = 1 << 7, CARRY = TOO_SHORT | TOO_LONG | TWO_CONTS,
+};
+
+typedef struct {
+    V byte_1_high, byte_1_low, byte_2_high, nib, sub2, sub3, hi;
+    /* Whitespace by three lookups of 128 entries (indexed by a byte's low seven bits): the
+     * bits of a byte as the last (c), middle (b) and first (a) byte of each whitespace pattern */
+    V last_lo, last_hi, mid_lo, mid_hi, first_lo, first_hi;
+} consts;
+
+/* The patterns: C2 85|A0; E2 80 80-8A|A8|A9|AF; E2 81 9F; E1 9A 80; E3 80 80; and, in the last
+ * byte's table only, ASCII whitespace (09-0D, 1C-20: true only where the byte is below 80). */
+enum { P_C2 = 1, P_E280 = 2, P_E281 = 4, P_E1 = 8, P_E3 = 16, P_THREE = 30, P_ASCII = 32 };
+
+AVX512_FN static inline void make_consts(consts *c)
+{
+    c->byte_1_high = TABLE16(
+        TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG, TOO_LONG,
+        TWO_CONTS, TWO_CONTS, TWO_CONTS, TWO_CONTS, TOO_SHORT | OVERLONG_2, TOO_SHORT,
+        TOO_SHORT | OVERLONG_3 | SURROGATE, TOO_SHORT | TOO_LARGE | TOO_LARGE_1000 | OVERLONG_4);
+    c->byte_1_low = TABLE16(
+        CARRY | OVERLONG_3 | OVERLONG_2 | OVERLONG_4, CARRY | OVERLONG_2, CARRY, CARRY,
+        CARRY | TOO_LARGE, CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000, CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000 | SURROGATE, CARRY | TOO_LARGE | TOO_LARGE_1000,
+        CARRY | TOO_LARGE | TOO_LARGE_1000);
+    c->byte_2_high = TABLE16(
+        TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT,
+        TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE_1000 | OVERLONG_4,
+        TOO_LONG | OVERLONG_2 | TWO_CONTS | OVERLONG_3 | TOO_LARGE,
+        TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+        TOO_LONG | OVERLONG_2 | TWO_CONTS | SURROGATE | TOO_LARGE,
+        TOO_SHORT, TOO_SHORT, TOO_SHORT, TOO_SHORT);
+    c->nib = SET8(0x0F);
+    c->sub2 = SET8(0xE0 - 0x80);
+    c->sub3 = SET8(0xF0 - 0x80);
+    c->hi = SET8(0x80);
+    uint8_t last[128] = {0}, mid[128] = {0}, first[128] = {0};
+    last[0x85 - 0x80] = last[0xA0 - 0x80] = P_C2;
+    for (int b = 0x80; b <= 0x8A; b++)
+        last[b - 0x80] |= P_E280;
+    last[0xA8 - 0x80] |= P_E280;
+    last[0xA9 - 0x80] |= P_E280;
+    last[0xAF - 0x80] |= P_E280;
+    last[0x9F - 0x80] |= P_E281;
+    last[0x80 - 0x80] |= P_E1 | P_E3;
+    for (int b = 0x09; b <= 0x0D; b++)
+        last[b] |= P_ASCII;
+    for (int b = 0x1C; b <= 0x20; b++)
+        last[b] |= P_ASCII;
+    mid[0xC2 - 0x80] = P_C2;
+    mid[0x80 - 0x80] = P_E280 | P_E3;
+    mid[0x81 - 0x80] = P_E281;
+    mid[0x9A - 0x80] = P_E1;
+    first[0xE2 - 0x80] = P_E280 | P_E281;
+    first[0xE1 - 0x80] = P_E1;
+    first[0xE3 - 0x80] = P_E3;
+    c->last_lo = _mm512_loadu_si512(last);
+    c->last_hi = _mm512_loadu_si512(last + 64);
+    c->mid_lo = _mm512_loadu_si512(mid);
+    c->mid_hi = _mm512_loadu_si512(mid + 64);
+    c->first_lo = _mm512_loadu_si512(first);
+    c->first_hi = _mm512_loadu_si512(first + 64);
+}
+
+/* Keiser-Lemire: nonzero bytes where `in` (with the bytes before it: p1, p2, p3) is invalid. */
+AVX512_FN static inline V utf8_errors(const consts *c, V in, V p1, V p2, V p3)
+{
+    V hi1 = _mm512_and_si512(_mm512_srli_epi16(p1, 4), c->nib);
+    V lo1 = _mm512_and_si512(p1, c->nib);
+    V hi0 = _mm512_and_si512(_mm512_srli_epi16(in, 4), c->nib);
+    V special = _mm512_ternarylogic_epi32(_mm512_shuffle_epi8(c->byte_1_high, hi1),
+                                          _mm512_shuffle_epi8(c->byte_1_low, lo1),
+                                          _mm512_shuffle_epi8(c->byte_2_high, hi0), 0x80);
+    V must23 = _mm512_or_si512(_mm512_subs_epu8(p2, c->sub2), _mm512_subs_epu8(p3, c->sub3));
+    return _mm512_ternarylogic_epi32(must23, c->hi, special, 0x6A); /* (a & b) ^ c */
+}
+
+/* Hides a constant's value from the compiler, which would otherwise build it anew (two
+ * instructions) inside the loop rather than keep it in one of the 32 registers. */
+#define KEEP(x) __asm__("" : "+v"(x))
+
+/* ASCII whitespace: 09-0D and 1C-20, i.e. x - 9 <= 4 or x - 0x1C <= 4 (unsigned). */
+#define ASCII_WS(v) (_mm512_cmple_epu8_mask(_mm512_add_epi8(v, k_m09), k_4) | \
+                     _mm512_cmple_epu8_mask(_mm512_add_epi8(v, k_m1c), k_4))
+
+/* Word starts given a block's non-space mask; the state's prev_ns and prev_hi updated. */
+#define STARTS(ns)                                                                             \
+    do {                                                                                       \
+        uint64_t starts_ = (ns) & ~((ns) << 1 | prev_ns);                                      \
+        words += wc_popcount64(starts_);                                                       \
+        prev_hi = starts_ >> 62;                                                               \
+        prev_ns = (ns) >> 63;                                                                  \
+    } while (0)
+
+AVX512_FN void wc_utf8_avx512(const uint8_t *p, size_t n, wc_result *r)
+{
+    consts c;
+    make_consts(&c);
+    V k_m09 = SET8(-0x09), k_m1c = SET8(-0x1C), k_4 = SET8(4), k_1 = SET8(1);
+    V k_ascii = SET8(P_ASCII), k_three = SET8(P_THREE);
+    KEEP(k_m09); KEEP(k_m1c); KEEP(k_4); KEEP(k_1); KEEP(k_ascii); KEEP(k_three);
+    KEEP(c.byte_1_high); KEEP(c.byte_1_low); KEEP(c.byte_2_high); KEEP(c.nib); KEEP(c.sub2);
+    KEEP(c.sub3); KEEP(c.hi); KEEP(c.last_lo); KEEP(c.last_hi); KEEP(c.mid_lo);
+    KEEP(c.mid_hi); KEEP(c.first_lo); KEEP(c.first_hi);
+    int64_t words = 0;
+    uint64_t prev_ns = 0;   /* bit 0: the byte before the block is not whitespace */
+    uint64_t prev_hi = 0;   /* the previous block's word starts at bytes 62 (bit 0) and 63 */
+    unsigned ascii_streak = 0;
+    uint8_t pad[3 + 64 + 3] __attribute__((aligned(64)));
+    size_t i = 0;
+    while (i < n) {
+        /* Every block takes this path, ASCII or not, without a branch that depends on the
+         * text (mixed text would mispredict it block after block); only a run of ASCII blocks
+         * enters the ASCII loop below. The first block and a last, partial one are copied to
+         * a zeroed buffer with the three bytes before them, so nothing outside p[0:n] is read. */
+        const uint8_t *q = p + i;
+        uint64_t valid = ~UINT64_C(0);
+        if (__builtin_expect(i < 3 || n - i < 64, 0)) {
+            size_t from = i < 3 ? 0 : i - 3, to = n - i < 64 ? n : i + 64;
+            memset(pad, 0, sizeof pad);
+            memcpy(pad + 3 - (i - from), p + from, to - from);
+            q = pad + 3;
+            if (n - i < 64)
+                valid = (UINT64_C(1) << (n - i)) - 1;
+        }
+        V v = _mm512_loadu_si512((const void *)q);
+        V p1 = _mm512_loadu_si512((const void *)(q - 1));
+        V p2 = _mm512_loadu_si512((const void *)(q - 2));
+        V p3 = _mm512_loadu_si512((const void *)(q - 3));
+        V err = utf8_errors(&c, v, p1, p2, p3);
+        if (_mm512_test_epi8_mask(err, err))
+            break;
+        /* Lookups by the low seven bits: a byte below 80 reads a byte's entry from 80 up. That
+         * is harmless in valid text for the first and last bytes of a pattern (they follow or
+         * precede a genuine middle byte, which the mask below makes sure of), and the ASCII bit
+         * is kept only for bytes below 80. */
+        uint64_t high = _mm512_movepi8_mask(v);
+        V t_last = _mm512_permutex2var_epi8(c.last_lo, v, c.last_hi);
+        V t_mid = _mm512_maskz_permutex2var_epi8(_mm512_movepi8_mask(p1), c.mid_lo, p1, c.mid_hi);
+        V t_first = _mm512_or_si512(_mm512_permutex2var_epi8(c.first_lo, p2, c.first_hi), k_1);
+        V pat = _mm512_ternarylogic_epi32(t_last, t_mid, t_first, 0x80);
+        uint64_t ws = _mm512_test_epi8_mask(t_last, k_ascii) & ~high;
+        uint64_t f2 = _mm512_test_epi8_mask(pat, k_1), f3 = _mm512_test_epi8_mask(pat, k_three);
+        ws |= f2 | f2 >> 1 | f3 | f3 >> 1 | f3 >> 2;
+        /* first bytes of these characters at 62 and 63 of the previous block */
+        uint64_t spill63 = (f2 | f3 | f3 >> 1) & 1, spill62 = f3 & 1;
+        words -= wc_popcount64(prev_hi & (spill62 | spill63 << 1));
+        prev_ns &= ~spill63;
+        uint64_t ns = ~ws & valid;
+        STARTS(ns);
+        i += 64;
+        ascii_streak = high ? 0 : ascii_streak + 1;
+        if (ascii_streak < 4)
+            continue;
+        /* Four ASCII blocks in a row: the hot loop of mostly-ASCII text, two blocks at a time
+         * while both are ASCII (the block before is complete: no check left to carry). */
+        for (; i < n && n - i >= 128; i += 128) {
+            V a = _mm512_loadu_si512((const void *)(p + i));
+            V b = _mm512_loadu_si512((const void *)(p + i + 64));
+            if (_mm512_movepi8_mask(_mm512_or_si512(a, b)))
+                break;
+            uint64_t na = ~ASCII_WS(a), nb = ~ASCII_WS(b);
+            words += wc_popcount64(na & ~(na << 1 | prev_ns)) +
+                     wc_popcount64(nb & ~(nb << 1 | na >> 63));
+            prev_ns = nb >> 63;
+        }
+        prev_hi = 0; /* no character ending in the next block starts in an ASCII one */
+        ascii_streak = 0;
+    }
+    if (i >= n) {
+        /* a character cut by the end of the text: the bytes after it are zeros */
+        memset(pad, 0, sizeof pad);
+        size_t tail = n < 3 ? n : 3;
+        memcpy(pad + 3 - tail, p + n - tail, tail);
+        V z = _mm512_setzero_si512();
+        V err = utf8_errors(&c, z, _mm512_loadu_si512((const void *)(pad + 2)),
+                            _mm512_loadu_si512((const void *)(pad + 1)),
+                            _mm512_loadu_si512((const void *)pad));
+        if (!_mm512_test_epi8_mask(err, err)) {
+            r->words = words;
+            r->err_offset = -1;
+            r->reason = NULL;
+            return;
+        }
+        i = n;
+    }
+    wc_utf8_locate_error(p, n, i, r);
+}
+#else
+void wc_utf8_avx512(const uint8_t *p, size_t n, wc_result *r)
+{
+    wc_utf8_locate_error(p, n, 0, r);
+}
+#endif
