@@ -9,15 +9,27 @@ executors that share memory (threads, shared memory) count a chunk without copyi
 Kernels are top-level functions, so they pickle by reference and run in any worker process.
 ``native`` is listed only where its C extension was built (``native_kernel.UNAVAILABLE`` says why
 not); asking for it elsewhere raises ``ValueError`` with that reason.
+
+numpy is imported only when the numpy kernel first counts (``count_numpy`` below), so that
+``import wordcount`` works where numpy cannot load: in a subinterpreter (numpy/numpy#24755).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from wordcount.kernels import native_kernel
-from wordcount.kernels.numpy_kernel import SCRATCH, count_numpy
 from wordcount.kernels.split import count_split
+
+
+def count_numpy(data: object, start: int = 0, end: int | None = None, **options: object) -> int:
+    """The numpy kernel (``wordcount.kernels.numpy_kernel.count_numpy``), numpy imported on the
+    first call rather than with the package: a subinterpreter can then import ``wordcount``."""
+    from wordcount.kernels import numpy_kernel
+
+    return numpy_kernel.count_numpy(data, start, end, **options)  # type: ignore[arg-type]
+
 
 #: Kernel functions by the name ``count_words(kernel=...)`` takes.
 KERNEL_FUNCTIONS: dict[str, Callable[..., int]] = {
@@ -50,4 +62,5 @@ def get_kernel(name: str) -> Callable[..., int]:
 def release_working_memory() -> int:
     """Free what kernels keep between calls for speed (the numpy kernel's scratch buffers), so a
     memory measurement sees a call allocate all it uses; returns the bytes freed."""
-    return SCRATCH.release()
+    numpy_kernel = sys.modules.get("wordcount.kernels.numpy_kernel")
+    return 0 if numpy_kernel is None else numpy_kernel.SCRATCH.release()
