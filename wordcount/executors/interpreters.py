@@ -73,7 +73,11 @@ def _copied(data: object) -> int:
         return 0
     if data.isascii():
         return len(data)
-    header = sys.getsizeof("\xe9") - 2  # a 1-byte-wide non-ASCII str of length 1, with its NUL
+    if len(data) < 64:  # cheap to look at; and 1-char latin-1 strs are cached, with their UTF-8
+        top = max(map(ord, data))
+        return len(data) * (1 if top < 0x100 else 2 if top < 0x10000 else 4)
+    # A non-ASCII str's header: a 2-byte-wide str of length 3 holds 4 code units with its NUL.
+    header = sys.getsizeof("\u0100" * 3) - 8
     return (sys.getsizeof(data) - header) // (len(data) + 1) * len(data)
 
 
