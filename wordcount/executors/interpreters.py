@@ -15,7 +15,8 @@ Nothing can interrupt code running in a subinterpreter from outside (signals rea
 interpreter), so each chunk is counted in blocks of at most about ``BLOCK_BYTES``, cut at
 whitespace, and the interpreter looks at a shared stop flag between them: a Ctrl-C, a SIGTERM
 handled by the caller, or another chunk's failure stops every interpreter within one block's
-work. Every interpreter is destroyed on every path, once its thread has returned.
+work. Each thread creates its interpreter and destroys it on every path; the caller joins every
+thread before it returns or raises.
 """
 
 from __future__ import annotations
@@ -115,8 +116,8 @@ class _Chunk:
     index: int
     start: int
     end: int
-    interp: int
     out: bytearray
+    interp: int | None = None
     failure: sub.Failure | None = None
     error: BaseException | None = None
 
@@ -146,11 +147,18 @@ def refusal(kernel: Callable[..., int]) -> str | None:
 
 
 def _thread_main(chunk: _Chunk, names: dict[str, object], task: Task, done: queue.Queue) -> None:
+    """Create the chunk's interpreter, count there, destroy it: in this thread, so that the
+    interpreters of one call start and end in parallel (tens of milliseconds each)."""
     try:
         names["_wc_start_faults"] = _faults()
-        sub.bind(chunk.interp, names)
-        names.clear()  # a str chunk's parent-side slice is freed once copied across
-        chunk.failure = sub.run(chunk.interp, _BOOT)
+        chunk.interp = sub.create()
+        try:
+            sub.bind(chunk.interp, names)
+            names.clear()  # a str chunk's parent-side slice is freed once copied across
+            chunk.failure = sub.run(chunk.interp, _BOOT)
+        finally:
+            names.clear()
+            sub.destroy(chunk.interp)
     except BaseException as exc:
         chunk.error = exc
     finally:
@@ -205,9 +213,9 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
                 blocks = tuple((x - a, y - a) for x, y in block_spans(text, a, b, BLOCK_BYTES))
             else:
                 data, blocks = view, tuple(block_spans(view, a, b, BLOCK_BYTES))
-            # Created, recorded and started, or none of these: a Ctrl-C waits for the end.
+            # Started and recorded, or neither: a Ctrl-C waits for the end of this.
             with interrupts_deferred():
-                chunk = _Chunk(i, a, b, sub.create(), bytearray(_RESULT_BYTES))
+                chunk = _Chunk(i, a, b, bytearray(_RESULT_BYTES))
                 chunks.append(chunk)
                 names = {"_wc_path": tuple(sys.path), "_wc_data": data, "_wc_blocks": blocks,
                          "_wc_kernel": ref, "_wc_stop": memoryview(stop),
@@ -223,9 +231,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
         stop[0] = 1
         with interrupts_deferred():  # a second Ctrl-C must not leave an interpreter behind
             for t in threads:
-                t.join()
-            for chunk in chunks:
-                sub.destroy(chunk.interp)
+                t.join()  # each thread destroys its own interpreter before it ends
             if view is not None:
                 view.release()
 
