@@ -12,7 +12,7 @@ before any interpreter starts. A kernel must be importable by module and name, a
 processes; the interpreter imports it (and ``wordcount``) afresh.
 
 Nothing can interrupt code running in a subinterpreter from outside (signals reach only the main
-interpreter), so each chunk is counted in blocks of at most about ``BLOCK_BYTES``, cut at
+interpreter), so each chunk is counted in blocks of at most about ``BLOCK_BYTES`` (64 MiB), cut at
 whitespace, and the interpreter looks at a shared stop flag between them: a Ctrl-C, a SIGTERM
 handled by the caller, or another chunk's failure stops every interpreter within one block's
 work. Each thread creates its interpreter and destroys it on every path; the caller joins every
@@ -40,9 +40,9 @@ from wordcount.measure import Measurement, in_caller
 from wordcount.text import Text, block_spans, chunk_spans
 
 #: Bytes of text an interpreter counts between two looks at the stop flag: a stop waits for at
-#: most one block (``split``: about 0.3 s at 32 MiB here; ``native``: milliseconds). It also
+#: most one block (``split``: under a second at 64 MiB here; ``native``: milliseconds). It also
 #: bounds ``split``'s word list to one block's per interpreter, for chunks larger than this.
-BLOCK_BYTES = 32 << 20
+BLOCK_BYTES = 64 << 20
 #: How often the caller wakes while waiting for its threads (seconds), so a Ctrl-C is seen.
 POLL_SECONDS = 0.05
 #: Room for one chunk's result, written by its interpreter (a length, then JSON).
