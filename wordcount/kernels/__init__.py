@@ -10,8 +10,9 @@ Kernels are top-level functions, so they pickle by reference and run in any work
 ``native`` is listed only where its C extension was built (``native_kernel.UNAVAILABLE`` says why
 not); asking for it elsewhere raises ``ValueError`` with that reason.
 
-numpy is imported only when the numpy kernel first counts (``count_numpy`` below), so that
-``import wordcount`` works where numpy cannot load: in a subinterpreter (numpy/numpy#24755).
+In a subinterpreter numpy is imported only when the numpy kernel first counts (``count_numpy``
+below), so that ``import wordcount`` works there although numpy cannot load (numpy/numpy#24755);
+the main interpreter imports it with the package, as before.
 """
 
 from __future__ import annotations
@@ -23,13 +24,40 @@ from wordcount.kernels import native_kernel
 from wordcount.kernels.split import count_split
 
 
-def count_numpy(data: object, start: int = 0, end: int | None = None, **options: object) -> int:
-    """The numpy kernel (``wordcount.kernels.numpy_kernel.count_numpy``), numpy imported on the
-    first call rather than with the package: a subinterpreter can then import ``wordcount``."""
+def _numpy_kernel() -> Callable[..., int]:
     from wordcount.kernels import numpy_kernel
 
-    return numpy_kernel.count_numpy(data, start, end, **options)  # type: ignore[arg-type]
+    return numpy_kernel.count_numpy
 
+
+class _LazyNumpyKernel:
+    """The numpy kernel (``wordcount.kernels.numpy_kernel.count_numpy``), numpy imported on the
+    first call rather than with the package, so a subinterpreter can import ``wordcount``. It
+    pickles as the real function, so a worker process imports numpy while it receives its task,
+    as before."""
+
+    __name__ = "count_numpy"
+
+    def __call__(self, data: object, start: int = 0, end: int | None = None,
+                 **options: object) -> int:
+        return _numpy_kernel()(data, start, end, **options)
+
+    def __reduce__(self) -> tuple[Callable[[], Callable[..., int]], tuple[()]]:
+        return _numpy_kernel, ()
+
+
+def _in_subinterpreter() -> bool:
+    try:
+        import _interpreters
+    except ImportError:  # before 3.13: there is only the main interpreter to Python code
+        return False
+    return _interpreters.get_current()[0] != _interpreters.get_main()[0]
+
+
+if _in_subinterpreter():
+    count_numpy: Callable[..., int] = _LazyNumpyKernel()
+else:  # the main interpreter imports numpy with the package, as worker processes expect
+    count_numpy = _numpy_kernel()
 
 #: Kernel functions by the name ``count_words(kernel=...)`` takes.
 KERNEL_FUNCTIONS: dict[str, Callable[..., int]] = {
