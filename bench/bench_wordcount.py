@@ -224,6 +224,9 @@ def _common_info(corpus: Corpus, size: int) -> dict[str, object]:
 def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
                    time_limit: float | None, request: pytest.FixtureRequest) -> None:
     benchmark.group = case.group
+    if case.refusal:  # shown, with the executor's own reason, rather than left out
+        wordcount_skips.append({"name": request.node.name, "reason": case.refusal})
+        pytest.skip(f"{case.name}: refused: {case.refusal}")
     estimate = estimate_case(case, ascii_text=corpus.ascii_hint)
     reason = skip_reason(estimate, available_bytes(), text_loaded=corpus.loaded(case.size),
                          limit=corpus.memory_limit)

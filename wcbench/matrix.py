@@ -5,7 +5,9 @@ variables of the same names (``SIZES``, ``WORKERS``, ``KERNELS``, ``EXECUTORS``,
 ``START_METHODS``, ``CORPUS``, ``CORPUS_FILE``) and the benchmark module. Combinations that make
 no sense are not generated: a start method applies only to executors that start processes, and
 ``serial`` runs exactly one worker (it is kept at ``workers=1`` whatever ``WORKERS`` says, since
-it is the baseline every other strategy is compared with).
+it is the baseline every other strategy is compared with). A combination that cannot work
+(``wordcount.executors.REFUSED``: numpy in subinterpreters) is generated all the same, so the
+benchmark shows it skipped with its reason (``Case.refusal``) rather than silently absent.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 
 import wordcount
 from wcbench.units import format_size, parse_size
-from wordcount.executors import PROCESS_EXECUTORS
+from wordcount.executors import PROCESS_EXECUTORS, refusal
 
 #: Sizes of the default matrices: 32x apart, so per-byte costs and fixed start-up costs both show.
 DEFAULT_SIZES: tuple[str, ...] = ("1MiB", "32MiB")
@@ -60,6 +62,11 @@ class Case:
             parts.append(self.start_method)
         parts += [format_size(self.size), f"w{self.workers}"]
         return "-".join(parts)
+
+    @property
+    def refusal(self) -> str | None:
+        """Why this kernel cannot run on this executor (the executor refuses it), or None."""
+        return refusal(self.kernel, self.executor)
 
     @property
     def group(self) -> str:

@@ -66,3 +66,23 @@ def chunk_spans(text: Text, chunks: int) -> list[tuple[int, int]]:
     cuts.append(n)
     spans = [(a, b) for a, b in itertools.pairwise(cuts) if b > a]
     return spans or [(0, n)]
+
+
+def block_spans(text: Text, start: int, end: int, size: int) -> list[tuple[int, int]]:
+    """``(start, end)`` cut into consecutive spans of about ``size`` (at least), each cut moved
+    forward to the next whitespace character like ``chunk_spans``' cuts, so their counts add up.
+
+    Lets a worker that cannot be interrupted from outside (a subinterpreter) count its chunk in
+    pieces and look for a request to stop between them.
+    """
+    if size < 1:
+        raise ValueError(f"size must be at least 1, got {size}")
+    pattern = _STR_SPACE if isinstance(text, str) else _UTF8_SPACE
+    cuts = [start]
+    while end - cuts[-1] > size:
+        match = pattern.search(text, cuts[-1] + size, end)
+        if match is None:
+            break
+        cuts.append(match.start())
+    cuts.append(end)
+    return list(itertools.pairwise(cuts))

@@ -7,7 +7,9 @@ Each executor is a module with one function of the same shape::
 It cuts ``text`` into at most ``workers`` chunks at whitespace, counts them with ``kernel``
 somewhere, and returns one ``ChunkResult`` per chunk; ``measure`` (a
 ``wordcount.measure.Measurement``) goes on every ``Task``. Modules are imported only when chosen,
-so an optional engine (Dask) costs nothing unless used.
+so an optional engine (Dask) costs nothing unless used. ``interpreters`` (isolated
+subinterpreters) exists only on Python 3.13 and newer; asking for it on an older one raises
+``ValueError`` naming the version it needs.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ import importlib.util
 import multiprocessing as mp
 from collections.abc import Callable
 
+from wordcount.executors import _subinterpreters
 from wordcount.executors._task import TERMINATING_SIGNALS
 
-__all__ = ["PROCESS_EXECUTORS", "START_METHODS", "TERMINATING_SIGNALS", "available_executors",
-           "default_start_method", "get_executor", "resolve_start_method"]
+__all__ = ["PROCESS_EXECUTORS", "REFUSED", "START_METHODS", "TERMINATING_SIGNALS",
+           "available_executors", "default_start_method", "get_executor", "refusal",
+           "resolve_start_method"]
 
 #: Executor name -> module implementing it.
 _MODULES: dict[str, str] = {
@@ -29,6 +33,18 @@ _MODULES: dict[str, str] = {
     "processes": "wordcount.executors.processes",
     "process-pool": "wordcount.executors.pool",
     "shared-memory": "wordcount.executors.shared_memory",
+}
+if _subinterpreters.AVAILABLE:
+    _MODULES["interpreters"] = "wordcount.executors.interpreters"
+#: Executors this Python lacks, and why (the version each needs).
+_NEEDS_PYTHON: dict[str, str] = {} if _subinterpreters.AVAILABLE else \
+    {"interpreters": _subinterpreters.UNAVAILABLE}
+
+#: Kernel x executor pairs that cannot work, and why: the executor refuses them before it starts
+#: anything, and the benchmark matrix shows them skipped with this reason.
+REFUSED: dict[tuple[str, str], str] = {
+    ("numpy", "interpreters"): "the numpy kernel cannot run in a subinterpreter: NumPy refuses "
+                               "to load there (numpy/numpy#24755)",
 }
 #: Optional executors and the distribution each needs.
 _OPTIONAL: dict[str, str] = {"dask": "distributed"}
@@ -54,13 +70,20 @@ def get_executor(name: str) -> Callable[..., list]:
         raise TypeError(f"executor must be a name (str), not {type(name).__name__}")
     if name not in available_executors():
         hint = ""
-        if name in _OPTIONAL:
+        if name in _NEEDS_PYTHON:
+            hint = f" ({_NEEDS_PYTHON[name]})"
+        elif name in _OPTIONAL:
             hint = f" ({name!r} needs the {_OPTIONAL[name]} package: pip install "\
                    f"'wordcount-bench[{name}]')"
         raise ValueError(
             f"unknown executor {name!r}{hint}; choose one of: {', '.join(available_executors())}"
         )
     return importlib.import_module(_MODULES.get(name) or f"wordcount.executors.{name}_executor").run
+
+
+def refusal(kernel: str, executor: str) -> str | None:
+    """Why ``kernel`` cannot run on ``executor`` (``REFUSED``), or None."""
+    return REFUSED.get((kernel, executor))
 
 
 def default_start_method() -> str:

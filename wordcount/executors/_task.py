@@ -83,13 +83,31 @@ def _unpickled_task(capture: object, probe: bool, *fields: object) -> Task:
 
 
 @dataclass(frozen=True)
+class InterpreterMemory:
+    """What can be told of one subinterpreter's memory (the ``interpreters`` executor).
+
+    It shares the caller's process, so it has no resident set or peak of its own; what is its own
+    is its thread's minor page faults: the bytes of pages that thread was first to touch, while
+    counting (``faulted_bytes``) and before, receiving its chunk and importing its kernel
+    (``setup_faulted_bytes``). Memory it reused (freed earlier in the process) is not among them,
+    nor is memory it freed again: a lower bound on what it allocated, not a peak.
+    """
+
+    interpreter_id: int
+    faulted_bytes: int
+    setup_faulted_bytes: int
+
+
+@dataclass(frozen=True)
 class ChunkResult:
-    """A chunk's count, which process counted it and, when probed, that process's memory."""
+    """A chunk's count, which process counted it and, when probed, that process's memory (or,
+    for a subinterpreter, what can be told of its memory)."""
 
     index: int
     count: int
     pid: int
     memory: WorkerMemory | None = None
+    interpreter: InterpreterMemory | None = None
 
 
 def run_task(task: Task, data: object | None = None) -> ChunkResult:

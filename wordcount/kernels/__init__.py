@@ -9,15 +9,55 @@ executors that share memory (threads, shared memory) count a chunk without copyi
 Kernels are top-level functions, so they pickle by reference and run in any worker process.
 ``native`` is listed only where its C extension was built (``native_kernel.UNAVAILABLE`` says why
 not); asking for it elsewhere raises ``ValueError`` with that reason.
+
+In a subinterpreter numpy is imported only when the numpy kernel first counts (``count_numpy``
+below), so that ``import wordcount`` works there although numpy cannot load (numpy/numpy#24755);
+the main interpreter imports it with the package, as before.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 from wordcount.kernels import native_kernel
-from wordcount.kernels.numpy_kernel import SCRATCH, count_numpy
 from wordcount.kernels.split import count_split
+
+
+def _numpy_kernel() -> Callable[..., int]:
+    from wordcount.kernels import numpy_kernel
+
+    return numpy_kernel.count_numpy
+
+
+class _LazyNumpyKernel:
+    """The numpy kernel (``wordcount.kernels.numpy_kernel.count_numpy``), numpy imported on the
+    first call rather than with the package, so a subinterpreter can import ``wordcount``. It
+    pickles as the real function, so a worker process imports numpy while it receives its task,
+    as before."""
+
+    __name__ = "count_numpy"
+
+    def __call__(self, data: object, start: int = 0, end: int | None = None,
+                 **options: object) -> int:
+        return _numpy_kernel()(data, start, end, **options)
+
+    def __reduce__(self) -> tuple[Callable[[], Callable[..., int]], tuple[()]]:
+        return _numpy_kernel, ()
+
+
+def _in_subinterpreter() -> bool:
+    try:
+        import _interpreters
+    except ImportError:  # before 3.13: there is only the main interpreter to Python code
+        return False
+    return _interpreters.get_current()[0] != _interpreters.get_main()[0]
+
+
+if _in_subinterpreter():
+    count_numpy: Callable[..., int] = _LazyNumpyKernel()
+else:  # the main interpreter imports numpy with the package, as worker processes expect
+    count_numpy = _numpy_kernel()
 
 #: Kernel functions by the name ``count_words(kernel=...)`` takes.
 KERNEL_FUNCTIONS: dict[str, Callable[..., int]] = {
@@ -50,4 +90,5 @@ def get_kernel(name: str) -> Callable[..., int]:
 def release_working_memory() -> int:
     """Free what kernels keep between calls for speed (the numpy kernel's scratch buffers), so a
     memory measurement sees a call allocate all it uses; returns the bytes freed."""
-    return SCRATCH.release()
+    numpy_kernel = sys.modules.get("wordcount.kernels.numpy_kernel")
+    return 0 if numpy_kernel is None else numpy_kernel.SCRATCH.release()

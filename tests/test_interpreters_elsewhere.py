@@ -1,0 +1,39 @@
+"""The ``interpreters`` executor's tests, run under every CPython >= 3.13 (GIL build) here.
+
+The suite runs under one interpreter (``make test``: the checkout's ``.venv``), which may have no
+subinterpreters (CPython 3.11 here). So ``interpreter_finder`` looks for every other CPython that
+has them (``PATH``, pyenv), gives each a virtual environment in the checkout the way the README
+says (``make install PYTHON=<path>``: ``.venv-python3.13``, kept between runs) and runs
+``test_interpreters.py`` and ``test_interpreters_cli.py`` there. Where none is found, the test is
+skipped, saying so; under a Python that has them, those files also run directly.
+"""
+
+from __future__ import annotations
+
+import pytest
+from interpreter_finder import other_pythons, run_tests_under
+
+import wordcount
+
+HAS = "interpreters" in wordcount.EXECUTORS
+
+
+@pytest.mark.skipif(HAS, reason="this Python has subinterpreters")
+def test_asking_for_it_names_the_python_it_needs() -> None:
+    with pytest.raises(ValueError, match=r"interpreters.*need Python 3\.13 or newer"):
+        wordcount.count_words("a b", executor="interpreters", workers=2)
+
+
+@pytest.mark.parametrize("python", other_pythons() or [None],
+                         ids=lambda p: "none-found" if p is None else p.label)
+def test_on_other_pythons(python: object) -> None:
+    """These tests, run under each other CPython >= 3.13 (GIL build) the machine has."""
+    if python is None:
+        pytest.skip("no other CPython >= 3.13 with the GIL found on PATH or under pyenv")
+    result = run_tests_under(python, ["tests/test_interpreters.py",  # type: ignore[arg-type]
+                                      "tests/test_interpreters_cli.py"])
+    tail = result.stdout[-4000:] + result.stderr[-2000:]
+    assert result.returncode == 0, tail
+    assert " passed" in result.stdout and "failed" not in result.stdout, tail
+
+
