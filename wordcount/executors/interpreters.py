@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from wordcount.errors import InvalidUTF8Error, WorkerError
 from wordcount.executors import REFUSED
 from wordcount.executors import _subinterpreters as sub
+from wordcount.executors._inside import thread_faults
 from wordcount.executors._lifecycle import interrupts_deferred
 from wordcount.executors._task import ChunkResult, InterpreterMemory, Task, first_error
 from wordcount.measure import Measurement, in_caller
@@ -47,66 +48,16 @@ BLOCK_BYTES = 64 << 20
 POLL_SECONDS = 0.05
 #: Room for one chunk's result, written by its interpreter (a length, then JSON).
 _RESULT_BYTES = 4096
-_PAGE = 4096
 
 
 # The code each interpreter runs: names bound by ``bind`` start with ``_wc_``.
 _BOOT = """\
 import sys
 sys.path[:] = list(_wc_path)
-from wordcount.executors.interpreters import count_inside
+from wordcount.executors._inside import count_inside
 count_inside(_wc_data, _wc_blocks, _wc_kernel, _wc_stop, _wc_out, _wc_start_faults)
 del _wc_data
 """
-
-
-def _faults() -> int:
-    """Minor page faults of the calling thread so far: pages it was first to touch."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
-
-
-def _copied(data: object) -> int:
-    """Bytes CPython copied to hand ``data`` to this interpreter: a ``str``'s code points at its
-    own width (measured on the fresh copy, which holds no cached UTF-8); nothing for a view."""
-    if not isinstance(data, str) or not data:
-        return 0
-    if data.isascii():
-        return len(data)
-    if len(data) < 64:  # cheap to look at; and 1-char latin-1 strs are cached, with their UTF-8
-        top = max(map(ord, data))
-        return len(data) * (1 if top < 0x100 else 2 if top < 0x10000 else 4)
-    # A non-ASCII str's header: a 2-byte-wide str of length 3 holds 4 code units with its NUL.
-    header = sys.getsizeof("\u0100" * 3) - 8
-    return (sys.getsizeof(data) - header) // (len(data) + 1) * len(data)
-
-
-def count_inside(data: object, blocks: tuple[tuple[int, int], ...], kernel_ref: tuple[str, str],
-                 stop: memoryview, out: memoryview, start_faults: int) -> None:
-    """Run inside a subinterpreter: count ``blocks`` of ``data``, stopping early when ``stop`` is
-    set, and write the result into ``out``. An exception other than invalid UTF-8 escapes, and
-    the caller reads its description."""
-    import importlib
-
-    kernel = importlib.import_module(kernel_ref[0])
-    for part in kernel_ref[1].split("."):
-        kernel = getattr(kernel, part)
-    ready = _faults()
-    result: dict[str, object] = {"status": "done", "copied": _copied(data),
-                                 "setup_faulted": (ready - start_faults) * _PAGE}
-    count = 0
-    try:
-        for a, b in blocks:
-            if stop[0]:
-                result["status"] = "stopped"
-                break
-            count += int(kernel(data, a, b))
-    except InvalidUTF8Error as exc:
-        result.update(status="utf8", offset=a + exc.offset, reason=exc.reason)
-    result.update(count=count, faulted=(_faults() - ready) * _PAGE)
-    payload = json.dumps(result).encode()
-    out[: 4 + len(payload)] = struct.pack("<I", len(payload)) + payload
 
 
 @dataclass
@@ -150,7 +101,7 @@ def _thread_main(chunk: _Chunk, names: dict[str, object], task: Task, done: queu
     """Create the chunk's interpreter, count there, destroy it: in this thread, so that the
     interpreters of one call start and end in parallel (tens of milliseconds each)."""
     try:
-        names["_wc_start_faults"] = _faults()
+        names["_wc_start_faults"] = thread_faults()
         chunk.interp = sub.create()
         try:
             sub.bind(chunk.interp, names)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from wordcount._where import in_subinterpreter
 from wordcount.kernels import native_kernel
 from wordcount.kernels.split import count_split
 
@@ -46,15 +47,7 @@ class _LazyNumpyKernel:
         return _numpy_kernel, ()
 
 
-def _in_subinterpreter() -> bool:
-    try:
-        import _interpreters
-    except ImportError:  # before 3.13: there is only the main interpreter to Python code
-        return False
-    return _interpreters.get_current()[0] != _interpreters.get_main()[0]
-
-
-if _in_subinterpreter():
+if in_subinterpreter():
     count_numpy: Callable[..., int] = _LazyNumpyKernel()
 else:  # the main interpreter imports numpy with the package, as worker processes expect
     count_numpy = _numpy_kernel()
