@@ -325,3 +325,12 @@ def test_the_table_of_a_saved_result() -> None:
                            "1.200", "[1.150-1.250]", "slower", "(+-10%)"]
     assert lines[-1] == ("ab: REGRESSION: 1 slower of 1 case(s) (numpy-serial-32MiB-w1); "
                          "memory: no growth past its limits; 12s")
+
+
+def test_the_default_repository_is_this_checkout() -> None:
+    """``wcbench ab`` without ``--repo`` compares this checkout's revisions and saves under its
+    ``results/ab``: ROOT is the folder holding ``wordcount/``, not the ``wcbench`` package."""
+    from wcbench.ab.sides import ROOT
+
+    assert (ROOT / "wordcount" / "__init__.py").is_file()
+    assert (ROOT / "results" / "ab").is_dir()
