@@ -18,13 +18,13 @@ Registered by the root ``conftest.py``; display only (the rules judge, ``termina
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pytest_benchmark.utils import short_filename
 
 from wcbench.compare import rules
 from wcbench.units import format_bytes
@@ -83,8 +83,15 @@ def build_tables(current: Iterable[Any], compared: Mapping[Any, Mapping[str, Map
             judged = rules.judge(old.get("extra_info") or {}, bench.extra_info, rule_set)
             if judged:
                 rows.append(Row(bench.name, tuple(judged)))
-        tables.append(Table(short_filename(Path(str(path)).name), tuple(rows)))
+        tables.append(Table(source_label(Path(str(path))), tuple(rows)))
     return tables
+
+
+def source_label(path: Path) -> str:
+    """``0001_4df45d3`` for ``.../0001_4df45d36..._20261203_181317.json``: the run number and
+    short commit by which pytest-benchmark's own table names the compared run."""
+    match = re.match(r"^(\d{4})_([0-9a-f]{7})[0-9a-f]*_", path.name)
+    return "_".join(match.groups()) if match else path.stem
 
 
 def _ratio(j: rules.Judgement) -> str:
@@ -128,8 +135,9 @@ def format_table(table: Table, rule_set: rules.Rules, checks: Mapping[str, float
     regressed = [f"{row.name} {rules.SHORT[j.key]}" for row in table.rows
                  for j in row.judgements if j.regression]
     if regressed:
+        checked = f"{OPTION} checks {', '.join(checks)}" if checks else f"{OPTION} not given"
         lines.append(f"{len(regressed)} figure(s) grew past their limits: {', '.join(regressed)}"
-                     + ("" if checks else f" (not checked: {OPTION} not given)"))
+                     f" ({checked})")
     else:
         lines.append(f"no memory figure of {len(table.rows)} benchmark(s) grew past its limit")
     return lines
