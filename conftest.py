@@ -60,10 +60,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--time-limit", default="", metavar="SECONDS",
                     help="skip cases whose estimated time (memory call and rounds) exceeds this "
                          "(make: TIME_LIMIT; default: the matrix's own, none for the default)")
+    from wcbench.compare import pytest_table  # the memory table of --benchmark-compare
+
+    pytest_table.addoption(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from wcbench.compare import pytest_table
+
     config.stash[SKIPPED] = []
+    pytest_table.register(config)
     # Runs go under results/ by default (pytest-benchmark reads the option after this hook).
     if getattr(config.option, "benchmark_storage", None) == _DEFAULT_STORAGE:
         config.option.benchmark_storage = f"file://{Path(config.rootpath, 'results')}"

@@ -20,7 +20,7 @@ from helpers import WCBENCH
 
 from wcbench import corpus
 from wcbench.ab import run as ab
-from wcbench.ab.stats import MemoryLimit, RatioInterval, ratio_interval, verdict
+from wcbench.ab.stats import RatioInterval, ratio_interval, verdict
 from wcbench.ab.text import format_result
 from wcbench.matrix import Case
 
@@ -164,14 +164,6 @@ def test_bad_input_is_refused() -> None:
         verdict(RatioInterval(1, 1, 1, 2), 0)
 
 
-def test_memory_limit() -> None:
-    limit = MemoryLimit(0.10, 1000)
-    assert not limit.grew(100, 1100)  # the floor
-    assert limit.grew(100, 1101)
-    assert not limit.grew(100_000, 110_000)
-    assert limit.grew(100_000, 110_001)
-
-
 # -- real sessions -----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -226,7 +218,8 @@ def test_a_revision_against_itself(clone: Path, text_file: Path, tmp_path: Path)
     assert len(set(pids)) == len(pids)
     commits = {result["sides"][s]["commit"] for s in ("base", "new")}
     assert len(commits) == 1 and None not in commits
-    assert case["memory"]["figures"]["copied_bytes"] == {"base": 0, "new": 0, "grew": False}
+    assert case["memory"]["figures"]["copied_bytes"] == {"base": 0, "new": 0, "grew": False,
+                                                         "exact": True}
     assert "no regression" in done.stdout.splitlines()[-1]
 
 
@@ -359,3 +352,12 @@ def test_the_table_of_a_saved_result() -> None:
                            "1.200", "[1.150-1.250]", "slower", "(+-10%)"]
     assert lines[-1] == ("ab: REGRESSION: 1 slower of 1 case(s) (numpy-serial-32MiB-w1); "
                          "memory: no growth past its limits; 12s")
+
+
+def test_the_default_repository_is_this_checkout() -> None:
+    """``wcbench ab`` without ``--repo`` compares this checkout's revisions and saves under its
+    ``results/ab``: ROOT is the folder holding ``wordcount/``, not the ``wcbench`` package."""
+    from wcbench.ab.sides import ROOT
+
+    assert (ROOT / "wordcount" / "__init__.py").is_file()
+    assert (ROOT / "results" / "ab").is_dir()

@@ -85,7 +85,8 @@ def ab_report_lines(result: dict, source: str) -> list[str]:
         lines.append(f"| {c['name']} | {c['kind']} | {len(c.get('rounds', []))} | {times[0]} "
                      f"| {times[1]} | {_interval(c)} | {c['verdict']} (±{c['threshold']:.0%}) |")
     lines += ["", f"Memory, median of {s['memory_calls']} untimed calls a side (**bold**: grew "
-              "past its limit):", "",
+              "past its limit; ~: not exact, shaped by scheduling, judged at the wide "
+              "tolerance):", "",
               "| case | " + " | ".join(_FIGURES.values()) + " |",
               "|---|" + "---|" * len(_FIGURES)]
     for c in result["cases"]:
@@ -94,6 +95,7 @@ def ab_report_lines(result: dict, source: str) -> list[str]:
         for key in _FIGURES:
             f = figures.get(key)
             text = f"{format_bytes(f['base'])} → {format_bytes(f['new'])}" if f else "–"
+            text += "" if not f or f.get("exact", True) else " ~"
             cells.append(f"**{text}**" if f and f["grew"] else text)
         lines.append(f"| {c['name']} | " + " | ".join(cells) + " |")
     return lines

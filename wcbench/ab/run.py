@@ -46,12 +46,12 @@ from wcbench.ab.stats import (
     CONFIDENCE,
     INCONCLUSIVE,
     SLOWER,
-    MemoryLimit,
     RatioInterval,
     ratio_interval,
     verdict,
 )
 from wcbench.ab.text import format_result
+from wcbench.compare import rules
 from wcbench.machine import cpu_count
 from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
 from wcbench.stopping import Stopped
@@ -77,12 +77,9 @@ MIN_ROUNDS, MAX_ROUNDS = BLOCK_ROUNDS * MIN_BLOCKS, BLOCK_ROUNDS * MAX_BLOCKS
 STOP_CONFIDENCE = 0.99
 #: Untimed memory calls per side and case; the median of each figure is compared.
 MEMORY_CALLS = 3
-#: Memory growth that passes, per figure, from A/A runs (README, "A/B comparisons").
-MEMORY_LIMITS: dict[str, MemoryLimit] = {
-    "copied_bytes": MemoryLimit(0.01, 4 << 10),
-    "peak_workers_bytes": MemoryLimit(0.05, 1 << 20),
-    "peak_parent_bytes": MemoryLimit(0.10, 4 << 20),
-}
+#: The memory figures both sides report (the sampled tree peak is not measured here); each is
+#: judged by the rule set every comparison shares (:mod:`wcbench.compare.rules`).
+MEMORY_KEYS = ("copied_bytes", "peak_workers_bytes", "peak_parent_bytes")
 SIDES = ("base", "new")
 
 
@@ -132,11 +129,12 @@ def _case_fields(case: Case) -> dict:
 
 
 def _median_figures(calls: list[dict]) -> dict[str, float]:
-    return {key: statistics.median(c[key] for c in calls) for key in MEMORY_LIMITS}
+    return {key: statistics.median(c[key] for c in calls) for key in MEMORY_KEYS}
 
 
-def measure_memory(workers: dict[str, Worker]) -> dict | None:
-    """``MEMORY_CALLS`` untimed probed calls per side (A B B A), medians judged per figure."""
+def measure_memory(workers: dict[str, Worker], case: Case) -> dict | None:
+    """``MEMORY_CALLS`` untimed probed calls per side (A B B A), medians judged per figure by
+    :func:`wcbench.compare.rules.judge` (which figures are exact depends on the executor)."""
     calls: dict[str, list] = {s: [] for s in SIDES}
     for i in range(MEMORY_CALLS):
         for side in SIDES if i % 2 == 0 else SIDES[::-1]:
@@ -144,9 +142,10 @@ def measure_memory(workers: dict[str, Worker]) -> dict | None:
     if any(c is None for side in SIDES for c in calls[side]):
         return None  # a side whose package has no count_report: no memory figures
     base, new = _median_figures(calls["base"]), _median_figures(calls["new"])
-    figures = {key: {"base": base[key], "new": new[key],
-                     "grew": MEMORY_LIMITS[key].grew(base[key], new[key])}
-               for key in MEMORY_LIMITS}
+    context = {"executor": case.executor, "text_bytes": case.size}
+    judged = {j.key: j for j in rules.judge({**base, **context}, {**new, **context})}
+    figures = {key: {"base": base[key], "new": new[key], "grew": judged[key].regression,
+                     "exact": judged[key].exact} for key in MEMORY_KEYS}
     return {"figures": figures, "calls": calls}
 
 
@@ -225,7 +224,7 @@ def run_case(case: Case, file: Path, start: Callable[[], dict[str, Worker]], bud
                               counts_differ={s: warm[s]["count"] for s in SIDES})
                 return result
             if instance == 0:
-                result["memory"] = measure_memory(workers)
+                result["memory"] = measure_memory(workers, case)
             rounds += time_block(workers, instance, rng)
             processes.append({s: workers[s].info["pid"] for s in SIDES})
         finally:
@@ -293,7 +292,7 @@ def _session_result(started: float, wall: datetime, load_before: tuple, args: ar
                      "block_rounds": BLOCK_ROUNDS,
                      "stop_confidence": STOP_CONFIDENCE,
                      "max_rounds": MAX_ROUNDS, "memory_calls": MEMORY_CALLS, "seed": args.seed,
-                     "memory_limits": {k: vars(v) for k, v in MEMORY_LIMITS.items()},
+                     "memory_rules": rules.Rules().describe(),
                      "corpus": args.corpus_file or args.corpus},
         "sides": sides,
         "cases": results,

@@ -25,7 +25,7 @@ from pathlib import Path
 #: The name that means the current checkout, uncommitted changes included.
 WORKTREE = "worktree"
 #: The current tree: the harness (and ``ab_worker.py``) always come from here.
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Exported beside ``wordcount/`` when a revision has them: what building its C extensions needs
 #: (not pyproject.toml: its metadata may need a newer setuptools than the side's interpreter has).
 BUILD_FILES = ("setup.py", "csrc")

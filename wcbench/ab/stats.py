@@ -101,13 +101,3 @@ def verdict(interval: RatioInterval, threshold: float) -> str:
         return SAME
     return INCONCLUSIVE
 
-
-@dataclass(frozen=True)
-class MemoryLimit:
-    """Growth of a memory figure that passes: ``new - base <= max(base * relative, floor)``."""
-
-    relative: float
-    floor: int
-
-    def grew(self, base: float, new: float) -> bool:
-        return new - base > max(base * self.relative, self.floor)

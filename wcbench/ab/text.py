@@ -49,7 +49,8 @@ def memory_table(cases: list[dict]) -> list[str]:
         if not figures:
             lines.append(f"{c['name']:<{width}}  no memory figures (a side lacks count_report)")
             continue
-        parts = [f"{_MEMORY_SHORT[k]} {format_bytes(f['base'])}->{format_bytes(f['new'])}"
+        parts = [f"{_MEMORY_SHORT[k]}{'' if f.get('exact', True) else '~'} "
+                 f"{format_bytes(f['base'])}->{format_bytes(f['new'])}"
                  + (" !" if f["grew"] else "") for k, f in figures.items()]
         lines.append(f"{c['name']:<{width}}  " + "  ".join(parts))
     return lines
@@ -86,7 +87,7 @@ def format_result(result: dict) -> list[str]:
              "shown, which are over all rounds), interval: bootstrap over processes", ""]
     lines += time_table(result["cases"])
     lines += ["", f"memory (median of {result['settings']['memory_calls']} untimed calls a side; "
-              "'!' grew past its limit):"]
+              "'!' grew past its limit; '~' not exact, judged at the wide tolerance):"]
     lines += memory_table(result["cases"])
     lines += ["", summary_line(result)]
     if result.get("incomplete"):

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from wcbench.commands import ab, ab_validate, compare, flamegraphs, recover, report, summary
+from wcbench.commands import (
+    ab,
+    ab_validate,
+    compare,
+    export,
+    flamegraphs,
+    recover,
+    report,
+    summary,
+)
 
 #: subcommand name -> its module, in the order ``wcbench --help`` lists them.
 COMMANDS: dict[str, ModuleType] = {
@@ -21,5 +30,6 @@ COMMANDS: dict[str, ModuleType] = {
     "ab": ab,
     "ab-validate": ab_validate,
     "flamegraphs": flamegraphs,
+    "export": export,
     "recover": recover,
 }

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from wcbench.commands.common import FAILED, OK, fraction, percent, seconds, size
-from wcbench.compare import runs
+from wcbench.compare import rules, runs
 from wcbench.results import load_run, machine_id
 from wcbench.units import format_bytes, format_time
 
@@ -28,9 +28,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory-tolerance", type=fraction, default=runs.MEMORY_TOLERANCE,
                    help="tolerated memory growth "
                         f"(default: {percent(runs.MEMORY_TOLERANCE)})")
-    p.add_argument("--exact-tolerance", type=fraction, default=runs.EXACT_TOLERANCE,
+    p.add_argument("--exact-tolerance", type=fraction, default=None,
                    help="tolerated growth of the parent's and workers' peaks of serial, "
-                        f"processes and shared-memory (default: {percent(runs.EXACT_TOLERANCE)})")
+                        "processes and shared-memory (default: "
+                        f"{percent(rules.PARENT.relative)} for the parent's, "
+                        f"{percent(rules.WORKERS.relative)} for the workers')")
     p.add_argument("--copied-tolerance", type=fraction, default=runs.COPIED_TOLERANCE,
                    help="tolerated growth of copied bytes "
                         f"(default: {percent(runs.COPIED_TOLERANCE)})")

@@ -14,14 +14,10 @@ change from the machine's drift between them (the same suite on two days moved e
   when it lies below ``1 / (1 + SAME_BAND)``; otherwise ``inconclusive``, never "no
   regression". The floor keeps sub-millisecond cases (a thread switch, a page fault) from
   flagging on scheduler noise;
-- a memory peak (parent, workers, tree): ``new - base > max(base * memory_tolerance,
-  memory_floor, text_bytes * memory_floor_text)``; tolerance and floors absorb what varies
-  between identical runs: a worker interpreter more or less (a pool starts its workers on
-  demand), whether two threads' ``str.split()`` lists coexist, whether the parent's peak sees a
-  chunk copy or reuses freed heap, whether sampled workers peak at the same moment;
-- the parent's and the workers' peaks of ``serial``, ``processes`` and ``shared-memory``, read
-  exactly and repeatable there: ``new - base > max(base * exact_tolerance, 4 MiB)``;
-- ``copied_bytes``, counted exactly: ``new - base > max(base * copied_tolerance, 4 KiB)``.
+- memory figures: by the one rule set of :mod:`wcbench.compare.rules` (shared with the memory
+  table of ``pytest --benchmark-compare`` and with ``wcbench ab``): copies and the exact peaks
+  at the noise identical runs show, the figures that are not exact (the sampled tree peak, peaks
+  shaped by scheduling) at a wide tolerance, marked ``~``.
 
 The defaults were chosen by re-running the same code on the 2-core machine this project is
 measured on (see the README, "Comparing runs"): they pass on unchanged code and still catch a
@@ -38,8 +34,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from wcbench.compare import rules as memory_rules
+from wcbench.compare.rules import (  # noqa: F401  (the figures and executors, re-exported)
+    EXACT_EXECUTORS,
+    EXACT_KEYS,
+    MEMORY_KEYS,
+    Limit,
+    Rules,
+)
 from wcbench.results import (
-    Benchmark,
     SavedRun,
     SavedRunError,
     Stats,
@@ -61,42 +64,16 @@ SAME_BAND = 0.10
 #: Half-width of a median's 95% interval in IQRs, times sqrt(rounds): McGill, Tukey and Larsen's
 #: notch (what matplotlib's box plots draw).
 NOTCH = 1.57
-#: Default tolerated growth of a measured memory peak (fraction).
-MEMORY_TOLERANCE = 1.5
-#: Growth of a memory peak below this many bytes is never a regression...
-MEMORY_FLOOR_BYTES = 48 << 20
-#: ...nor below this multiple of the benchmark's text size.
-MEMORY_FLOOR_TEXT = 1.0
-#: ``copied_bytes`` is counted exactly, not measured, so it gets a tight tolerance of its own
-#: (and a floor for pickling overhead): a strategy that starts copying its text is caught.
-COPIED_TOLERANCE = 0.01
-COPIED_FLOOR_BYTES = 4 << 10
+#: Default tolerated growth of a memory figure that is not exact (fraction), and its floors:
+#: :data:`wcbench.compare.rules.WIDE`.
+MEMORY_TOLERANCE = memory_rules.WIDE.relative
+MEMORY_FLOOR_BYTES = memory_rules.WIDE.floor
+MEMORY_FLOOR_TEXT = memory_rules.WIDE.floor_text
+#: ``copied_bytes`` is counted exactly: :data:`wcbench.compare.rules.COPIED`.
+COPIED_TOLERANCE = memory_rules.COPIED.relative
+COPIED_FLOOR_BYTES = memory_rules.COPIED.floor
 
-#: The parent's and the workers' peaks are read exactly (not sampled), and where the executor
-#: starts a fixed set of processes and shares nothing between its threads they repeat closely:
-#: back-to-back runs of every 1 MiB case moved them by at most +4.6% (workers) and 364 KiB
-#: (parent). So there they get a tight tolerance of their own. Threads (whether two threads'
-#: ``str.split()`` lists coexist), pools (whether one more worker interpreter starts: +15 MiB,
-#: +50%) and Dask keep ``MEMORY_TOLERANCE``.
-EXACT_TOLERANCE = 0.10
-EXACT_FLOOR_BYTES = 4 << 20
-EXACT_KEYS = frozenset({"peak_parent_bytes", "peak_workers_bytes"})
-EXACT_EXECUTORS = frozenset({"serial", "processes", "shared-memory"})
-
-#: The memory figures every matrix benchmark's ``extra_info`` holds.
-MEMORY_KEYS: tuple[str, ...] = (
-    "peak_parent_bytes",
-    "peak_workers_bytes",
-    "peak_tree_bytes",
-    "copied_bytes",
-)
-_SHORT = {
-    "median": "median",
-    "peak_parent_bytes": "parent",
-    "peak_workers_bytes": "workers",
-    "peak_tree_bytes": "tree",
-    "copied_bytes": "copied",
-}
+_SHORT = {"median": "median", **memory_rules.SHORT}
 
 
 @dataclass(frozen=True)
@@ -113,6 +90,8 @@ class Change:
     regression: bool
     verdict: str | None = None
     interval: tuple[float, float] | None = None
+    #: False for a memory figure judged at the wide tolerance (sampled, or shaped by scheduling).
+    exact: bool = True
 
     @property
     def relative(self) -> float | None:
@@ -130,7 +109,16 @@ class Tolerances:
     time_floor: float = TIME_FLOOR_SECONDS
     memory_floor_text: float = MEMORY_FLOOR_TEXT
     copied: float = COPIED_TOLERANCE
-    exact: float = EXACT_TOLERANCE
+    #: When given, replaces the relative tolerance of both exact peaks (parent's and workers').
+    exact: float | None = None
+
+    def rules(self) -> Rules:
+        """The memory rule set these tolerances make (floors of the exact figures fixed)."""
+        base = Rules(copied=Limit(self.copied, COPIED_FLOOR_BYTES),
+                     wide=Limit(self.memory, self.memory_floor, self.memory_floor_text))
+        if self.exact is None:
+            return base
+        return base.with_relative({"parent": self.exact, "workers": self.exact})
 
 
 @dataclass
@@ -173,25 +161,6 @@ def pick_runs(storage: Path, base: str | None = None, new: str | None = None,
     return base_path, new_path
 
 
-def _memory_figures(bench: Benchmark) -> dict[str, float]:
-    info = bench.extra_info
-    return {k: float(info[k]) for k in MEMORY_KEYS if k in info}
-
-
-def _reference(figures: dict[str, float], key: str) -> float:
-    """What a BASE figure allows NEW to grow from.
-
-    The tree peak is sampled, and whether short-lived workers (four spawned interpreters on 1 MiB)
-    happen to overlap is up to the scheduler: the same code gave 27 MiB and 86 MiB on re-runs. Its
-    reference is therefore the most it could have been in BASE had everything overlapped, the
-    parent's peak plus the workers' (each read exactly, not sampled), when that is larger.
-    """
-    if key == "peak_tree_bytes":
-        return max(figures[key], figures.get("peak_parent_bytes", 0.0)
-                   + figures.get("peak_workers_bytes", 0.0))
-    return figures[key]
-
-
 def median_interval(stats: Stats) -> tuple[float, float]:
     """The 95% interval of a run's median from its own spread; a point without quartiles."""
     if not stats.iqr or not stats.rounds:
@@ -221,6 +190,7 @@ def compare_runs(base: SavedRun, new: SavedRun,
                  tolerances: Tolerances | None = None) -> Comparison:
     """Every figure of every benchmark present in both runs, flagged against ``tolerances``."""
     tol = tolerances or Tolerances()
+    mem = tol.rules()
     result = Comparison(base, new, tol)
     old, now = base.by_name, new.by_name
     result.only_base = sorted(set(old) - set(now))
@@ -229,20 +199,9 @@ def compare_runs(base: SavedRun, new: SavedRun,
     for name in common:
         b, n = old[name], now[name]
         result.changes.append(replace(judge_time(b.stats, n.stats, tol), benchmark=name))
-        bm, nm = _memory_figures(b), _memory_figures(n)
-        text_bytes = float(b.extra_info.get("text_bytes") or 0)
-        for key in MEMORY_KEYS:
-            if key in bm and key in nm:
-                reference = _reference(bm, key)
-                grew = nm[key] - reference
-                if key == "copied_bytes":
-                    limit = max(reference * tol.copied, COPIED_FLOOR_BYTES)
-                elif key in EXACT_KEYS and b.extra_info.get("executor") in EXACT_EXECUTORS:
-                    limit = max(reference * tol.exact, EXACT_FLOOR_BYTES)
-                else:
-                    limit = max(reference * tol.memory, tol.memory_floor,
-                                text_bytes * tol.memory_floor_text)
-                result.changes.append(Change(name, key, bm[key], nm[key], grew > limit))
+        for j in memory_rules.judge(b.extra_info, n.extra_info, mem):
+            result.changes.append(Change(name, j.key, j.base, j.new, j.regression,
+                                         exact=j.exact))
     return result
 
 
@@ -251,10 +210,11 @@ def _fmt_change(change: Change) -> str:
     rel = change.relative
     delta = ("new" if change.new else "=") if rel is None else f"{rel:+.0%}"
     mark = " !" if change.regression else ""
+    name = _SHORT[change.figure] + ("" if change.exact else "~")
     if change.interval is not None:
         lo, hi = change.interval
         delta += f" [{lo:.2f}-{hi:.2f}] {change.verdict}"
-    return f"{_SHORT[change.figure]} {fmt(change.base)}->{fmt(change.new)} {delta}{mark}"
+    return f"{name} {fmt(change.base)}->{fmt(change.new)} {delta}{mark}"
 
 
 def _time_summary(changes: list[Change]) -> str:
@@ -281,10 +241,7 @@ def format_comparison(result: Comparison) -> list[str]:
         f"tolerances: median time +{tol.time:.0%} (and at least {format_time(tol.time_floor)}) "
         f"with its interval clear of it, 'same' within {SAME_BAND:.0%}, intervals from each "
         "run's quartiles; "
-        f"memory peaks +{tol.memory:.0%} (and at least {format_bytes(tol.memory_floor)} and "
-        f"{tol.memory_floor_text:g} x the text), parent's and workers' peaks of serial, "
-        f"processes and shared-memory +{tol.exact:.0%} (and at least "
-        f"{format_bytes(EXACT_FLOOR_BYTES)}); copied +{tol.copied:.0%}; "
+        "memory: " + "; ".join(tol.rules().describe()) + "; "
         "'!' marks a regression",
         "",
     ]
