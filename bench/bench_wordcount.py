@@ -256,7 +256,7 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
         **_common_info(corpus, len(text)), **_median_figures(memory),
         estimate_bytes=estimate_case(case, len(text), ascii_text=text.isascii()).total_bytes,
         estimate_seconds=estimate_seconds(case, len(text)).seconds,
-        pilot_seconds=[round(t, 6) for t in pilot],
+        pilot_seconds=pilot,
     )
 
 
