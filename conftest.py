@@ -17,7 +17,7 @@ import pytest
 SKIPPED = pytest.StashKey[list]()
 
 #: SIGTERM/SIGHUP as Ctrl-C, the journal of finished cases, atomic saves (see its docstring).
-pytest_plugins = ("wcbench.bench_session",)
+pytest_plugins = ("wcbench.session.plugin",)
 
 _DEFAULT_STORAGE = "file://./.benchmarks"
 #: The options that narrow or replace a named matrix's lists (saved with the run).

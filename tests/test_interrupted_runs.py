@@ -23,8 +23,8 @@ from pathlib import Path
 import helpers
 import pytest
 
-from wcbench import journal as journals
 from wcbench import results
+from wcbench.session import journal as journals
 from wcbench.storage import save_numbered
 
 ROOT = Path(__file__).resolve().parent.parent

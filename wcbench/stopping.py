@@ -1,7 +1,7 @@
 """SIGTERM and SIGHUP as Ctrl-C: what a CI job's timeout, ``systemctl stop``, a batch scheduler
 or a closed terminal send, turned into a ``KeyboardInterrupt`` subclass where Python is.
 
-Every command, and the benchmark session (:mod:`wcbench.bench_session`), already cleans up on
+Every command, and the benchmark session (:mod:`wcbench.session.plugin`), already cleans up on
 Ctrl-C (workers reaped, shared memory unlinked, finished cases saved); raising the same kind of
 exception for these signals runs that cleanup for them too, where their default action would end
 the process with nothing saved.

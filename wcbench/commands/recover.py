@@ -1,4 +1,4 @@
-"""``wcbench recover``: save what a killed benchmark run had finished (:mod:`wcbench.recover`)."""
+"""``wcbench recover``: save what a killed benchmark run had finished (:mod:`wcbench.session`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from wcbench.commands.common import OK
-from wcbench.recover import recover
+from wcbench.session.recover import recover
 
 HELP = "save the finished benchmarks of a run that was killed before it could save"
 DESCRIPTION = ("A benchmark run journals each case as it finishes (results/<machine>/"

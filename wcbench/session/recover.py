@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wcbench import journal as journals
 from wcbench.results import FORMAT_VERSION
+from wcbench.session import journal as journals
 from wcbench.storage import save_run
 
 #: How long a kernel-log reader may take (seconds).

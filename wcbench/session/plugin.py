@@ -7,7 +7,7 @@
   session then exits 128 + the signal's number (143, 129) with one line on stderr. The case that
   was running is left out of the saved run (its rounds are partial, its figures unset), and the
   run says why it is incomplete (``wordcount_incomplete``).
-- Each finished case goes to a journal (:mod:`wcbench.journal`) the moment it finishes, so a
+- Each finished case goes to a journal (:mod:`wcbench.session.journal`) the moment it finishes, so a
   SIGKILL loses nothing finished; the journal is removed once the run is saved. A session that
   finds journals left behind says so in its header (``wcbench recover`` saves them).
 - Saving is atomic and numbered safely (:func:`wcbench.storage.make_saves_atomic`).
@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
-from wcbench import journal as journals
 from wcbench import stopping
 from wcbench.results import FORMAT_VERSION, incomplete_note
+from wcbench.session import journal as journals
 from wcbench.storage import make_saves_atomic
 
 

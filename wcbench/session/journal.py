@@ -14,7 +14,7 @@ torn last line is ignored when the journal is read. Lines, in order:
 - ``skipped``: a case the estimates skipped, with its reason.
 
 The session removes its journal once the run is saved. One left behind belongs to a session that
-never got to save: ``wcbench recover`` (:mod:`wcbench.recover`) turns it into a saved run.
+never got to save: ``wcbench recover`` (:mod:`wcbench.session.recover`) turns it into a saved run.
 """
 
 from __future__ import annotations
