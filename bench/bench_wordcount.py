@@ -4,8 +4,10 @@ Per case, outside any timing: the corpus is loaded (generated and cached on firs
 memory estimate may skip the case, untimed calls with every probe on measure its memory
 (``wcbench.memory.measure_memory``; the median of three calls where calls are quick) and check
 the count; then pedantic rounds time ``count_words`` itself, worker start-up included, as a
-user pays it. One more benchmark per size
-times reading the same bytes with numpy: the physical limit to compare against.
+user pays it. Beside each size's cases, the physical limit to compare them against: reading the
+same bytes (``wordcount.bandwidth.read_limit``: the native extension streaming through the text,
+vector loads, nothing written; numpy's sum only where the extension is not built) with each
+thread count the size's cases use as workers, and always with one thread (``memory-read-32MiB-t2``).
 
 Run through ``make bench`` (or ``pytest bench``, with the options in the root ``conftest.py``).
 """
@@ -19,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import wordcount
@@ -46,6 +47,7 @@ from wcbench.matrix import (
 )
 from wcbench.memory import MemoryFigures, measure_memory
 from wcbench.units import format_bytes
+from wordcount.bandwidth import last_level_cache, level_of, read_limit
 from wordcount.executors import PROCESS_EXECUTORS
 from wordcount.procmem import available_bytes
 
@@ -148,12 +150,20 @@ def _time_limit(config: pytest.Config) -> float | None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    sizes, cases = _options(metafunc.config)
+    _, cases = _options(metafunc.config)
     if "case" in metafunc.fixturenames:
         metafunc.parametrize("case", cases, ids=[c.name for c in cases])
     if "read_size" in metafunc.fixturenames:
-        metafunc.parametrize("read_size", sizes,
-                             ids=[f"memory-read-{corpora.format_size(s)}" for s in sizes])
+        reads = reads_to_measure(cases)
+        metafunc.parametrize("read_size,threads", reads,
+                             ids=[f"memory-read-{corpora.format_size(s)}-t{t}" for s, t in reads])
+
+
+def reads_to_measure(cases: list[Case]) -> list[tuple[int, int]]:
+    """(size, threads) of every read to measure: per size, one thread and each worker count its
+    cases use. Worker processes count too: N processes read with N cores, so their limit is the
+    N-thread read (and the report says so)."""
+    return sorted({(c.size, n) for c in cases for n in (1, c.workers)})
 
 
 @pytest.fixture(scope="session")
@@ -260,9 +270,16 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
     )
 
 
-def test_memory_read(benchmark, read_size: int, corpus: Corpus, wordcount_skips: list,
-                     request: pytest.FixtureRequest) -> None:
-    """numpy summing the text's bytes as uint64: reading memory once, the physical limit."""
+def test_memory_read(benchmark, read_size: int, threads: int, corpus: Corpus,
+                     wordcount_skips: list, request: pytest.FixtureRequest) -> None:
+    """Reading the text once with ``threads`` threads: the limit of a count with as many workers.
+
+    Each pytest round is one read (``read_limit(..., rounds=1)``); the figure saved is the read's
+    own time, taken in C around the loads (threads started and waiting at a barrier first), so
+    starting threads from Python is not charged to memory. Its median is the limit: a case's
+    figure is its median too.
+    """
+    name = f"memory-read-{corpora.format_size(read_size)}-t{threads}"
     benchmark.group = size_group(read_size)
     if not corpus.loaded(read_size):  # a text no case could hold is not loaded for this either
         limit, available = corpus.memory_limit, available_bytes()
@@ -273,9 +290,25 @@ def test_memory_read(benchmark, read_size: int, corpus: Corpus, wordcount_skips:
                   if read_size + HEADROOM_BYTES > available else None)
         if reason:
             wordcount_skips.append({"name": request.node.name, "reason": reason})
-            pytest.skip(f"memory-read-{corpora.format_size(read_size)}: {reason}")
+            pytest.skip(f"{name}: {reason}")
     text = corpus.text(read_size)
-    words = np.frombuffer(text, dtype=np.uint8)[: len(text) // 8 * 8].view(np.uint64)
+    llc = last_level_cache() or 0  # read once; 0 (unknown) labels every text "memory"
     rounds, _ = rounds_for(len(text))
-    benchmark.pedantic(words.sum, rounds=max(rounds, 10), warmup_rounds=1, iterations=1)
-    benchmark.extra_info.update(kind="memory-read", **_common_info(corpus, len(text)))
+    rounds = max(rounds, 10)
+    seconds: list[float] = []
+    methods: set[str] = set()
+
+    def one_read() -> None:
+        read = read_limit(text, threads, rounds=1, llc=llc)
+        seconds.append(read.seconds)
+        methods.add(read.method)
+
+    benchmark.pedantic(one_read, rounds=rounds, warmup_rounds=1, iterations=1)
+    (method,) = methods
+    timed = seconds[1:]  # the warm-up's read is not kept
+    median = statistics.median(timed)
+    level = level_of(len(text), llc)
+    benchmark.extra_info.update(
+        kind="memory-read", threads=threads, level=level, method=method,
+        read_seconds=median, read_best_seconds=min(timed), read_rounds=len(timed),
+        gb_per_s=len(text) / median / 1e9, **_common_info(corpus, len(text)))

@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 
 import wordcount
-from wcbench import matrix
-from wcbench.corpus import parse_size
+from wcbench import matrix, results
+from wcbench.corpus import format_size, parse_size
 from wcbench.estimate import estimate_case
 from wcbench.machine import cpu_count, gil_enabled, machine_info
+from wordcount.bandwidth import FALLBACK, NATIVE, last_level_cache, level_of
 from wordcount.kernels.numpy_kernel import BLOCK_BYTES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,12 +153,32 @@ def judge_memory(name: str, info: dict) -> None:
             (name, figures)
 
 
-def test_one_memory_read_benchmark_per_size(tiny_run: tuple[dict, str, Path]) -> None:
-    data, _, _ = tiny_run
+def test_a_read_per_size_and_thread_count_labelled(tiny_run: tuple[dict, str, Path]) -> None:
+    """One read per size and worker count of its cases (one thread always), each with its
+    threads, level, method and figures, and found by every case of its size and workers."""
+    data, _, storage = tiny_run
     reads = [b for b in data["benchmarks"] if b["extra_info"].get("kind") == "memory-read"]
-    sizes = sorted(b["extra_info"]["text_bytes"] for b in reads)
-    assert sizes == matrix.parse_sizes(SIZES)
-    assert all(b["group"] == matrix.size_group(b["extra_info"]["text_bytes"]) for b in reads)
+    sizes = matrix.parse_sizes(SIZES)
+    assert sorted((b["extra_info"]["text_bytes"], b["extra_info"]["threads"]) for b in reads) \
+        == [(s, t) for s in sizes for t in matrix.parse_workers(WORKERS)]
+    llc = last_level_cache() or 0
+    for bench in reads:
+        info = bench["extra_info"]
+        size, threads = info["text_bytes"], info["threads"]
+        assert bench["name"] == f"test_memory_read[memory-read-{format_size(size)}-t{threads}]"
+        assert bench["group"] == matrix.size_group(size)
+        assert info["level"] == level_of(size, llc)
+        assert info["method"] == (NATIVE if "native" in wordcount.KERNELS else FALLBACK)
+        assert info["read_rounds"] >= 10
+        assert 0 < info["read_best_seconds"] <= info["read_seconds"]
+        assert info["gb_per_s"] == size / info["read_seconds"] / 1e9
+    (path,) = storage.glob("*/0001_*.json")
+    run = results.load_run(path)
+    for case in run.cases:
+        found = run.limit(case)
+        assert found is not None and found.read.threads == case.workers, case.name
+        assert found.fraction == run.memory_read[(case.text_bytes, case.workers)].seconds \
+            / case.median
 
 
 def test_run_prints_a_summary_per_size(tiny_run: tuple[dict, str, Path]) -> None:
@@ -165,6 +186,8 @@ def test_run_prints_a_summary_per_size(tiny_run: tuple[dict, str, Path]) -> None
     summary = stdout[stdout.index("wordcount summary"):]
     for size in SIZES.split(","):
         assert f"{size} (" in summary and "fastest" in summary and "smallest peak" in summary
+    method = ", native, " if "native" in wordcount.KERNELS else "numpy sum, "
+    assert summary.count("% of the limit: ") == len(SIZES.split(",")) and method in summary
     assert "skipped by the memory estimate" in summary
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import matplotlib.axes
 import pytest
 from helpers import wcbench
 
 from wcbench import results
 from wcbench.report import build as report
 from wcbench.report import scale as report_scale
+from wordcount.bandwidth import NATIVE
 
 MIB, GIB = 1 << 20, 1 << 30
 SIZES = [MIB, 16 * MIB, 256 * MIB, 4 * GIB]
@@ -66,7 +68,7 @@ def test_the_section_gives_each_strategy_its_fitted_lines(tmp_path: Path) -> Non
         in text  # a tie within 1%: both named
     assert "split-serial w1 about 1.92 GiB (11.50 per byte: parent word lists)" in text
     assert "1 cases of this run did not run" in text
-    assert "took 0.05 s per GB, 20 GB/s" in text
+    assert "Reading the same bytes once (numpy sum, 1 thread: 0.05 s per GB, 20 GB/s)" in text
     assert "![time and peak memory against text size, fitted lines](report/cost-vs-size.png)" \
         in text
     rows = {tuple(c.strip() for c in line.split("|")[1:5]): line for line in lines
@@ -111,3 +113,40 @@ def test_without_the_machine_memory_no_capacity_is_claimed(tmp_path: Path, field
     path.write_text(json.dumps(data))
     text = "\n".join(report_scale.scale_section_lines(results.load_run(path), None))
     assert "fits the most text" not in text and "| n/a |" in text
+
+
+def test_thread_labelled_reads_give_a_line_per_thread_count(tmp_path: Path) -> None:
+    """A run of the new shape: a read per size and thread count, each its own fitted line."""
+    path = saved_run(tmp_path)
+    data = json.loads(path.read_text())
+    old = [b for b in data["benchmarks"] if b["extra_info"]["kind"] == "memory-read"]
+    data["benchmarks"] = [b for b in data["benchmarks"] if b not in old]
+    for size in SIZES:
+        for threads, gbps in ((1, 20e9), (2, 35e9)):
+            data["benchmarks"].append({
+                "name": f"test_memory_read[{size}-t{threads}]", "group": f"size {size}",
+                "stats": {"median": 1.0},  # the wrapper's time: not the figure
+                "extra_info": {"kind": "memory-read", "text_bytes": size, "threads": threads,
+                               "level": "cache" if size < 32 * MIB else "memory",
+                               "method": NATIVE, "read_seconds": 1e-5 + size / gbps}})
+    path.write_text(json.dumps(data))
+    run = results.load_run(path)
+    assert list(report_scale.read_series(run)) == [1, 2]
+    text = "\n".join(report_scale.scale_section_lines(run, None))
+    assert ("Reading the same bytes once (read, 1 thread, native: 0.05 s per GB, 20 GB/s; "
+            "read, 2 threads, native: 0.0286 s per GB, 35 GB/s) is the limit of a strategy's "
+            "seconds per GB, against the read with as many threads as it has workers.") in text
+    drawn = []
+    original = matplotlib.axes.Axes.plot
+
+    def record(self, *args, **kwargs):
+        drawn.append(kwargs.get("label"))
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(matplotlib.axes.Axes, "plot", record)
+        assert report_scale.plot_cost_vs_size(run, tmp_path / "cost.png")
+    kernels = len({c.kernel for c in run.cases})
+    reads = [label for label in drawn if label and label.startswith("reading the bytes")]
+    assert reads == ["reading the bytes, read, 1 thread, native (limit)",
+                     "reading the bytes, read, 2 threads, native (limit)"] * kernels

@@ -38,7 +38,12 @@ def test_a_saved_run_is_read_into_typed_fields() -> None:
     kinds = [b["extra_info"].get("kind") for b in data["benchmarks"]]
     assert len(run.benchmarks) == len(data["benchmarks"]) == 129
     assert len(run.cases) == kinds.count("wordcount") == 127
-    assert sorted(run.memory_read) == [64 << 10, 1 << 20]
+    # an old run's reads: numpy's one-thread sum, its pytest-benchmark median, at (size, 1)
+    assert sorted(run.memory_read) == [(64 << 10, 1), (1 << 20, 1)]
+    reads = {b["extra_info"]["text_bytes"]: b["stats"]["median"] for b in data["benchmarks"]
+             if b["extra_info"]["kind"] == "memory-read"}
+    for (size, _), read in run.memory_read.items():
+        assert (read.seconds, read.legacy, read.label) == (reads[size], True, "numpy sum, 1 thread")
     assert [(s.name, s.reason) for s in run.skipped] == [
         (s["name"], s["reason"]) for s in data["wordcount_skipped"]]
     assert len(run.skipped) == 9

@@ -111,9 +111,9 @@ def test_the_suite_takes_matrix_scale_and_runs_size_by_size() -> None:
     ids = collect("--matrix", "scale", "--kernels", "numpy", "--executors", "serial,threads")
     sizes = ["1MiB", "4MiB", "16MiB", "64MiB", "256MiB", "1GiB", "4GiB", "8GiB"]
     expected = []
-    for size in sizes:  # each size's cases, then its memory-read benchmark: one load per size
+    for size in sizes:  # each size's cases, then its reads (1 and 2 threads): one load per size
         expected += [f"numpy-serial-{size}-w1", f"numpy-threads-{size}-w2",
-                     f"memory-read-{size}"]
+                     f"memory-read-{size}-t1", f"memory-read-{size}-t2"]
     assert ids == expected
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "bench/bench_wordcount.py", "--collect-only", "-q",

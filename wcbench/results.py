@@ -11,7 +11,8 @@ through this module, so a run is found, read and ordered one way everywhere::
     run = results.latest_run("results")             # the newest saved run (rule below)
     run.cases                                       # matrix benchmarks, typed (MeasuredCase)
     run.cases[0].median, run.cases[0].peak_tree_bytes
-    run.memory_read[1 << 20]                        # the memory-read limit at 1 MiB (seconds)
+    run.memory_read[(1 << 20, 2)].seconds           # the two-thread read of 1 MiB (wcbench.limits)
+    run.limit(run.cases[0]).describe()              # "97% of the limit (memory read, ...)"
     run.by_name["test_wordcount[numpy-serial-1MiB-w1]"].stats.rounds
     old = results.load_run(results.find_run("1", "results", machine=results.machine_id()))
 
@@ -43,14 +44,14 @@ from typing import Any
 
 from pytest_benchmark.utils import get_machine_id
 
+from wcbench.limits import MEMORY_READ as MEMORY_READ  # re-exported: the kind's one name
+from wcbench.limits import Match, MemoryRead, match, reads_of
 from wordcount import EXECUTORS, KERNELS, START_METHODS
 
 #: How pytest-benchmark names a saved run: a four-digit run number first.
 RUN_FILE = re.compile(r"^(\d{4})_.*\.json$")
 #: The ``extra_info`` ``kind`` of a matrix benchmark (one kernel x executor x ... case).
 WORDCOUNT = "wordcount"
-#: The ``extra_info`` ``kind`` of the benchmark that reads the same bytes (the physical limit).
-MEMORY_READ = "memory-read"
 #: The run format this suite writes (``wordcount_format`` in the file) and the oldest it reads.
 #: 1: every run saved before the field existed; 2: adds ``wordcount_format`` and, for a run that
 #: did not finish, ``wordcount_incomplete``. A newer format is refused by name, never guessed at.
@@ -251,8 +252,10 @@ class SavedRun:
     skipped: tuple[SkippedCase, ...]
     #: The ``wordcount`` benchmarks, in the order saved.
     cases: tuple[MeasuredCase, ...]
-    #: Text size -> median seconds of numpy summing the same bytes (the memory-read limit).
-    memory_read: dict[int, float]
+    #: (text size, threads) -> the read of that text with that many threads, the limit of a
+    #: case of that size with as many workers (:mod:`wcbench.limits`; an old run: numpy's
+    #: one-thread sum, at (size, 1)).
+    memory_read: dict[tuple[int, int], MemoryRead]
     #: The matrix that made it (``wordcount_matrix``: its name, and the options given beside
     #: it), or None for a run saved before runs recorded it.
     matrix: Mapping[str, Any] | None = None
@@ -276,11 +279,14 @@ class SavedRun:
                                  for s in data.get("wordcount_skipped") or ()),
                    cases=tuple(MeasuredCase.from_benchmark(b) for b in benchmarks
                                if b.kind == WORDCOUNT),
-                   memory_read={int(b.extra_info["text_bytes"]): b.median for b in benchmarks
-                                if b.kind == MEMORY_READ},
+                   memory_read=reads_of(benchmarks),
                    matrix=data.get("wordcount_matrix"),
                    incomplete=data.get("wordcount_incomplete"),
                    format_version=int(data.get("wordcount_format", 1)))
+
+    def limit(self, case: MeasuredCase) -> Match | None:
+        """The case beside the read of its size and worker count (None: the run has none)."""
+        return match(self.memory_read, case)
 
     @property
     def incomplete_note(self) -> str | None:

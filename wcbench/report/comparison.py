@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from wcbench.limits import reads_at
 from wcbench.report.findings import case_label, run_facts, thread_sentences
 from wcbench.report.markdown import table
 from wcbench.results import MeasuredCase, SavedRun, case_order
@@ -59,7 +60,8 @@ def summary_sentence(pairs: list[Pair]) -> str:
 
 
 def ratio_table(base: SavedRun, new: SavedRun, pairs: list[Pair], size: int) -> list[str]:
-    """One size's table: both medians and tree peaks and their ratios, then the memory read."""
+    """One size's table: both medians and tree peaks and their ratios, then the reads both runs
+    took alike (same threads, same method: numpy's sum against the native read is no ratio)."""
     rows = []
     for b, n in (p for p in pairs if p[1].text_bytes == size):
         rows.append([n.kernel, n.executor, n.start_method or "–", str(n.workers),
@@ -67,10 +69,12 @@ def ratio_table(base: SavedRun, new: SavedRun, pairs: list[Pair], size: int) -> 
                      format_ratio(n.median / b.median), format_bytes_spaced(b.peak_tree_bytes),
                      format_bytes_spaced(n.peak_tree_bytes),
                      format_ratio(_ratio(n.peak_tree_bytes, b.peak_tree_bytes))])
-    if size in base.memory_read and size in new.memory_read:
-        b_lim, n_lim = base.memory_read[size], new.memory_read[size]
-        rows.append(["memory read", "", "", "", format_time_spaced(b_lim),
-                     format_time_spaced(n_lim), format_ratio(n_lim / b_lim), "", "", ""])
+    for n_read in reads_at(new.memory_read, size):  # a read of the same threads and method
+        b_read = base.memory_read.get((size, n_read.threads))
+        if b_read is not None and b_read.method == n_read.method:
+            rows.append([n_read.label, "", "", str(n_read.threads),
+                         format_time_spaced(b_read.seconds), format_time_spaced(n_read.seconds),
+                         format_ratio(n_read.seconds / b_read.seconds), "", "", ""])
     return [f"### {format_size(size)}", "", *table(rows, _RATIO_HEADER, {3, 4, 5, 6, 7, 8, 9}),
             ""]
 

@@ -134,9 +134,11 @@ def winner_sentences(run: SavedRun) -> list[str]:
         base = baseline(cases)
         if base is not None and base is not fastest:
             text += f", {format_ratio(base.median / fastest.median)} the speed of serial split"
-        limit = run.memory_read.get(size)
-        if limit:
-            text += f", {format_percent(limit / fastest.median)} of the memory-read limit"
+        limit = run.limit(fastest)  # the read of its size and worker count, if the run has it
+        if limit is not None:
+            text += f", {limit.describe()}"
+        elif any(s == size for s, _ in run.memory_read):
+            text += f", against no limit (the run has no {fastest.workers}-thread read)"
         measured = [c for c in cases if c.peak_tree_bytes is not None]
         if measured:
             small = min(measured, key=lambda c: c.peak_tree_bytes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from wcbench.limits import BEYOND, MemoryRead, reads_at, thread_labelled
 from wcbench.report.findings import (
     baseline,
     findings,
@@ -16,10 +17,11 @@ from wcbench.report.findings import (
     section_slug,
     section_title,
 )
-from wcbench.results import SavedRun, SkippedCase
+from wcbench.results import MeasuredCase, SavedRun, SkippedCase
 from wcbench.units import (
     format_bytes_spaced,
     format_mbps,
+    format_percent,
     format_ratio,
     format_size,
     format_time_spaced,
@@ -43,11 +45,10 @@ def section_lines(run: SavedRun, size: int, corpus: str, plot: str | None) -> li
     """One size: the memory-read limit, the table of every case, skipped cases and the plot."""
     cases = run.at(size, corpus)
     base = baseline(cases)
-    lines = [f"## {section_title(size, corpus)}", ""]
-    limit = run.memory_read.get(size)
-    if limit:
-        lines += [f"Memory-read limit (numpy summing the same bytes as uint64): "
-                  f"{format_time_spaced(limit)}, {format_mbps(size / limit)} MB/s.", ""]
+    lines = [f"## {section_title(size, corpus)}", "",
+             *_limit_lines(reads_at(run.memory_read, size))]
+    # An old run's one figure (numpy's one-thread sum) matches only one-worker cases: no column.
+    column = thread_labelled(run.memory_read)
     rows = []
     for c in cases:
         tree = c.peak_tree_bytes
@@ -57,10 +58,15 @@ def section_lines(run: SavedRun, size: int, corpus: str, plot: str | None) -> li
             format_ratio(base.median / c.median) if base else "n/a", format_bytes_spaced(tree),
             format_ratio(tree / size) if tree is not None and size else "n/a",
             format_bytes_spaced(c.copied_bytes),
+            *([_percent_cell(run, c)] if column else []),
         ])
     lines += table(rows, ["kernel", "executor", "start method", "workers", "median time",
-                          "MB/s", "vs serial split", "peak tree memory", "× text", "copied"],
-                   {3, 4, 5, 6, 7, 8, 9})
+                          "MB/s", "vs serial split", "peak tree memory", "× text", "copied",
+                          *(["% of limit"] if column else [])],
+                   {3, 4, 5, 6, 7, 8, 9, 10})
+    if column and any(row[-1].endswith("*") for row in rows):
+        lines += ["", f"\\* above {BEYOND:.0%} of its read: beyond the read, noise to look at "
+                  "(the read or the case disturbed), not a result."]
     skipped = [s for s in run.skipped if _names_size(s, size)]
     if skipped:
         lines += ["", "Skipped (would not fit in memory):", ""]
@@ -68,6 +74,28 @@ def section_lines(run: SavedRun, size: int, corpus: str, plot: str | None) -> li
     if plot:
         lines += ["", f"![time against worker count at {format_size(size)}]({plot})"]
     return [*lines, ""]
+
+
+def _limit_lines(reads: list[MemoryRead]) -> list[str]:
+    """The reads of one size: what each case's "% of limit" is against."""
+    if not reads:
+        return []
+    if all(r.legacy for r in reads):  # an old run: one figure, numpy's one-thread sum
+        (read,) = reads
+        return [f"Memory-read limit (numpy summing the same bytes as uint64): "
+                f"{format_time_spaced(read.seconds)}, {format_mbps(read.throughput)} MB/s.", ""]
+    figures = "; ".join(f"{r.label}: {format_time_spaced(r.seconds)}, "
+                        f"{format_mbps(r.throughput)} MB/s" for r in reads)
+    return [f"Limits, reading the same bytes once (median; a case with N workers, threads or "
+            f"processes, is against the N-thread read): {figures}.", ""]
+
+
+def _percent_cell(run: SavedRun, case: MeasuredCase) -> str:
+    """The case's "% of limit" cell: against the read of its worker count, ``*`` past 105%."""
+    found = run.limit(case)
+    if found is None:
+        return "n/a"
+    return format_percent(found.fraction) + ("*" if found.beyond else "")
 
 
 def _names_size(skip: SkippedCase, size: int) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wcbench.limits import reads_at
 from wcbench.report.findings import gil_status, section_slug, section_title, strategy_label
 from wcbench.results import MeasuredCase, SavedRun, kernel_order, strategy_order
 from wcbench.units import (
@@ -170,9 +171,14 @@ def plot_memory_vs_size(run: SavedRun, path: Path) -> None:
     plt.close(fig)
 
 
+#: How the reads of one size are told apart, fewest threads first (solid would read as a bar).
+READ_DASHES = ["--", ":", "-.", (0, (5, 1, 1, 1, 1, 1))]
+
+
 def plot_throughput(run: SavedRun, path: Path) -> None:
-    """Each strategy's best throughput (over worker counts) beside the memory-read limit of the
-    same run, one panel per size."""
+    """Each strategy's best throughput (over worker counts) beside the reads of the same run, one
+    line per thread count (a bar's case of N workers is against the N-thread line), one panel
+    per size."""
     plt = _pyplot()
     sections = run.sections
     strategies = sorted({c.strategy for c in run.cases}, key=strategy_order, reverse=True)
@@ -190,10 +196,11 @@ def plot_throughput(run: SavedRun, path: Path) -> None:
         for y, v in zip(ys, values, strict=True):
             ax.annotate(f"{significant(v, grouped=True)} ({best[strategies[y]].workers}w)", (v, y),
                         xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
-        limit = run.memory_read.get(size)
-        if limit:
-            ax.axvline(size / limit / 1e6, color="black", linestyle="--", linewidth=1.2,
-                       label=f"memory read: {format_mbps(size / limit)} MB/s")
+        reads = reads_at(run.memory_read, size)
+        for read, dashes in zip(reads, READ_DASHES * len(reads), strict=False):
+            ax.axvline(read.throughput / 1e6, color="black", linestyle=dashes, linewidth=1.2,
+                       label=f"{read.label}: {format_mbps(read.throughput)} MB/s")
+        if reads:
             ax.legend(loc="lower right", fontsize=8)
         ax.set_xscale("log")
         ax.set_xlabel("MB/s of text (log scale)")

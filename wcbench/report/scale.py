@@ -20,8 +20,15 @@ import numpy as np
 from wcbench import scaling
 from wcbench.report.findings import gil_status
 from wcbench.report.markdown import table
-from wcbench.report.plots import _bytes_axis, _legend_below, _pyplot, _style, _time_axis
-from wcbench.results import SavedRun, kernel_order, strategy_order
+from wcbench.report.plots import (
+    READ_DASHES,
+    _bytes_axis,
+    _legend_below,
+    _pyplot,
+    _style,
+    _time_axis,
+)
+from wcbench.results import MemoryRead, SavedRun, kernel_order, strategy_order
 from wcbench.units import format_bytes_spaced, format_size, format_time_spaced
 
 #: The section's plot, beside the report's other plots.
@@ -44,13 +51,34 @@ def scale_fits(run: SavedRun) -> list[scaling.StrategyFit]:
                                        f.workers))
 
 
-def memory_read_line(run: SavedRun) -> scaling.Line | None:
-    """Reading the same bytes (the memory-read benchmark) as a line: the physical limit."""
-    if len(run.memory_read) < scaling.MIN_SIZES:
-        return None
-    sizes = sorted(run.memory_read)
-    return scaling.fit_line(sizes, [run.memory_read[s] for s in sizes],
-                            scaling.TIME_FLOOR_SECONDS)
+def read_series(run: SavedRun) -> dict[int, list[MemoryRead]]:
+    """Threads -> that thread count's reads over the sizes, ascending: a line each."""
+    series: dict[int, list[MemoryRead]] = {}
+    for (_, threads), read in sorted(run.memory_read.items()):
+        series.setdefault(threads, []).append(read)
+    return series
+
+
+def memory_read_lines(run: SavedRun) -> dict[int, tuple[str, scaling.Line]]:
+    """Reading the same bytes (the memory-read benchmarks) as a line per thread count, with its
+    label: the physical limit of a strategy with that many workers."""
+    lines = {}
+    for threads, reads in read_series(run).items():
+        if len(reads) >= scaling.MIN_SIZES:
+            lines[threads] = (reads[-1].series_label, scaling.fit_line(
+                [r.text_bytes for r in reads], [r.seconds for r in reads],
+                scaling.TIME_FLOOR_SECONDS))
+    return lines
+
+
+def _read_sentences(lines: dict[int, tuple[str, scaling.Line]]) -> list[str]:
+    """What reading the bytes costs per GB, per thread count: the limits of the fitted lines."""
+    if not lines:
+        return []
+    parts = [f"{label}: {line.per_byte * 1e9:.3g} s per GB, {1 / (line.per_byte * 1e9):.3g} "
+             "GB/s" for label, line in lines.values()]
+    return [f"Reading the same bytes once ({'; '.join(parts)}) is the limit of a strategy's "
+            "seconds per GB, against the read with as many threads as it has workers."]
 
 
 def memory_total(run: SavedRun) -> int:
@@ -98,11 +126,7 @@ def scale_section_lines(run: SavedRun, plot: str | None) -> list[str]:
                  scaling.capacity_sentence(fits, memory,
                                            [{"name": s.name, "reason": s.reason}
                                             for s in run.skipped])]
-    read = memory_read_line(run)
-    if read is not None:
-        sentences.append(f"Reading the same bytes once (numpy summing them as uint64) took "
-                         f"{read.per_byte * 1e9:.3g} s per GB, {1 / (read.per_byte * 1e9):.3g} "
-                         "GB/s: the limit any strategy's seconds per GB are measured against.")
+    sentences += _read_sentences(memory_read_lines(run))
     lines += [f"- {s}" for s in sentences if s] + [""]
     if plot:
         lines += [f"![time and peak memory against text size, fitted lines]({plot})", ""]
@@ -163,13 +187,14 @@ def plot_cost_vs_size(run: SavedRun, path: Path) -> bool:
     fig, grid = plt.subplots(len(kernels), 2, figsize=(13, 4.8 * len(kernels)), squeeze=False)
     points = scale_points(run)
     sizes = sorted({p["text_bytes"] for p in points})
-    read = sorted(run.memory_read)
+    series = read_series(run)
     for (time_ax, mem_ax), kernel in zip(grid, kernels, strict=True):
         for fit in (f for f in fits if f.kernel == kernel):
             _draw_strategy(time_ax, mem_ax, fit, points)
-        if read:
-            time_ax.plot(read, [run.memory_read[s] for s in read], color="black",
-                         linestyle="--", linewidth=1.5, label="reading the bytes (limit)")
+        for reads, dashes in zip(series.values(), READ_DASHES * len(series), strict=False):
+            time_ax.plot([r.text_bytes for r in reads], [r.seconds for r in reads],
+                         color="black", linestyle=dashes, linewidth=1.5,
+                         label=f"reading the bytes, {reads[-1].series_label} (limit)")
         mem_ax.plot(sizes, sizes, color="#999999", linewidth=1, linestyle=(0, (1, 3)),
                     label="1× the text")
         _axes(time_ax, mem_ax, kernel)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from wcbench.limits import BEYOND_NOTE, Reads, match, reads_at, reads_of
 from wcbench.results import (
-    MEMORY_READ,
     WORDCOUNT,
     Benchmark,
     MeasuredCase,
     SkippedCase,
 )
-from wcbench.units import format_bytes, format_gbps, format_time
+from wcbench.units import format_bytes, format_gbps, format_percent, format_time
 
 
 def _strategy(case: MeasuredCase) -> str:
@@ -26,21 +26,35 @@ def _strategy(case: MeasuredCase) -> str:
     return "-".join(parts) + f" w{case.workers}"
 
 
+def _limit_note(reads: Reads, case: MeasuredCase) -> str:
+    """``; 97% of the limit: memory read, 2 threads, native, 17.1 GB/s``; where the run has no
+    read of the case's worker count, the reads it has, named (none is its limit)."""
+    found = match(reads, case)
+    if found is not None:
+        parts = [f"{format_percent(found.fraction)} of the limit: {found.read.label}, "
+                 f"{format_gbps(case.text_bytes, found.read.seconds)}", found.processes_note,
+                 BEYOND_NOTE if found.beyond else ""]
+        return "; " + "; ".join(p for p in parts if p)
+    others = reads_at(reads, case.text_bytes)
+    if not others:
+        return ""
+    return (f"; no limit: the run has no {case.workers}-thread read, only "
+            + " and ".join(f"{r.label}: {format_gbps(r.text_bytes, r.seconds)}" for r in others))
+
+
 def summary_lines(benchmarks: Iterable[Benchmark],
                   skipped: Sequence[SkippedCase] = ()) -> list[str]:
     """Per text size: fastest strategy (median time, throughput) and smallest memory peak.
 
     The memory peak compared is ``peak_tree_bytes`` (parent and workers together, copy-on-write
-    pages once); the memory-read benchmark of the same size gives the physical limit.
+    pages once); the fastest is put beside the read of its size and worker count
+    (:mod:`wcbench.limits`), the physical limit.
     """
     by_size: dict[int, list[MeasuredCase]] = {}
-    reads: dict[int, float] = {}
+    benchmarks = [b for b in benchmarks if "text_bytes" in b.extra_info]
+    reads = reads_of(benchmarks)
     for bench in benchmarks:
-        if "text_bytes" not in bench.extra_info:
-            continue
-        if bench.kind == MEMORY_READ:
-            reads[int(bench.extra_info["text_bytes"])] = bench.median
-        elif bench.kind == WORDCOUNT:
+        if bench.kind == WORDCOUNT:
             case = MeasuredCase.from_benchmark(bench)
             by_size.setdefault(case.text_bytes, []).append(case)
     lines = []
@@ -49,9 +63,7 @@ def summary_lines(benchmarks: Iterable[Benchmark],
         fastest = min(cases, key=lambda c: c.median)
         line = (f"{format_bytes(size)} ({len(cases)} cases): fastest {_strategy(fastest)} "
                 f"{format_time(fastest.median)} ({format_gbps(size, fastest.median)}")
-        if size in reads:
-            line += f"; reading memory: {format_gbps(size, reads[size])}"
-        line += ")"
+        line += _limit_note(reads, fastest) + ")"
         measured = [c for c in cases if c.peak_tree_bytes is not None]
         if measured:
             lean = min(measured, key=lambda c: (c.peak_tree_bytes, c.median))
