@@ -12,6 +12,7 @@ import re
 from wcbench.report.findings import (
     baseline,
     findings,
+    is_refused,
     run_facts,
     section_slug,
     section_title,
@@ -62,9 +63,11 @@ def section_lines(run: SavedRun, size: int, corpus: str, plot: str | None) -> li
                           "MB/s", "vs serial split", "peak tree memory", "× text", "copied"],
                    {3, 4, 5, 6, 7, 8, 9})
     skipped = [s for s in run.skipped if _names_size(s, size)]
-    if skipped:
-        lines += ["", "Skipped (would not fit in memory):", ""]
-        lines += [f"- `{s.name}`: {s.reason}" for s in skipped]
+    for heading, group in (("Skipped (would not fit in memory):",
+                            [s for s in skipped if not is_refused(s)]),
+                           ("Refused by the executor:", [s for s in skipped if is_refused(s)])):
+        if group:
+            lines += ["", heading, ""] + [f"- `{s.name}`: {s.reason}" for s in group]
     if plot:
         lines += ["", f"![time against worker count at {format_size(size)}]({plot})"]
     return [*lines, ""]
