@@ -5,8 +5,8 @@ subinterpreters (CPython 3.11 here). So ``interpreter_finder`` looks for every o
 has them (``PATH``, pyenv), gives each a virtual environment in the checkout the way the README
 says (``make install PYTHON=<path>``: ``.venv-python3.13``, kept between runs) and runs
 ``test_interpreters.py``, ``test_interpreters_cli.py``, ``test_interpreters_estimate.py`` and
-``test_interpreters_flamegraphs.py`` there. Where none is found, the test is skipped, saying so; under a Python that has them, those
-files also run directly.
+``test_interpreters_flamegraphs.py`` there. Where none is found, the test is skipped, saying so;
+under a Python that has them, those files also run directly.
 """
 
 from __future__ import annotations
