@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-#: Cases skipped by the memory estimate: ``[{"name": ..., "reason": ...}]``, saved in the run.
+#: Cases skipped, by the memory or time estimate or refused by their executor (numpy in
+#: subinterpreters): ``[{"name": ..., "reason": ...}]``, saved in the run.
 SKIPPED = pytest.StashKey[list]()
 
 #: SIGTERM/SIGHUP as Ctrl-C, the journal of finished cases, atomic saves (see its docstring).
@@ -77,7 +78,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def wordcount_skips(pytestconfig: pytest.Config) -> list:
-    """Where a benchmark records that the memory estimate skipped it."""
+    """Where a benchmark records why it was skipped: an estimate, or its executor's refusal."""
     return pytestconfig.stash[SKIPPED]
 
 

@@ -23,7 +23,7 @@ import pytest
 from helpers import PROCESS_GRID
 
 import wordcount
-from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
+from wordcount.executors import PROCESS_EXECUTORS, START_METHODS, refusal
 from wordcount.text import chunk_spans
 
 TESTS_DIR = Path(__file__).parent
@@ -73,10 +73,14 @@ def test_console_script_counts(text_file: Path) -> None:
 @pytest.mark.parametrize("executor", [e for e in wordcount.EXECUTORS if e not in PROCESS_EXECUTORS])
 def test_executors_without_start_method(text_file: Path, kernel: str, executor: str) -> None:
     """serial, threads, and optional engines (Dask: its local cluster starts and closes with the
-    CLI, quietly)."""
+    CLI, quietly); a pair the executor refuses (numpy in subinterpreters) exits 2 saying why."""
     workers = "1" if executor == "serial" else "3"
     result = run_cli(str(text_file), "--kernel", kernel, "--executor", executor,
                      "--workers", workers)
+    if refusal(kernel, executor):
+        assert (result.returncode, result.stdout) == (2, "")
+        assert result.stderr.startswith(f"wordcount: error: {refusal(kernel, executor)}")
+        return
     assert (result.returncode, result.stdout, result.stderr) == (0, f"{len(TEXT.split())}\n", "")
 
 

@@ -150,3 +150,33 @@ def test_skip_reason_says_why_and_respects_the_limit() -> None:
     assert est.skip_reason(estimate, 1 << 50, limit=whole) is None
     limited = est.skip_reason(estimate, 1 << 50, text_loaded=True, limit=whole - 1)
     assert limited is not None and "the text 64MiB exceeds --memory-limit" in limited
+
+
+def test_interpreters_hold_everything_in_the_parent_and_copy_only_a_str() -> None:
+    """Subinterpreters live in the caller: no worker figures, no pickles, no chunk copies of
+    bytes; a ``str`` is copied once; each interpreter adds its start-up, and ``split`` holds
+    one block's word list per interpreter."""
+    case = Case("split", "interpreters", None, 8 * MIB, 2)
+    shared = est.estimate_case(case)
+    assert shared.workers_bytes == 0
+    assert shared.parts == {"parent interpreters": 2 * est.INTERPRETER_BYTES,
+                            "parent kernel": 2 * est.kernel_bytes("split", 4 * MIB)}
+    copied = est.estimate_case(case, str_text=True)
+    assert copied.parts["parent str chunk copies"] == 8 * MIB
+    assert est.estimate_case(case, str_text=True, ascii_text=False).parts[
+        "parent str chunk copies"] == 32 * MIB  # up to 4 bytes a code point
+    big = Case("split", "interpreters", None, 1 << 30, 2)  # 512 MiB chunks, 64 MiB blocks
+    assert est.estimate_case(big).parts["parent kernel"] == \
+        2 * est.kernel_bytes("split", est.INTERPRETER_BLOCK_BYTES)
+    threads = est.estimate_case(Case("split", "threads", None, 1 << 30, 2))
+    assert est.estimate_case(big).total_bytes < threads.total_bytes / 4
+
+
+def test_interpreters_count_in_parallel_and_pay_their_start_up() -> None:
+    one = est.estimate_seconds(Case("split", "interpreters", None, 1 << 30, 1))
+    two = est.estimate_seconds(Case("split", "interpreters", None, 1 << 30, 2))
+    threads = est.estimate_seconds(Case("split", "threads", None, 1 << 30, 2))
+    assert two.parts["counting"] == pytest.approx(one.parts["counting"] / 2)
+    assert threads.parts["counting"] == pytest.approx(one.parts["counting"])  # the GIL
+    assert two.parts["starting interpreters"] == 2 * est.INTERPRETER_START_SECONDS
+    assert "moving the text" not in two.parts

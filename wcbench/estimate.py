@@ -12,6 +12,12 @@ peaked at once (so it errs high, which is the safe side):
   spawned or forkserver child starts a fresh interpreter and imports numpy), the chunk it
   receives (unpickled, plus the received pickle for pool messages), and the kernel's memory.
 
+``interpreters`` holds everything in the parent (its subinterpreters live there, as threads do):
+each interpreter's start-up (``INTERPRETER_BYTES``; 5-9 MiB measured, docs/interpreters.md) and
+its kernel's memory for one block at a time (``BLOCK_BYTES``: ``split`` never holds more than
+one block's word list per interpreter). A bytes-like text is shared, never copied; a ``str``
+text's chunks are copied once, into the interpreters (``str_text=True``).
+
 Kernel memory per byte of text counted: ``str.split()`` holds the decoded ``str`` (1 byte per
 byte of ASCII text, more when characters need 2 or 4 bytes) and the list of word objects (about
 8.4 bytes per byte, FACTS.md) whose pointer array is copied as it grows: 11.5 bytes per byte
@@ -54,6 +60,13 @@ WORKER_BASELINE_BYTES: dict[str | None, int] = {
 }
 #: A running Dask worker process (its interpreter, distributed, numpy): all of it is private.
 DASK_WORKER_BYTES = 48 * MIB
+#: One subinterpreter of the ``interpreters`` executor, created and ``wordcount`` imported in it:
+#: 5-9 MiB faulted in here (docs/interpreters.md); 2 of them raised the caller's peak by 15.4 MiB.
+INTERPRETER_BYTES = 8 * MIB
+#: The text an interpreter counts between two looks at its stop flag
+#: (``wordcount.executors.interpreters.BLOCK_BYTES``, which exists only where subinterpreters do):
+#: ``split`` holds one block's word list at a time.
+INTERPRETER_BLOCK_BYTES = 64 * MIB
 #: Stated accuracy: the estimate lies within this factor of the measured parent + workers peaks,
 #: give or take ``ESTIMATE_SLACK_BYTES`` (figures of a few MB are dominated by allocator noise).
 ESTIMATE_FACTOR = 3.0
@@ -86,11 +99,13 @@ def kernel_bytes(kernel: str, nbytes: int, ascii_text: bool = True) -> int:
 
 
 def estimate_case(case: Case, text_bytes: int | None = None, *,
-                  ascii_text: bool = True) -> Estimate:
+                  ascii_text: bool = True, str_text: bool = False) -> Estimate:
     """Peak memory of running ``case`` once on ``text_bytes`` (default ``case.size``) of text.
 
     The text itself is not included: it is already loaded when the case runs (see
-    ``skip_reason`` for the check before loading).
+    ``skip_reason`` for the check before loading). ``str_text``: the text is a ``str``, not
+    bytes (only ``interpreters`` copies it for that: 1 byte per code point when ASCII, else up to
+    4, the width of a chunk's widest character).
     """
     n = case.size if text_bytes is None else text_bytes
     chunks = max(1, min(case.workers, n))
@@ -102,6 +117,12 @@ def estimate_case(case: Case, text_bytes: int | None = None, *,
         # Threads counting at once: with the GIL they interleave, so all their lists may coexist.
         parent["kernel"] = kernel_bytes(case.kernel, n, ascii_text) if case.kernel == "split" \
             else kernel * chunks
+    elif case.executor == "interpreters":
+        if str_text:
+            parent["str chunk copies"] = n if ascii_text else 4 * n
+        parent["interpreters"] = chunks * INTERPRETER_BYTES
+        parent["kernel"] = chunks * kernel_bytes(case.kernel, min(chunk, INTERPRETER_BLOCK_BYTES),
+                                                 ascii_text)
     elif case.executor == "shared-memory":
         parent["shared block"] = n
         worker["interpreter"] = WORKER_BASELINE_BYTES[case.start_method]
@@ -179,6 +200,9 @@ MOVE_SECONDS_PER_GB: dict[tuple[str, str | None], float] = {
 #: Starting the workers of one call, seconds per worker: a spawned worker imports numpy afresh.
 START_SECONDS: dict[str | None, float] = {"fork": 0.02, "forkserver": 0.05, "spawn": 0.15,
                                           None: 0.01}
+#: Creating a subinterpreter, importing ``wordcount`` in it and destroying it: 50-55 ms here
+#: (docs/interpreters.md).
+INTERPRETER_START_SECONDS = 0.05
 #: Cores the counting may spread over (this project's machine has 2).
 PARALLEL_CORES = 2
 
@@ -211,7 +235,9 @@ def estimate_seconds(case: Case, text_bytes: int | None = None, *,
     move = MOVE_SECONDS_PER_GB.get((case.executor, case.start_method), 0.0)
     if move:
         parts["moving the text"] = gb * move
-    if case.executor not in ("serial", "threads"):
+    if case.executor == "interpreters":
+        parts["starting interpreters"] = case.workers * INTERPRETER_START_SECONDS
+    elif case.executor not in ("serial", "threads"):
         parts["starting workers"] = case.workers * START_SECONDS.get(case.start_method, 0.01)
     return TimeEstimate(case, parts)
 

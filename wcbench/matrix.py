@@ -120,14 +120,18 @@ def _choose(kind: str, asked: Sequence[str], valid: Sequence[str]) -> list[str]:
 
 
 def build_cases(sizes: Iterable[int], workers: Iterable[int], kernels: Sequence[str] = (),
-                executors: Sequence[str] = (), start_methods: Sequence[str] = ()) -> list[Case]:
+                executors: Sequence[str] = (), start_methods: Sequence[str] = (), *,
+                available_executors: Sequence[str] | None = None) -> list[Case]:
     """Every sensible case, ordered by size, kernel, executor, start method and workers.
 
     Empty ``kernels``, ``executors`` or ``start_methods`` mean all that this install has
-    (``wordcount.KERNELS``, ``wordcount.EXECUTORS``, ``wordcount.START_METHODS``).
+    (``wordcount.KERNELS``, ``wordcount.EXECUTORS``, ``wordcount.START_METHODS``);
+    ``available_executors`` replaces ``wordcount.EXECUTORS`` where the cases run under other
+    interpreters (``wcbench ab``: those both sides have).
     """
     kernels = _choose("kernel", kernels, wordcount.KERNELS)
-    executors = _choose("executor", executors, wordcount.EXECUTORS)
+    executors = _choose("executor", executors, wordcount.EXECUTORS if available_executors is None
+                        else available_executors)
     methods = _choose("start method", start_methods, wordcount.START_METHODS)
     workers = sorted(set(workers))
     cases = []

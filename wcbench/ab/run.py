@@ -29,13 +29,15 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+import wordcount
 from wcbench import corpus
 from wcbench.ab.sides import (
     WORKTREE,
+    AbError,
     Checkout,
     Worker,
     build_extensions,
@@ -83,37 +85,72 @@ MEMORY_KEYS = ("copied_bytes", "peak_workers_bytes", "peak_parent_bytes")
 SIDES = ("base", "new")
 
 
-def default_cases() -> list[Case]:
-    """One in-process case, one threads case, one process-start case per start method."""
+def default_cases(executors: Sequence[str] = ()) -> list[Case]:
+    """One in-process case, one threads case, one process-start case per start method, and,
+    when both sides have subinterpreters (``executors``), one case starting two of them (split:
+    numpy is refused there)."""
     cases = [Case("numpy", "serial", None, 32 << 20, 1),
              Case("numpy", "threads", None, 32 << 20, 2)]
     cases += [Case("numpy", "processes", m, 1 << 20, 1) for m in START_METHODS]
+    if "interpreters" in executors:
+        cases.append(Case("split", "interpreters", None, 1 << 20, 2))
     return cases
 
 
 def case_kind(case: Case) -> str:
     """``processes`` when the case starts worker processes, ``threads`` when it runs two or more
-    threads, else ``in-process``."""
+    threads (subinterpreters each run in a thread of the caller), else ``in-process``."""
     if case.executor in PROCESS_EXECUTORS or case.executor == "dask":
         return "processes"
-    return "threads" if case.executor == "threads" and case.workers > 1 else "in-process"
+    threaded = case.executor in ("threads", "interpreters")
+    return "threads" if threaded and case.workers > 1 else "in-process"
 
 
-def choose_cases(args: argparse.Namespace) -> list[Case]:
-    """The matrix variables' cases when any is given, else ``default_cases()``."""
+def side_executors(pythons: dict[str, str], checkouts: dict[str, Checkout]) -> dict[str, dict]:
+    """Each side's ``hello``: the executors its own interpreter and checkout have
+    (``interpreters`` only on CPython 3.13+), and its Python version."""
+    workers = start_sides(pythons, checkouts)
+    close_sides(workers)
+    return {side: workers[side].info for side in SIDES}
+
+
+def choose_cases(args: argparse.Namespace,
+                 sides: dict[str, dict] | None = None) -> tuple[list[Case], list[Case]]:
+    """The matrix variables' cases when any is given, else ``default_cases()``, among the
+    executors both sides have (``sides``: each side's ``hello``; default: this interpreter's),
+    and apart from them the pairs an executor refuses (``Case.refusal``), to be shown as such."""
     matrix = (args.sizes, args.workers, args.kernels, args.executors, args.start_methods)
+    both = _both_executors(sides)
     if args.corpus_file:
         size = Path(args.corpus_file).stat().st_size
         args.sizes = str(size)
     if not any(matrix):
-        cases = default_cases()
+        cases = default_cases(both)
         if args.corpus_file:
             cases = list({c.name: c for c in (Case(c.kernel, c.executor, c.start_method, size,
                                                    c.workers) for c in cases)}.values())
-        return cases
-    return build_cases(parse_sizes(args.sizes), parse_workers(args.workers),
-                       parse_list(args.kernels), parse_list(args.executors),
-                       parse_list(args.start_methods))
+    else:
+        for name in parse_list(args.executors):
+            lacking = [s for s in SIDES if sides and name not in sides[s].get("executors", ())]
+            if sides and lacking and len(lacking) < len(SIDES):
+                raise AbError(f"executor {name!r} is not available to "
+                              + " and ".join(f"{s.upper()} (Python {sides[s].get('python')})"
+                                             for s in lacking)
+                              + (" (interpreters needs CPython 3.13 or newer: PYTHON_BASE and "
+                                 "PYTHON_NEW=.venv-python3.13/bin/python after make install "
+                                 "PYTHON=python3.13)" if name == "interpreters" else ""))
+        cases = build_cases(parse_sizes(args.sizes), parse_workers(args.workers),
+                            parse_list(args.kernels), parse_list(args.executors),
+                            parse_list(args.start_methods), available_executors=both)
+    return [c for c in cases if not c.refusal], [c for c in cases if c.refusal]
+
+
+def _both_executors(sides: dict[str, dict] | None) -> list[str]:
+    """The executors every side has, in BASE's order; this interpreter's without sides."""
+    if not sides:
+        return list(wordcount.EXECUTORS)
+    new = set(sides["new"].get("executors", ()))
+    return [e for e in sides["base"].get("executors", ()) if e in new]
 
 
 def text_file(case: Case, args: argparse.Namespace) -> Path:
@@ -318,7 +355,6 @@ def save(result: dict, folder: Path) -> Path:
 
 def compare_sides(args: argparse.Namespace) -> int:
     """Check the sides, run the session, print the table and the summary, save the JSON."""
-    cases = choose_cases(args)
     same_python = args.python_base == args.python_new
     base_rev = args.base or ("HEAD" if same_python else WORKTREE)
     pythons = {"base": find_python(args.python_base, "PYTHON_BASE"),
@@ -328,6 +364,11 @@ def compare_sides(args: argparse.Namespace) -> int:
     try:
         checkouts["base"] = checkout(base_rev, args.repo.resolve())
         checkouts["new"] = checkout(args.new or WORKTREE, args.repo.resolve())
+        cases, refused = choose_cases(args, side_executors(pythons, checkouts))
+        for case in refused:
+            print(f"  {case.name}: refused: {case.refusal}", file=sys.stderr, flush=True)
+        if not cases:
+            raise AbError("no case to run: the executors refuse every kernel asked (above)")
         builds = {side: build_extensions(checkouts[side], pythons[side])
                   if any(c.kernel == "native" for c in cases) else "not needed" for side in SIDES}
         try:
@@ -339,6 +380,8 @@ def compare_sides(args: argparse.Namespace) -> int:
             result, stopped = partial, exc
         for side in SIDES:
             result["sides"][side]["build"] = builds[side]
+        if refused:
+            result["refused"] = [{"name": c.name, "reason": c.refusal} for c in refused]
     finally:
         for co in checkouts.values():
             co.remove()

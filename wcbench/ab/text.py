@@ -90,6 +90,7 @@ def format_result(result: dict) -> list[str]:
               "'!' grew past its limit; '~' not exact, judged at the wide tolerance):"]
     lines += memory_table(result["cases"])
     lines += ["", summary_line(result)]
+    lines += [f"refused: {r['name']}: {r['reason']}" for r in result.get("refused", ())]
     if result.get("incomplete"):
         stop = result["incomplete"]
         lines.append(f"incomplete: stopped by {stop['reason']} while {stop['running']} ran; "

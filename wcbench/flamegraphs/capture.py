@@ -90,15 +90,17 @@ class ParentMappings:
 
 
 @contextmanager
-def _captured(directory: Path, hook: WorkerCapture | None) -> Iterator[None]:
+def _captured(directory: Path, hook: WorkerCapture | None, native_traces: bool,
+              python_allocators: bool) -> Iterator[None]:
     """Capture this process into ``directory/parent.bin``, its fork children beside it, and
     (with ``hook``, which the call's tasks carry) every spawn or forkserver worker that unpickles
-    a task."""
+    a task. The options apply to the parent whether or not it has workers (threads and
+    subinterpreters are in its capture)."""
     import memray
 
     tracker = memray.Tracker(directory / "parent.bin", follow_fork=True,
-                             native_traces=hook.native_traces if hook else False,
-                             trace_python_allocators=hook.python_allocators if hook else True)
+                             native_traces=native_traces,
+                             trace_python_allocators=python_allocators)
     if hook is not None:
         util.register_after_fork(hook, hooks.adopt_fork)
     with tracker:
@@ -247,7 +249,7 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str =
                              native_traces, python_allocators)
     meter = TransferMeter()
     sampler = ParentMappings(str(directory))  # its buffer before the parent's figures start
-    with _captured(directory, hook):
+    with _captured(directory, hook, native_traces, python_allocators):
         parent = sampler.figures = ProcessFigures.start()  # memray's own start-up not counted
         with sampler:
             report = count_report(text, kernel=case.kernel, executor=case.executor,

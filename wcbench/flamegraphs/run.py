@@ -33,7 +33,7 @@ from wcbench.matrix import Case, build_cases, parse_list
 from wcbench.stopping import run_child
 from wcbench.units import format_bytes
 from wordcount import count_report
-from wordcount.executors import PROCESS_EXECUTORS, get_executor
+from wordcount.executors import PROCESS_EXECUTORS, available_executors, get_executor
 
 DEFAULT_OUTPUT = Path("results") / "flamegraphs"
 
@@ -45,8 +45,27 @@ class FlamegraphError(Exception):
 DEFAULT_SIZES: tuple[str, ...] = ("1MiB",)
 DEFAULT_WORKERS: tuple[int, ...] = (2,)
 #: Dask's workers are its own long-lived processes, outside the Task hook: not captured here.
-DEFAULT_EXECUTORS: tuple[str, ...] = ("serial", "threads", "processes", "process-pool",
-                                      "shared-memory")
+#: Subinterpreters (CPython 3.13+) are threads of the parent, in its capture.
+DEFAULT_EXECUTORS: tuple[str, ...] = (
+    "serial", "threads",
+    *(("interpreters",) if "interpreters" in available_executors() else ()),
+    "processes", "process-pool", "shared-memory")
+
+
+#: Why ``--native`` skips subinterpreters: memray (1.20, tried here) records their native
+#: stacks, but its flamegraph asserts while merging them with Python frames they do not have.
+NATIVE_INTERPRETERS = ("not captured with --native: memray cannot render a subinterpreter's "
+                       "native stacks (its hybrid stack asserts on evaluator frames without "
+                       "Python frames); run it without --native")
+
+
+def skip_reason(case: Case, native: bool) -> str | None:
+    """Why a scenario is not run: its executor refuses its kernel, or memray cannot draw it."""
+    if case.refusal:
+        return f"refused: {case.refusal}"
+    if native and case.executor == "interpreters":
+        return NATIVE_INTERPRETERS
+    return None
 
 
 def _sizes(text: str) -> list[int]:
@@ -121,6 +140,10 @@ def capture_all(args: argparse.Namespace) -> int:
                             parse_list(args.start_methods))
     except (OSError, ValueError) as exc:
         raise FlamegraphError(str(exc)) from None
+    for case in cases:  # shown, not run
+        if reason := skip_reason(case, args.native):
+            print(f"{case.name}: {reason}", flush=True)
+    cases = [c for c in cases if not skip_reason(c, args.native)]
     args.output.mkdir(parents=True, exist_ok=True)
     if args.here:
         _run_here(cases, args)

@@ -15,6 +15,7 @@ from typing import Any
 from wcbench.results import (
     MeasuredCase,
     SavedRun,
+    SkippedCase,
     executor_order,
     kernel_order,
     start_method_order,
@@ -27,7 +28,7 @@ from wcbench.units import (
     format_size,
     format_time_spaced,
 )
-from wordcount.executors import PROCESS_EXECUTORS
+from wordcount.executors import PROCESS_EXECUTORS, REFUSED
 
 #: A copy of at least this fraction of the text counts as "the whole text" in the findings.
 WHOLE_COPY = 0.9
@@ -58,6 +59,12 @@ def section_slug(size: int, corpus: str, corpora: int) -> str:
     """A file-name-safe key of a section; the corpus is named only when a run holds several."""
     slug = format_size(size) + (f"-{corpus}" if corpora > 1 and corpus else "")
     return re.sub(r"[^A-Za-z0-9.-]+", "_", slug)
+
+
+def is_refused(skip: SkippedCase) -> bool:
+    """Whether a case was skipped because its executor refuses its kernel
+    (``wordcount.executors.REFUSED``: numpy in subinterpreters), not by an estimate."""
+    return skip.reason in REFUSED.values()
 
 
 def baseline(cases: Iterable[MeasuredCase]) -> MeasuredCase | None:
@@ -231,9 +238,64 @@ def thread_sentences(run: SavedRun) -> list[str]:
             f"{format_size(size)}: {'; '.join(parts)}."]
 
 
+#: The executors set beside subinterpreters: one in-process rival, and the two that start
+#: processes (the fastest start method of each is the one named).
+SIDE_BY_SIDE: tuple[str, ...] = ("interpreters", "threads", "processes", "shared-memory")
+
+
+def _fastest_per_executor(cases: Iterable[MeasuredCase]) -> dict[str, MeasuredCase]:
+    """Executor -> its fastest case (over start methods) among ``cases``."""
+    best: dict[str, MeasuredCase] = {}
+    for c in cases:
+        if c.executor in SIDE_BY_SIDE and (c.executor not in best
+                                           or c.median < best[c.executor].median):
+            best[c.executor] = c
+    return best
+
+
+def interpreter_sentences(run: SavedRun) -> list[str]:
+    """Subinterpreters beside threads, processes and shared memory, per kernel, at the largest
+    size and the most workers the interpreters ran with: time, tree peak and bytes copied."""
+    interp = [c for c in run.cases if c.executor == "interpreters"]
+    if not interp:
+        return []
+    size = max(c.text_bytes for c in interp)
+    lines = []
+    for kernel in sorted({c.kernel for c in interp}, key=lambda k: kernel_order(k)):
+        mine = [c for c in interp if c.kernel == kernel and c.text_bytes == size]
+        if not mine:
+            continue
+        workers = max(c.workers for c in mine)
+        best = _fastest_per_executor(c for c in run.cases if c.kernel == kernel
+                                     and c.text_bytes == size and c.workers == workers)
+        own = best["interpreters"]
+        parts = []
+        for executor in SIDE_BY_SIDE:
+            if executor in best:
+                c = best[executor]
+                method = f" ({c.start_method})" if c.start_method else ""
+                parts.append(f"{executor}{method} {format_time_spaced(c.median)} "
+                             f"(tree peak {format_bytes_spaced(c.peak_tree_bytes)}, "
+                             f"{format_bytes_spaced(c.copied_bytes)} copied)")
+        text = (f"At {format_size(size)} with {workers} worker{'s' if workers != 1 else ''}, "
+                f"{kernel} takes {_join(parts)}")
+        rivals = [f"{format_ratio(best[e].median / own.median)} the speed of {e}"
+                  for e in SIDE_BY_SIDE[1:] if e in best]
+        if rivals:
+            text += f"; subinterpreters run at {_join(rivals)}"
+        lines.append(text + ".")
+    workers_peaks = [c.peak_workers_bytes for c in interp if c.peak_workers_bytes is not None]
+    if workers_peaks and not any(workers_peaks):
+        lines.append("Per-worker peaks are 0 for interpreters, as for threads: the "
+                     "subinterpreters live in the caller's process, so the caller's peak (the "
+                     "tree's) holds their memory.")
+    return lines
+
+
 def findings(run: SavedRun) -> list[str]:
     """Every derived sentence of a run, in the order the report shows them."""
-    return winner_sentences(run) + copy_sentences(run) + thread_sentences(run)
+    return (winner_sentences(run) + copy_sentences(run) + thread_sentences(run)
+            + interpreter_sentences(run))
 
 
 # --- sections ----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from wcbench.limits import BEYOND, MemoryRead, reads_at, thread_labelled
 from wcbench.report.findings import (
     baseline,
     findings,
+    is_refused,
     run_facts,
     section_slug,
     section_title,
@@ -68,9 +69,11 @@ def section_lines(run: SavedRun, size: int, corpus: str, plot: str | None) -> li
         lines += ["", f"\\* above {BEYOND:.0%} of its read: beyond the read, noise to look at "
                   "(the read or the case disturbed), not a result."]
     skipped = [s for s in run.skipped if _names_size(s, size)]
-    if skipped:
-        lines += ["", "Skipped (would not fit in memory):", ""]
-        lines += [f"- `{s.name}`: {s.reason}" for s in skipped]
+    for heading, group in (("Skipped (would not fit in memory):",
+                            [s for s in skipped if not is_refused(s)]),
+                           ("Refused by the executor:", [s for s in skipped if is_refused(s)])):
+        if group:
+            lines += ["", heading, ""] + [f"- `{s.name}`: {s.reason}" for s in group]
     if plot:
         lines += ["", f"![time against worker count at {format_size(size)}]({plot})"]
     return [*lines, ""]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from wcbench.limits import BEYOND_NOTE, Reads, match, reads_at, reads_of
+from wcbench.report.findings import is_refused
 from wcbench.results import (
     WORDCOUNT,
     Benchmark,
@@ -71,8 +72,13 @@ def summary_lines(benchmarks: Iterable[Benchmark],
                      f"tree, {format_bytes(lean.copied_bytes or 0)} copied, "
                      f"{format_time(lean.median)}")
         lines.append(line)
-    if skipped:
-        lines.append(f"skipped by the memory estimate ({len(skipped)}, reasons above and in the "
-                     f"saved run): {', '.join(str(s.name) for s in skipped)}")
+    refused = [s for s in skipped if is_refused(s)]
+    estimated = [s for s in skipped if not is_refused(s)]
+    if estimated:
+        lines.append(f"skipped by the memory estimate ({len(estimated)}, reasons above and in "
+                     f"the saved run): {', '.join(str(s.name) for s in estimated)}")
+    for reason in dict.fromkeys(str(s.reason) for s in refused):
+        names = [str(s.name) for s in refused if s.reason == reason]
+        lines.append(f"refused ({len(names)}): {', '.join(names)}: {reason}")
     return lines
 
