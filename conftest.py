@@ -21,7 +21,9 @@ SKIPPED = pytest.StashKey[list]()
 pytest_plugins = ("wcbench.session.plugin",)
 
 _DEFAULT_STORAGE = "file://./.benchmarks"
-#: The options that narrow or replace a named matrix's lists (saved with the run).
+#: The corpus a run counts unless ``--corpus`` names another.
+_DEFAULT_CORPUS = "ascii"
+#: The options that narrow or replace a named matrix's lists (saved with the run when given).
 _MATRIX_OPTIONS = ("sizes", "workers", "kernels", "executors", "start_methods", "corpus",
                    "corpus_file", "memory_limit", "time_limit")
 
@@ -50,7 +52,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--start-methods", default="", metavar="LIST",
                     help="start methods of the process executors (make: START_METHODS; "
                          "default: all of wordcount.START_METHODS)")
-    group.addoption("--corpus", default="ascii", choices=FLAVOURS,
+    group.addoption("--corpus", default=_DEFAULT_CORPUS, choices=FLAVOURS,
                     help="generated corpus flavour (make: CORPUS; default ascii)")
     group.addoption("--corpus-file", default="", metavar="PATH",
                     help="measure this UTF-8 text file instead of a generated corpus, at its "
@@ -97,7 +99,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
     output_json["wordcount_matrix"] = {
         "name": config.getoption("matrix") or DEFAULT_MATRIX,
         "options": {name: config.getoption(name) for name in _MATRIX_OPTIONS
-                    if config.getoption(name)}}
+                    if config.getoption(name) not in ("", _DEFAULT_CORPUS)}}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,

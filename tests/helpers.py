@@ -318,3 +318,12 @@ class Audit:
         assert not zombie_children(), f"children never reaped: {sorted(zombie_children())}"
         left = leftover_segments(set(self.seen) - self.mapped_before)
         assert not left, f"shared-memory segments left in /dev/shm: {sorted(left)}"
+
+
+def utf8_verdict(raw: bytes) -> int | tuple[int, str]:
+    """What a kernel must say of ``raw``: ``len(raw.decode().split())``, or the offset and reason
+    ``bytes.decode`` gives for invalid UTF-8 (as ``InvalidUTF8Error`` carries them)."""
+    try:
+        return len(raw.decode("utf-8").split())
+    except UnicodeDecodeError as exc:
+        return exc.start, exc.reason

@@ -20,6 +20,7 @@ import tracemalloc
 from multiprocessing import shared_memory
 
 import pytest
+from helpers import utf8_verdict as expected
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,13 +59,6 @@ def verdict(isa: str, data: object, start: int | None = None,
         return count(isa, data, start, end)
     except InvalidUTF8Error as exc:
         return exc.offset, exc.reason
-
-
-def expected(raw: bytes) -> int | tuple[int, str]:
-    try:
-        return len(raw.decode("utf-8").split())
-    except UnicodeDecodeError as exc:
-        return exc.start, exc.reason
 
 
 def test_native_kernel_is_built_where_required() -> None:

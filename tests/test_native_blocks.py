@@ -15,6 +15,7 @@ import sys
 import warnings
 
 import pytest
+from helpers import utf8_verdict as expected
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -58,13 +59,6 @@ def verdict(isa: str, raw: bytes) -> int | tuple[int, str]:
         return count(isa, raw)
     except InvalidUTF8Error as exc:
         return exc.offset, exc.reason
-
-
-def expected(raw: bytes) -> int | tuple[int, str]:
-    try:
-        return len(raw.decode("utf-8").split())
-    except UnicodeDecodeError as exc:
-        return exc.start, exc.reason
 
 
 @needs_native

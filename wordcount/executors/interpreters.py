@@ -15,8 +15,10 @@ Nothing can interrupt code running in a subinterpreter from outside (signals rea
 interpreter), so each chunk is counted in blocks of at most about ``BLOCK_BYTES`` (64 MiB), cut at
 whitespace, and the interpreter looks at a shared stop flag between them: a Ctrl-C, a SIGTERM
 handled by the caller, or another chunk's failure stops every interpreter within one block's
-work. Each thread creates its interpreter and destroys it on every path; the caller joins every
-thread before it returns or raises.
+work. The caller creates the interpreters one after the other before any runs, starts one
+thread each, joins them all, and only then destroys the interpreters one after the other, on
+every path: CPython 3.13.0 aborted the process when one interpreter was finalized in its thread
+while another still ran (``_LIFECYCLE``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ from wordcount.text import Text, block_spans, chunk_spans
 #: most one block (``split``: under a second at 64 MiB here; ``native``: milliseconds). It also
 #: bounds ``split``'s word list to one block's per interpreter, for chunks larger than this.
 BLOCK_BYTES = 64 << 20
+#: Held for a whole call: interpreters are created one at a time before any runs, and destroyed
+#: one at a time once none runs, and two calls never overlap. CPython 3.13.0 aborted the process
+#: here ("double free or corruption", a frame freed in one interpreter while another was being
+#: finalized in its own thread), as in CPython's reports of concurrent subinterpreter lifecycles.
+_LIFECYCLE = threading.Lock()
 #: How often the caller wakes while waiting for its threads (seconds), so a Ctrl-C is seen.
 POLL_SECONDS = 0.05
 #: Room for one chunk's result, written by its interpreter (a length, then JSON).
@@ -98,21 +105,17 @@ def refusal(kernel: Callable[..., int]) -> str | None:
 
 
 def _thread_main(chunk: _Chunk, names: dict[str, object], task: Task, done: queue.Queue) -> None:
-    """Create the chunk's interpreter, count there, destroy it: in this thread, so that the
-    interpreters of one call start and end in parallel (tens of milliseconds each)."""
+    """Hand the chunk to its interpreter and count there, in this thread; the caller created the
+    interpreter and destroys it once every thread of the call is done (see ``_LIFECYCLE``)."""
     try:
         names["_wc_start_faults"] = thread_faults()
-        chunk.interp = sub.create()
-        try:
-            sub.bind(chunk.interp, names)
-            names.clear()  # a str chunk's parent-side slice is freed once copied across
-            chunk.failure = sub.run(chunk.interp, _BOOT)
-        finally:
-            names.clear()
-            sub.destroy(chunk.interp)
+        sub.bind(chunk.interp, names)
+        names.clear()  # a str chunk's parent-side slice is freed once copied across
+        chunk.failure = sub.run(chunk.interp, _BOOT)
     except BaseException as exc:
         chunk.error = exc
     finally:
+        names.clear()
         try:
             if task.measure.capture is not None:  # a profiler's hook runs in the caller's process
                 task.measure.capture.task_done(task)
@@ -148,43 +151,70 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
     reason = refusal(kernel)
     if reason:
         raise ValueError(f"{reason}; choose the split or native kernel")
-    ref = _kernel_ref(kernel)
-    measure = in_caller(measure)
-    view = None if isinstance(text, str) else memoryview(text).toreadonly()
-    source = text if view is None else view
-    spans = chunk_spans(source, workers)
-    stop = bytearray(1)
-    chunks: list[_Chunk] = []
-    threads: list[threading.Thread] = []
-    done: queue.Queue = queue.Queue()
-    try:
+    call = _Call(text, kernel, _kernel_ref(kernel), in_caller(measure))
+    with _LIFECYCLE:
+        try:
+            call.start(chunk_spans(call.source, workers))
+            return _collect(call.chunks, call.done, call.stop, call.measure)
+        finally:
+            call.close()
+
+
+class _Call:
+    """One call's interpreters, threads and shared buffers, and how they are started and closed:
+    every interpreter created (one after the other) before any runs, and destroyed (one after the
+    other) only once every thread has ended."""
+
+    def __init__(self, text: Text, kernel: Callable[..., int], ref: tuple[str, str],
+                 measure: Measurement) -> None:
+        self.text, self.kernel, self.ref, self.measure = text, kernel, ref, measure
+        self.view = None if isinstance(text, str) else memoryview(text).toreadonly()
+        self.source: object = text if self.view is None else self.view
+        self.stop = bytearray(1)
+        self.chunks: list[_Chunk] = []
+        self.threads: list[threading.Thread] = []
+        self.done: queue.Queue = queue.Queue()
+
+    def start(self, spans: list[tuple[int, int]]) -> None:
         for i, (a, b) in enumerate(spans):
-            if view is None:  # a str: only its chunk crosses, as CPython's copy
-                data: object = text if (a, b) == (0, len(text)) else text[a:b]
-                blocks = tuple((x - a, y - a) for x, y in block_spans(text, a, b, BLOCK_BYTES))
-            else:
-                data, blocks = view, tuple(block_spans(view, a, b, BLOCK_BYTES))
-            # Started and recorded, or neither: a Ctrl-C waits for the end of this.
-            with interrupts_deferred():
+            with interrupts_deferred():  # created and recorded, or neither
                 chunk = _Chunk(i, a, b, bytearray(_RESULT_BYTES))
-                chunks.append(chunk)
-                names = {"_wc_path": tuple(sys.path), "_wc_data": data, "_wc_blocks": blocks,
-                         "_wc_kernel": ref, "_wc_stop": memoryview(stop),
-                         "_wc_out": memoryview(chunk.out)}
-                del data
-                thread = threading.Thread(
-                    target=_thread_main, name=f"wordcount-interp-{i}", daemon=True,
-                    args=(chunk, names, Task(i, kernel, source, a, b, a, measure), done))
-                thread.start()
-                threads.append(thread)
-        return _collect(chunks, done, stop, measure)
-    finally:
-        stop[0] = 1
+                chunk.interp = sub.create()
+                self.chunks.append(chunk)
+        for chunk in self.chunks:
+            self._start_thread(chunk)
+
+    def _start_thread(self, chunk: _Chunk) -> None:
+        a, b = chunk.start, chunk.end
+        if self.view is None:  # a str: only its chunk crosses, as CPython's copy
+            text = self.text
+            data: object = text if (a, b) == (0, len(text)) else text[a:b]
+            blocks = tuple((x - a, y - a) for x, y in block_spans(text, a, b, BLOCK_BYTES))
+        else:
+            data, blocks = self.view, tuple(block_spans(self.view, a, b, BLOCK_BYTES))
+        # Started and recorded, or neither: a Ctrl-C waits for the end of this.
+        with interrupts_deferred():
+            names = {"_wc_path": tuple(sys.path), "_wc_data": data, "_wc_blocks": blocks,
+                     "_wc_kernel": self.ref, "_wc_stop": memoryview(self.stop),
+                     "_wc_out": memoryview(chunk.out)}
+            del data
+            task = Task(chunk.index, self.kernel, self.source, a, b, a, self.measure)
+            thread = threading.Thread(target=_thread_main, name=f"wordcount-interp-{chunk.index}",
+                                      daemon=True, args=(chunk, names, task, self.done))
+            thread.start()
+            self.threads.append(thread)
+
+    def close(self) -> None:
+        """Stop and join every thread, then destroy every interpreter: on every path."""
+        self.stop[0] = 1
         with interrupts_deferred():  # a second Ctrl-C must not leave an interpreter behind
-            for t in threads:
-                t.join()  # each thread destroys its own interpreter before it ends
-            if view is not None:
-                view.release()
+            for t in self.threads:
+                t.join()
+            for chunk in self.chunks:
+                if chunk.interp is not None:
+                    sub.destroy(chunk.interp)
+            if self.view is not None:
+                self.view.release()
 
 
 def _collect(chunks: list[_Chunk], done: queue.Queue, stop: bytearray,
