@@ -78,4 +78,28 @@ static inline int wc_starts64(uint64_t ns, uint64_t *prev_ns)
 #define WC_X86 1
 #endif
 
+/* How far ahead of its loads a loop asks for the bytes it reads next. Hardware prefetch alone
+ * let the AVX-512 UTF-8 loop run at 2-5 GB/s on non-ASCII text in memory on a 2-core VM (its
+ * ~70 instructions a block leave too few loads in flight to cover memory's latency), 12 GB/s
+ * with this; 2-8 KiB ahead did as well, 256-512 bytes did not. A prefetch is a hint that never
+ * faults, and none is asked for past the range's end. */
+#define WC_AHEAD 4096
+
+static inline void wc_prefetch(const uint8_t *p, size_t i, size_t n)
+{
+#if defined(__GNUC__)
+    if (n - i > WC_AHEAD)
+        __builtin_prefetch(p + i + WC_AHEAD, 0, 3);
+#else
+    (void)p, (void)i, (void)n;
+#endif
+}
+
+/* The same for `lines` 64-byte lines from unit i of n units of `size` bytes each. */
+static inline void wc_prefetch_units(const void *p, size_t i, size_t n, size_t size, int lines)
+{
+    for (int k = 0; k < lines; k++)
+        wc_prefetch((const uint8_t *)p, i * size + 64 * (size_t)k, n * size);
+}
+
 #endif

@@ -58,6 +58,7 @@ AVX2_FN static int64_t ucs1_avx2(const uint8_t *p, size_t n)
     uint64_t prev_ns = 0;
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
+        wc_prefetch(p, i, n);
         V256 v0 = LOAD(p + i), v1 = LOAD(p + i + 32);
         V256 w0 = ASCII_WS(8, v0), w1 = ASCII_WS(8, v1);
         if (!_mm256_testz_si256(OR(v0, v1), SET8(0x80))) {
@@ -92,6 +93,7 @@ AVX2_FN static int64_t ucs2_avx2(const uint16_t *p, size_t n)
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
         const uint16_t *q = p + i;
+        wc_prefetch_units(p, i, n, 2, 2);
         V256 all = OR(OR(LOAD(q), LOAD(q + 16)), OR(LOAD(q + 32), LOAD(q + 48)));
         int wide = !_mm256_testz_si256(all, SET16(0xFF80));
         uint64_t ws = ws_ucs2_32(q, wide) | (uint64_t)ws_ucs2_32(q + 32, wide) << 32;
@@ -117,6 +119,7 @@ AVX2_FN static int64_t ucs4_avx2(const uint32_t *p, size_t n)
     size_t i = 0;
     for (; i + 64 <= n; i += 64) {
         const uint32_t *q = p + i;
+        wc_prefetch_units(p, i, n, 4, 4);
         V256 all = OR(OR(OR(LOAD(q), LOAD(q + 8)), OR(LOAD(q + 16), LOAD(q + 24))),
                       OR(OR(LOAD(q + 32), LOAD(q + 40)), OR(LOAD(q + 48), LOAD(q + 56))));
         int wide = !_mm256_testz_si256(all, SET32(0xFFFFFF80));

@@ -60,6 +60,7 @@ AVX512_FN static int64_t ucs1(const uint8_t *p, size_t n)
     int64_t words = 0;
     uint64_t prev_ns = 0;
     for (size_t i = 0; i < n; i += 64) {
+        wc_prefetch(p, i, n);
         uint64_t valid = n - i >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << (n - i)) - 1;
         V v = n - i >= 64 ? _mm512_loadu_si512((const void *)(p + i))
                           : _mm512_maskz_loadu_epi8(valid, p + i);
@@ -78,6 +79,7 @@ AVX512_FN static int64_t ucs2(const uint16_t *p, size_t n)
     int64_t words = 0;
     uint64_t prev_ns = 0;
     for (size_t i = 0; i < n; i += 64) {
+        wc_prefetch_units(p, i, n, 2, 2);
         size_t left = n - i;
         uint64_t valid = left >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << left) - 1;
         V a, b;
@@ -101,6 +103,7 @@ AVX512_FN static int64_t ucs4(const uint32_t *p, size_t n)
     int64_t words = 0;
     uint64_t prev_ns = 0;
     for (size_t i = 0; i < n; i += 64) {
+        wc_prefetch_units(p, i, n, 4, 4);
         size_t left = n - i;
         uint64_t valid = left >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << left) - 1;
         uint64_t ws = 0;

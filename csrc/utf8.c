@@ -110,6 +110,7 @@ static inline void hybrid(const uint8_t *p, size_t n, int (*block)(const uint8_t
     int64_t words = 0;
     uint64_t prev_ns = 0, ns;
     while (i < n) {
+        wc_prefetch(p, i, n);
         if (n - i >= 64 && block(p + i, &ns)) {
             words += wc_starts64(ns, &prev_ns);
             i += 64;
@@ -343,6 +344,7 @@ AVX2_FN static inline size_t ascii_run(const uint8_t *p, size_t n, size_t i, avx
     int64_t words = 0;
     uint64_t prev_ns = s->prev_ns;
     for (; n - i >= 64; i += 64) {
+        wc_prefetch(p, i, n);
         V256 v0 = LOAD(p + i), v1 = LOAD(p + i + 32);
         if (!_mm256_testz_si256(OR(v0, v1), high))
             break;
@@ -372,6 +374,7 @@ AVX2_FN static void utf8_avx2(const uint8_t *p, size_t n, wc_result *r)
             break;
         const uint8_t *q = p + i;
         size_t valid = 64;
+        wc_prefetch(p, i, n);
         if (__builtin_expect(i < 3 || n - i < 66, 0)) {
             /* first and last blocks: a zeroed copy, so no byte outside p[0:n] is read */
             size_t lo = i < 3 ? 0 : i - 3, hi = n - i < 66 ? n : i + 66;

@@ -153,6 +153,7 @@ AVX512_FN void wc_utf8_avx512(const uint8_t *p, size_t n, wc_result *r)
          * a zeroed buffer with the three bytes before them, so nothing outside p[0:n] is read. */
         const uint8_t *q = p + i;
         uint64_t valid = ~UINT64_C(0);
+        wc_prefetch(p, i, n);
         if (__builtin_expect(i < 3 || n - i < 64, 0)) {
             size_t from = i < 3 ? 0 : i - 3, to = n - i < 64 ? n : i + 64;
             memset(pad, 0, sizeof pad);
@@ -193,6 +194,8 @@ AVX512_FN void wc_utf8_avx512(const uint8_t *p, size_t n, wc_result *r)
         /* Four ASCII blocks in a row: the hot loop of mostly-ASCII text, two blocks at a time
          * while both are ASCII (the block before is complete: no check left to carry). */
         for (; i < n && n - i >= 128; i += 128) {
+            wc_prefetch(p, i, n);
+            wc_prefetch(p, i + 64, n);
             V a = _mm512_loadu_si512((const void *)(p + i));
             V b = _mm512_loadu_si512((const void *)(p + i + 64));
             if (_mm512_movepi8_mask(_mm512_or_si512(a, b)))
