@@ -38,7 +38,11 @@ MULTIBYTE_SPACES = [c for c in WHITESPACE if ord(c) >= 0x80]
 #: Not whitespace, but sharing a lead byte (and often a second) with multi-byte whitespace.
 NEIGHBOURS = ["\u0084", "\u0086", "\u009f", "\u00a1", "\u00bf", "\u1681", "\u167f", "\u1f80",
               "\u200b", "\u200c", "\u2010", "\u2027", "\u202a", "\u202e", "\u2030", "\u205e",
-              "\u2060", "\u2f80", "\u3001", "\u3080", "\u180e", "\ufeff", "\u0100"]
+              "\u2060", "\u2f80", "\u3001", "\u3080", "\u180e", "\ufeff", "\u0100",
+              # bytes equal to a pattern's but for the top two bits of its first one (the AVX-512
+              # lookups index by the low six): A1-A3 or 82 inside a longer character
+              "\U00021680", "\U00022000", "\U0002200a", "\U00022028", "\U0002205f",
+              "\U00023000", "\u1085", "\u10a0", "\U00010085"]
 #: Filler words: ASCII (blocks take the ASCII path), 2-, 3- and 4-byte characters (they do not).
 FILLERS = ["a", "é", "中", "\U0001f600"]
 BAD_PIECES = [b"\x80", b"\xbf", b"\xc2", b"\xe2\x80", b"\xf0\x9f\x98", b"\xc0\xaf", b"\xc1\xbf",
