@@ -131,6 +131,30 @@ def test_runs_of_separators_across_block_boundaries(isa: str) -> None:
         assert count(isa, text.encode()) == len(text.split()) == count(isa, text)
 
 
+def _boundary(raw: bytes, at: int) -> int:
+    while raw[at] & 0xC0 == 0x80:
+        at -= 1
+    return at
+
+
+@needs_native
+@pytest.mark.parametrize("isa", ISAS)
+@pytest.mark.parametrize("filler", FILLERS)
+def test_separators_and_errors_deep_in_a_long_text(isa: str, filler: str) -> None:
+    """Past the first 4 KiB the loops run without copies or bounds checks (AVX-512 two blocks a
+    turn, from the first 64-byte boundary on): each separator, look-alike and invalid piece at
+    every offset of two blocks there, the text starting at several alignments."""
+    unit = (filler + " " + filler * 2 + "\n").encode()
+    base = unit * (12000 // len(unit))
+    for piece in [c.encode() for c in MULTIBYTE_SPACES + NEIGHBOURS] + BAD_PIECES:
+        for at in range(8192, 8192 + 132, 1 if len(piece) > 1 else 3):
+            cut = _boundary(base, at)
+            raw = base[:cut] + piece + base[cut:]
+            want = expected(raw)
+            for shift in (0, 1, 31):
+                assert verdict(isa, b"x" * shift + raw, shift) == want, (piece, at, shift)
+
+
 @needs_native
 @pytest.mark.parametrize("isa", ISAS)
 @pytest.mark.parametrize("bad", BAD_PIECES)
