@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -265,7 +266,8 @@ def test_unreachable_scheduler_is_a_worker_error() -> None:
 
 def test_local_cluster_when_no_scheduler_is_configured() -> None:
     """Without a configured address: a local cluster of worker processes, grown on demand and
-    closed by ``close`` with nothing left behind."""
+    closed by ``close`` with nothing left behind. It starts no profiler thread in this process
+    (it would abort subinterpreters: docs/interpreters.md); its workers keep Dask's setting."""
     me = psutil.Process()
     before = {p.pid for p in me.children(recursive=True)}
     with dask.config.set({"scheduler-address": None}):
@@ -275,6 +277,10 @@ def test_local_cluster_when_no_scheduler_is_configured() -> None:
             local = {p.pid for p in me.children(recursive=True)} - before
             assert {c.pid for c in report.chunks} <= local
             assert len({c.pid for c in report.chunks}) == 2
+            assert "Profile" not in {t.name for t in threading.enumerate()}
+            profile = "distributed.worker.profile.enabled"
+            on_workers = dask_executor.get_client(2).run(lambda: dask.config.get(profile))
+            assert set(on_workers.values()) == {dask.config.get(profile)}, on_workers
             # A call asking for more workers grows the cluster: three chunks, three processes.
             report = count_report(TEXT, executor="dask", workers=3)
             assert report.count == len(TEXT.split())

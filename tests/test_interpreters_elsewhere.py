@@ -4,9 +4,10 @@ The suite runs under one interpreter (``make test``: the checkout's ``.venv``), 
 subinterpreters (CPython 3.11 here). So ``interpreter_finder`` looks for every other CPython that
 has them (``PATH``, pyenv), gives each a virtual environment in the checkout the way the README
 says (``make install PYTHON=<path>``: ``.venv-python3.13``, kept between runs) and runs
-``test_interpreters.py``, ``test_interpreters_cli.py``, ``test_interpreters_estimate.py`` and
-``test_interpreters_flamegraphs.py`` there. Where none is found, the test is skipped, saying so;
-under a Python that has them, those files also run directly.
+``test_interpreters.py``, ``test_interpreters_cli.py``, ``test_interpreters_estimate.py``,
+``test_interpreters_flamegraphs.py`` and ``test_interpreters_frames.py`` there. Where none is
+found, the test is skipped, saying so; under a Python that has them, those files also run
+directly.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ def test_on_other_pythons(python: object) -> None:
     result = run_tests_under(python, ["tests/test_interpreters.py",  # type: ignore[arg-type]
                                       "tests/test_interpreters_cli.py",
                                       "tests/test_interpreters_estimate.py",
-                                      "tests/test_interpreters_flamegraphs.py"])
+                                      "tests/test_interpreters_flamegraphs.py",
+                                      "tests/test_interpreters_frames.py"])
     tail = result.stdout[-4000:] + result.stderr[-2000:]
     assert result.returncode == 0, tail
     assert " passed" in result.stdout and "failed" not in result.stdout, tail

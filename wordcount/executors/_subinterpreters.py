@@ -12,11 +12,24 @@ receiver wraps the same buffer, so its owner must outlive the interpreter); ``st
 are copied once; ints and tuples of them are recreated. The receiving interpreter must have
 imported ``_interpreters`` before a ``memoryview`` can be bound there (that import registers the
 type), so ``create`` does it.
+
+Walking every thread's frames is refused while an interpreter made here exists. CPython's
+``sys._current_frames()`` and ``sys._current_exceptions()`` (``Python/pystate.c``) walk the
+threads of every interpreter, not only the caller's: for a subinterpreter's frame the first makes
+a frame object with the calling interpreter's allocator, which the subinterpreter later frees with
+its own, handing it to ``free()`` (the second takes references to its exceptions, freed the other
+way round); glibc aborts the process ("free(): invalid pointer", "double free or corruption") or
+it segfaults. Seen on 3.13.0 (one walk while a subinterpreter ran was enough); the same loops are
+in 3.13.15's source. Dask's profiler walks once a second from a thread of the caller's process.
+So ``create`` installs, once, an audit hook in this (main) interpreter that makes both raise
+``RuntimeError`` (``WALK_REFUSED``) for as long as any interpreter made here is alive, from before
+it is created to after it is destroyed; with none alive they work as usual.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +60,19 @@ UNAVAILABLE: str = "" if AVAILABLE else (
 #: Interpreter objects of ``concurrent.interpreters``, by id (3.14+).
 _OBJECTS: dict[int, Any] = {}
 
+#: The audit events of the calls that walk every interpreter's threads (see the module).
+WALKS = frozenset({"sys._current_frames", "sys._current_exceptions"})
+#: What such a call raises while an interpreter made here is alive.
+WALK_REFUSED = (
+    "{event}() refused while subinterpreters exist: CPython walks every interpreter's threads, "
+    "and what it makes of a subinterpreter's frames or takes of its exceptions is freed by the "
+    "other interpreter's allocator, which aborts the process (wordcount's interpreters "
+    "executor; docs/interpreters.md)")
+#: Interpreters made by ``create`` and not yet destroyed (those being created included).
+_alive = 0
+_alive_lock = threading.Lock()
+_hooked = False
+
 
 @dataclass(frozen=True)
 class Failure:
@@ -62,15 +88,36 @@ def _unavailable() -> None:
         raise RuntimeError(UNAVAILABLE)
 
 
+def _refuse_walks(event: str, args: tuple) -> None:
+    """The audit hook: no walk of every interpreter's frames while one made here is alive."""
+    if _alive and event in WALKS:
+        raise RuntimeError(WALK_REFUSED.format(event=event))
+
+
+def _count_alive(change: int) -> None:
+    global _alive, _hooked
+    with _alive_lock:
+        if not _hooked:
+            sys.addaudithook(_refuse_walks)  # for good: audit hooks cannot be removed
+            _hooked = True
+        _alive += change
+
+
 def create() -> int:
-    """A new isolated interpreter (own GIL, own allocator), ready to receive a memoryview."""
+    """A new isolated interpreter (own GIL, own allocator), ready to receive a memoryview; until
+    it is destroyed, walks of every thread's frames are refused (see the module)."""
     _unavailable()
-    if _high is not None:
-        interp = _high.create()
-        _OBJECTS[interp.id] = interp
-        interp_id = interp.id
-    else:
-        interp_id = _low.create()
+    _count_alive(+1)  # before it exists: its creation runs code in it
+    try:
+        if _high is not None:
+            interp = _high.create()
+            _OBJECTS[interp.id] = interp
+            interp_id = interp.id
+        else:
+            interp_id = _low.create()
+    except BaseException:
+        _count_alive(-1)
+        raise
     try:
         failure = run(interp_id, "import _interpreters")
     except BaseException:
@@ -113,6 +160,7 @@ def destroy(interp_id: int) -> None:
         _OBJECTS.pop(interp_id).close()
     else:
         _low.destroy(interp_id)
+    _count_alive(-1)  # only once it is gone: finalizing it runs code in it
 
 
 def list_ids() -> list[int]:

@@ -6,7 +6,11 @@ the package at it the way they point any Dask code at it. Otherwise a ``LocalClu
 processes (one thread each, so ``str.split`` is not held back by one worker's GIL), started on first
 use, grown (never shrunk) when a call asks for more workers than it has, and closed at interpreter
 exit. Starting a cluster takes seconds, so it is kept for the life of the process rather than per
-call; the benchmarks then time the count, not the cluster's start.
+call; the benchmarks then time the count, not the cluster's start. The local cluster starts no
+profiler thread in the caller's process: distributed's (on every Python but 3.11) samples
+``sys._current_frames()`` there once a second, which aborts a process running subinterpreters
+(the ``interpreters`` executor; docs/interpreters.md). Its worker processes keep Dask's setting
+(``distributed.worker.profile.enabled``).
 
 How data moves: the parent slices each chunk (a copy, as ``processes`` does) and scatters it to
 one worker, chosen round-robin over the cluster's workers; the counting task is pinned to that
@@ -50,6 +54,8 @@ from wordcount.text import Text, chunk_spans
 
 _lock = threading.Lock()
 _clients: dict[str, Client] = {}
+#: Dask's switch for its statistical profiler (off for the local cluster's servers in this process).
+_PROFILE = "distributed.worker.profile.enabled"
 _local: LocalCluster | None = None
 
 
@@ -63,12 +69,19 @@ def _local_client(workers: int) -> Client:
     global _local
     client = _clients.get("local")
     if client is None or client.status != "running":
-        # A dead worker's data cannot be recomputed anyway; no retry elsewhere, fail fast.
-        with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        profile = dask.config.get(_PROFILE, True)
+        # A dead worker's data cannot be recomputed anyway; no retry elsewhere, fail fast. The
+        # cluster's servers in this process (scheduler, nannies) read the profiler setting as
+        # they start, and the first one on the loop decides for good (see the module)...
+        with dask.config.set({"distributed.scheduler.allowed-failures": 0, _PROFILE: False}):
+            # ...while each worker process gets the one it would have had: a nanny hands its
+            # worker this config merged over Dask's, one top-level section at a time.
+            section = dask.config.merge(dask.config.get("distributed"),
+                                        {"worker": {"profile": {"enabled": profile}}})
             _local = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                   host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                   scheduler_kwargs={"dashboard": False},
-                                  silence_logs=logging.ERROR)
+                                  silence_logs=logging.ERROR, config={"distributed": section})
         client = _clients["local"] = Client(_local, set_as_default=False)
     elif _local is not None and len(_local.workers) < workers:
         _local.scale(workers)

@@ -17,8 +17,9 @@ whitespace, and the interpreter looks at a shared stop flag between them: a Ctrl
 handled by the caller, or another chunk's failure stops every interpreter within one block's
 work. The caller creates the interpreters one after the other before any runs, starts one
 thread each, joins them all, and only then destroys the interpreters one after the other, on
-every path: CPython 3.13.0 aborted the process when one interpreter was finalized in its thread
-while another still ran (``_LIFECYCLE``).
+every path (``_LIFECYCLE``). While any exists, ``sys._current_frames()`` and
+``sys._current_exceptions()`` raise instead of walking every interpreter's threads, which aborts
+the process in CPython 3.13 (``_subinterpreters``; Dask's profiler made such calls).
 """
 
 from __future__ import annotations
@@ -47,9 +48,11 @@ from wordcount.text import Text, block_spans, chunk_spans
 #: bounds ``split``'s word list to one block's per interpreter, for chunks larger than this.
 BLOCK_BYTES = 64 << 20
 #: Held for a whole call: interpreters are created one at a time before any runs, and destroyed
-#: one at a time once none runs, and two calls never overlap. CPython 3.13.0 aborted the process
-#: here ("double free or corruption", a frame freed in one interpreter while another was being
-#: finalized in its own thread), as in CPython's reports of concurrent subinterpreter lifecycles.
+#: one at a time once none runs, and two calls never overlap. Brought in when CPython 3.13.0
+#: aborted the process ("double free or corruption", a frame freed while another interpreter was
+#: being finalized), as in CPython's reports of concurrent subinterpreter lifecycles; that abort
+#: was most likely Dask's profiler walking every interpreter's frames (see ``_subinterpreters``),
+#: but this has not been re-tested without the lock, so it stays.
 _LIFECYCLE = threading.Lock()
 #: How often the caller wakes while waiting for its threads (seconds), so a Ctrl-C is seen.
 POLL_SECONDS = 0.05
