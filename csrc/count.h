@@ -90,7 +90,15 @@ static inline int wc_starts64(uint64_t ns, uint64_t *prev_ns)
 #define WC_AHEAD 4096
 #endif
 
-static inline void wc_prefetch(const uint8_t *p, size_t i, size_t n)
+/* Inlined before GCC's analysis of side effects sees them: GCC 12 counts a prefetch as none,
+ * so it found a helper made only of prefetches "const" and dropped every call to it. */
+#if defined(__GNUC__)
+#define WC_ALWAYS_INLINE static inline __attribute__((always_inline))
+#else
+#define WC_ALWAYS_INLINE static inline
+#endif
+
+WC_ALWAYS_INLINE void wc_prefetch(const uint8_t *p, size_t i, size_t n)
 {
 #if defined(__GNUC__)
     if (n - i > WC_AHEAD)
@@ -101,7 +109,7 @@ static inline void wc_prefetch(const uint8_t *p, size_t i, size_t n)
 }
 
 /* The same for `lines` 64-byte lines from unit i of n units of `size` bytes each. */
-static inline void wc_prefetch_units(const void *p, size_t i, size_t n, size_t size, int lines)
+WC_ALWAYS_INLINE void wc_prefetch_units(const void *p, size_t i, size_t n, size_t size, int lines)
 {
     for (int k = 0; k < lines; k++)
         wc_prefetch((const uint8_t *)p, i * size + 64 * (size_t)k, n * size);

@@ -50,9 +50,13 @@ AVX512_FN static inline void make_table(hash_table *t)
             v--;
         entries[s] = (uint16_t)v;
     }
-    for (uint32_t x = 0; x < 0x10000; x++)
-        if (wc_is_space(x))
-            entries[slot_of(x)] = (uint16_t)x;
+    /* every whitespace code point lies in one of these (wc_is_space says which) */
+    static const uint32_t spans[][2] = {{0, 0x21}, {0x80, 0xA1}, {0x1680, 0x1681},
+                                        {0x2000, 0x2060}, {0x3000, 0x3001}};
+    for (size_t k = 0; k < sizeof spans / sizeof spans[0]; k++)
+        for (uint32_t x = spans[k][0]; x < spans[k][1]; x++)
+            if (wc_is_space(x))
+                entries[slot_of(x)] = (uint16_t)x;
     t->lo = _mm512_loadu_si512(entries);
     t->hi = _mm512_loadu_si512(entries + 32);
     t->k = _mm512_set1_epi16(HASH_K);
