@@ -59,6 +59,8 @@ def measure(name: str, size: int, rounds: int) -> dict[str, float | str]:
         "of_read1": best["read1"] / best["bytes"], "of_read2": best["read2"] / best["bytes"],
         "str_gbps": n / best["str"] / 1e9, "str_over_bytes": best["str"] / best["bytes"],
         "storage": _storage(text) / n,
+        # the str count's speed through its own storage, over the one-thread read's
+        "str_of_read1": _storage(text) / n * best["read1"] / best["str"],
         "read1": n / best["read1"] / 1e9, "read1_med": n / med["read1"] / 1e9,
         "read2": n / best["read2"] / 1e9, "read2_med": n / med["read2"] / 1e9,
     }
@@ -81,19 +83,48 @@ def table(rows: list[dict[str, float | str]], size: int, rounds: int, command: s
         "thread; two threads beside it), `wordcount.bandwidth.read_limit`.",
         "- **str/bytes**: the time to count the `str` over the time to count its bytes; "
         "**storage** is the `str`'s own storage (1, 2 or 4 bytes a code point) over the bytes: a "
-        "`str` count reads that much more.",
+        "`str` count reads that much more; **str, % of read**: the `str` count's speed through "
+        "that storage over the one-thread read's.",
         "",
         "| text | GB/s | % of 1-thread read | % of 2-thread read | str GB/s | str/bytes | storage "
-        "| 1-thread read GB/s | 2-thread read GB/s |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| str, % of read | 1-thread read GB/s | 2-thread read GB/s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['text']} | {r['gbps']:.1f} ({r['gbps_med']:.1f}) | {r['of_read1']:.0%} | "
             f"{r['of_read2']:.0%} | {r['str_gbps']:.1f} | {r['str_over_bytes']:.2f} | "
-            f"{r['storage']:.2f} | {r['read1']:.1f} ({r['read1_med']:.1f}) {r['level']} | "
+            f"{r['storage']:.2f} | {r['str_of_read1']:.0%} | "
+            f"{r['read1']:.1f} ({r['read1_med']:.1f}) {r['level']} | "
             f"{r['read2']:.1f} ({r['read2_med']:.1f}) |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", *verdicts(rows)]) + "\n"
+
+
+def verdicts(rows: list[dict[str, float | str]]) -> list[str]:
+    """Issue 23's targets, judged on these rows: bytes at 60% or more of the one-thread read, and
+    a ``str`` within 1.25x of its bytes, with the floor a ``str`` count cannot go under where its
+    storage is larger than the bytes (reading it all at the read's own speed)."""
+    where = {r["level"] for r in rows}
+    low = min(rows, key=lambda r: float(r["of_read1"]))
+    fast = [r for r in rows if float(r["of_read1"]) >= 0.60]
+    out = [f"- **Bytes at 60% or more of the one-thread read** (from {'/'.join(sorted(where))}): "
+           f"{len(fast)} of {len(rows)} texts; the lowest, {low['text']}, at "
+           f"{float(low['of_read1']):.0%}."]
+    near = [r for r in rows if float(r["str_over_bytes"]) <= 1.25]
+    far = [r for r in rows if float(r["str_over_bytes"]) > 1.25]
+    line = f"- **`str` within 1.25x of its bytes**: {len(near)} of {len(rows)} texts."
+    bound = [r for r in far if float(r["storage"]) * float(r["of_read1"]) > 1.25]
+    unmet = [r for r in far if r not in bound]
+    if bound:
+        line += (" Beyond reach: " + ", ".join(
+            f"{r['text']} {float(r['str_over_bytes']):.2f}x (its `str` holds "
+            f"{float(r['storage']):.2f} bytes a UTF-8 byte: at the read's own speed no less than "
+            f"{float(r['storage']) * float(r['of_read1']):.2f}x; it read them at "
+            f"{float(r['str_of_read1']):.0%} of the read)" for r in bound) + ".")
+    if unmet:
+        line += " Not met: " + ", ".join(
+            f"{r['text']} {float(r['str_over_bytes']):.2f}x" for r in unmet) + "."
+    return [*out, line]
 
 
 def main(argv: list[str] | None = None) -> int:
