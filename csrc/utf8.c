@@ -317,7 +317,7 @@ AVX2_FN static inline __attribute__((always_inline)) int avx2_block(const uint8_
                       utf8_errors(v1, LOAD(q + 31), LOAD(q + 30), LOAD(q + 29)));
         if (!_mm256_testz_si256(err, err))
             return -1;
-        s->incomplete = q[63] >= 0xC0 || q[62] >= 0xE0 || q[61] >= 0xF0;
+        s->incomplete = (q[63] >= 0xC0) | (q[62] >= 0xE0) | (q[61] >= 0xF0); /* no branch */
         uint64_t m2 = 0, m3 = 0;
         if (may_lead_space(v0, v1)) {
             uint32_t a2, a3, b2, b3;
