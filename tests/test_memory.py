@@ -64,20 +64,6 @@ def hold_until_seen(directory: Path, counters: int, sampler: TreeSampler) -> Ite
         releaser.join()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _no_other_descendants() -> Iterator[None]:
-    """A tree figure sums every descendant of this process, so none but the measured ones may be
-    alive: the Dask cluster earlier tests leave running (its nannies and worker processes live
-    until exit) is closed first. (A full run once measured a spawn case's tree 34 MiB above the
-    parent and workers together, with that cluster alive.)"""
-    import sys
-
-    dask_executor = sys.modules.get("wordcount.executors.dask_executor")
-    if dask_executor is not None:
-        dask_executor.close()
-    yield
-
-
 def _held(executor: str, start_method: str | None, mib: int, directory: Path) -> MemoryFigures:
     """``measure_memory`` of ``WORKERS`` chunks each holding ``mib`` MiB at the same moment."""
     directory.mkdir()
