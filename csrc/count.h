@@ -83,9 +83,6 @@ static inline int wc_starts64(uint64_t ns, uint64_t *prev_ns)
  * ~70 instructions a block leave too few loads in flight to cover memory's latency), 12 GB/s
  * with this; 2-8 KiB ahead did as well, 256-512 bytes did not. A prefetch is a hint that never
  * faults, and none is asked for past the range's end. */
-#ifndef WC_LOCALITY
-#define WC_LOCALITY 3
-#endif
 #ifndef WC_AHEAD
 #define WC_AHEAD 4096
 #endif
@@ -102,7 +99,7 @@ WC_ALWAYS_INLINE void wc_prefetch(const uint8_t *p, size_t i, size_t n)
 {
 #if defined(__GNUC__)
     if (n - i > WC_AHEAD)
-        __builtin_prefetch(p + i + WC_AHEAD, 0, WC_LOCALITY);
+        __builtin_prefetch(p + i + WC_AHEAD, 0, 3);
 #else
     (void)p, (void)i, (void)n;
 #endif
