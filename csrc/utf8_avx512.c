@@ -94,7 +94,8 @@ AVX512_FN static inline void make_consts(consts *c)
     c->sub2 = SET8(0xE0 - 0x80);
     c->sub3 = SET8(0xF0 - 0x80);
     c->hi = SET8(0x80);
-    uint8_t first[64] = {0}, second[64] = {0}, third[64];
+    uint8_t first[64] = {0}, second[64], third[64];
+    memset(second, P_ASCII, sizeof second);
     first[0xC2 & 63] = P_C2;
     first[0xE1 & 63] = P_E1;
     first[0xE2 & 63] = P_E280 | P_E281;
@@ -103,12 +104,11 @@ AVX512_FN static inline void make_consts(consts *c)
         first[b] |= P_ASCII;
     for (int b = 0x1C; b <= 0x20; b++)
         first[b] |= P_ASCII;
-    second[0x85 & 63] = second[0xA0 & 63] = P_C2;
-    second[0x80 & 63] = P_E280 | P_E3;
-    second[0x81 & 63] = P_E281;
-    second[0x9A & 63] = P_E1;
-    for (int k = 0; k < 64; k++)
-        second[k] |= P_ASCII;
+    second[0x85 & 63] |= P_C2;
+    second[0xA0 & 63] |= P_C2;
+    second[0x80 & 63] |= P_E280 | P_E3;
+    second[0x81 & 63] |= P_E281;
+    second[0x9A & 63] |= P_E1;
     memset(third, P_C2 | P_ASCII, sizeof third);
     for (int b = 0x80; b <= 0x8A; b++)
         third[b & 63] |= P_E280;
