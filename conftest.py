@@ -69,7 +69,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from wcbench import forkguard
     from wcbench.compare import pytest_table
+
+    forkguard.install()  # the benchmarks fail a case that forked beside a thread
 
     config.stash[SKIPPED] = []
     pytest_table.register(config)

@@ -17,6 +17,8 @@ from __future__ import annotations
 import multiprocessing.forkserver
 import multiprocessing.resource_tracker
 import statistics
+import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +27,7 @@ import pytest
 
 import wordcount
 from wcbench import corpus as corpora
+from wcbench import forkguard
 from wcbench.estimate import (
     HEADROOM_BYTES,
     estimate_case,
@@ -35,6 +38,7 @@ from wcbench.estimate import (
 from wcbench.machine import machine_info
 from wcbench.matrix import (
     DEFAULT_MATRIX,
+    KEEP_THREADS,
     Case,
     parse_list,
     parse_sizes,
@@ -179,6 +183,8 @@ def _warm_up(case: Case, corpus: Corpus) -> None:
     the first shared-memory block or spawned child, then kept), the forkserver's server, an
     engine's cluster. Paid before measuring, so whichever case comes first is not charged with
     a whole extra interpreter in its tree peak."""
+    if case.start_method == "fork":
+        _no_threads_beside(corpus)
     key = (case.executor, case.start_method)
     if key in corpus._warm:
         return
@@ -189,6 +195,20 @@ def _warm_up(case: Case, corpus: Corpus) -> None:
     elif case.executor not in (*PROCESS_EXECUTORS, "serial", "threads"):
         wordcount.count_words("warm up", executor=case.executor, workers=case.workers)
     corpus._warm.add(key)
+
+
+def _no_threads_beside(corpus: Corpus) -> None:
+    """Before a case that forks its workers from this process: close the engines that keep
+    threads here (Dask's cluster and client, ``matrix.KEEP_THREADS``; their next case starts
+    them again, untimed), then make sure no other thread runs, since a child forked beside a
+    thread that holds a lock can hang (CPython warns of it since 3.12)."""
+    dask_executor = sys.modules.get("wordcount.executors.dask_executor")
+    if dask_executor is not None:
+        dask_executor.close()
+        corpus._warm -= {key for key in corpus._warm if key[0] in KEEP_THREADS}
+    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
+    if others:
+        pytest.fail(f"a thread runs beside a fork-based case: {', '.join(others)}")
 
 
 def _measure(text: bytes, kwargs: dict) -> tuple[float, list[MemoryFigures]]:
@@ -260,6 +280,8 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
     count = benchmark.pedantic(wordcount.count_words, args=(text,), kwargs=kwargs,
                                rounds=rounds, warmup_rounds=warmup, iterations=1)
     assert count == expected, f"{case.name} miscounted"
+    forked = forkguard.take()
+    assert not forked, "\n".join(f.describe() for f in forked)
     benchmark.extra_info.update(
         kind="wordcount", kernel=case.kernel, executor=case.executor,
         start_method=memory[0].start_method, workers=case.workers,

@@ -19,6 +19,22 @@ if os.path.dirname(__file__) not in sys.path:
 import helpers
 from helpers import Audit
 
+from wcbench import forkguard
+
+forkguard.install()
+
+
+@pytest.fixture(autouse=True)
+def _no_fork_beside_threads() -> Iterator[None]:
+    """Fail any test during which this process forked while another of its threads ran: a
+    child forked so can hang (CPython's DeprecationWarning since 3.12, which cannot be made an
+    error; ``wcbench.forkguard``). A test that does it on purpose takes the notes itself; a
+    fork made in a fixture set up for this test is reported with it."""
+    yield
+    noted = forkguard.take()
+    if noted:
+        pytest.fail("\n".join(n.describe() for n in noted), pytrace=False)
+
 
 @pytest.fixture
 def audit() -> Iterator[Audit]:

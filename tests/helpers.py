@@ -19,10 +19,10 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,8 @@ def wcbench(command: str, args: Sequence[str]) -> int:
 if TYPE_CHECKING:
     import psutil
     from hypothesis.strategies import SearchStrategy
+
+    from wcbench.sampler import SamplerProcess, TreeSampler
 
 #: A chunk holding this word makes its worker raise.
 RAISE_WORD = "RAISE"
@@ -159,7 +161,8 @@ def texts(max_tokens: int = 40, min_tokens: int = 0,
 
 # --- what a call may leave behind -------------------------------------------------------------
 
-_HELPER_CMDLINE = re.compile(r"multiprocessing\.(resource_tracker|forkserver) import main")
+_HELPER_CMDLINE = re.compile(r"multiprocessing\.(resource_tracker|forkserver) import main"
+                             r"|-m wcbench\.sampler$")
 
 
 def is_mp_helper(proc: psutil.Process, parent_pid: int) -> bool:
@@ -205,30 +208,48 @@ def shm_segments_mapped(pid: int) -> set[str]:
     return set(re.findall(r"/dev/shm/(\S+)", maps))
 
 
+class SegmentsSeen:
+    """Names of the /dev/shm segments a process mapped at any time in a sampler's window: read
+    from the window so far while it is open, from the whole window once it has ended."""
+
+    def __init__(self, sampler: TreeSampler) -> None:
+        self.sampler = sampler
+
+    def names(self) -> set[str]:
+        window = self.sampler.window or self.sampler.peek()
+        return {path.removeprefix("/dev/shm/") for path in window.mappings}
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __sub__(self, other: Iterable[str]) -> set[str]:
+        return self.names() - set(other)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names()
+
+
+_watcher: SamplerProcess | None = None
+
+
 @contextmanager
-def shm_watch(pid: int | None = None, every: float = 0.002) -> Iterator[set[str]]:
+def shm_watch(pid: int | None = None, every: float = 0.002) -> Iterator[SegmentsSeen]:
     """Collect the names of the /dev/shm segments ``pid`` maps at any time during the block.
 
     The executor's parent maps its block from creation to unlink, so watching it finds the exact
-    segment a call made, whatever else other processes on the machine create meanwhile.
+    segment a call made, whatever else other processes on the machine create meanwhile. The
+    watching is done by a sampler process of its own (``wcbench.sampler``), kept for the session:
+    a watching thread here would be alive while fork-based executors fork.
     """
-    pid = os.getpid() if pid is None else pid
-    seen: set[str] = set()
-    done = threading.Event()
+    global _watcher
+    from wcbench.sampler import SamplerProcess, TreeSampler
 
-    def poll() -> None:
-        while not done.is_set():
-            seen.update(shm_segments_mapped(pid))
-            done.wait(every)
-
-    seen.update(shm_segments_mapped(pid))  # what is mapped already is seen before the block runs
-    watcher = threading.Thread(target=poll, name="shm-watch", daemon=True)
-    watcher.start()
-    try:
-        yield seen
-    finally:
-        done.set()
-        watcher.join()
+    if _watcher is None or not _watcher.alive():
+        _watcher = SamplerProcess()
+    sampler = TreeSampler(os.getpid() if pid is None else pid, every,
+                          mappings_under="/dev/shm/", process=_watcher)
+    with sampler:  # what is mapped already is in its first sample
+        yield SegmentsSeen(sampler)
 
 
 def zombie_children(pid: int | None = None) -> set[int]:
@@ -301,7 +322,7 @@ class Audit:
 
     before: set[int]
     mapped_before: set[str]
-    seen: set[str] = field(default_factory=set)  # filled live by ``shm_watch``
+    seen: set[str] | SegmentsSeen = field(default_factory=set)  # from ``shm_watch``
 
     def new_workers(self) -> set[int]:
         return worker_processes() - self.before
@@ -330,3 +351,47 @@ def utf8_verdict(raw: bytes) -> int | tuple[int, str]:
         return len(raw.decode("utf-8").split())
     except UnicodeDecodeError as exc:
         return exc.start, exc.reason
+
+
+class FirstWorkerKiller:
+    """A process of its own that SIGKILLs the first new worker of this process (not one of
+    ``before``) as soon as it exists; ``killed`` is its pid once the block has ended. A process,
+    not a thread: a thread here would be alive while fork-based executors fork."""
+
+    def __init__(self, before: set[int]) -> None:
+        self.before = before
+        self.killed: int | None = None
+        self.proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> FirstWorkerKiller:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import sys, helpers; helpers.kill_first_worker("
+             "int(sys.argv[1]), {int(p) for p in sys.argv[2:]})", str(os.getpid()),
+             *map(str, self.before)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+        assert self.proc.stdout is not None and self.proc.stdout.readline() == "ready\n"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        out, _ = self.proc.communicate("stop\n", timeout=30)  # it stops looking, if it still is
+        self.killed = int(out) if out.strip() else None
+
+
+def kill_first_worker(parent: int, before: set[int]) -> None:
+    """``FirstWorkerKiller``'s process: say ``ready``, then kill the first new worker of
+    ``parent`` and print its pid, or stop when a line arrives on stdin."""
+    import select
+
+    me = os.getpid()
+    print("ready", flush=True)
+    while not select.select([sys.stdin], [], [], 0.001)[0]:
+        new = worker_processes(parent) - before - {me}
+        if new:
+            pid = min(new)
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            print(pid, flush=True)
+            return

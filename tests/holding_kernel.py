@@ -50,3 +50,16 @@ def holding_kernel(data: object, start: int = 0, end: int | None = None) -> int:
         wait_for((directory / "go").exists)
     del block
     return len(words)
+
+
+def release_when_seen(directory: str, counters: int, sampler_fd: int) -> None:
+    """In a process of its own (``hold_until_seen`` in ``test_memory``): once ``counters``
+    holding kernels hold their blocks in ``directory``, have the tree sampler take a sample,
+    then let them go (``directory/go``). Says ``ready`` first, once its imports are done."""
+    from wcbench.sampler import request_sample
+
+    print("ready", flush=True)
+    where = Path(directory)
+    if wait_for(lambda: len(list(where.glob("held-*"))) >= counters):
+        request_sample(sampler_fd, os.path.join(directory, "sampled"), timeout=10.0)
+    (where / "go").touch()

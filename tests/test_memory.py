@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import multiprocessing.forkserver
 import os
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +22,6 @@ from measurement_kernels import (
     MIB,
     holding_kernel,
     meeting_numpy_kernel,
-    wait_for,
 )
 
 import wordcount
@@ -46,22 +46,24 @@ NUMPY_TEXT = b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n" * (4 *
 @contextmanager
 def hold_until_seen(directory: Path, counters: int, sampler: TreeSampler) -> Iterator[None]:
     """Let ``holding_kernel``'s counters free their blocks (``directory/go``) once all of them
-    hold theirs and ``sampler`` has taken a sample since; at the latest when the block ends."""
-    go = directory / "go"
+    hold theirs and ``sampler`` has taken a sample since; at the latest when the block ends.
 
-    def release() -> None:
-        held = lambda: len(list(directory.glob("held-*"))) >= counters  # noqa: E731
-        if wait_for(held):
-            sampler.wait_for_sample(timeout=10.0)
-        go.touch()
-
-    releaser = threading.Thread(target=release, name="hold-until-seen", daemon=True)
-    releaser.start()
+    The releaser is a process of its own, given the sampler's command pipe: a thread here would
+    be alive while a fork-based executor forks its workers."""
+    fd = sampler.command_fd
+    releaser = subprocess.Popen(
+        [sys.executable, "-c", "import sys, holding_kernel as h; "
+         "h.release_when_seen(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))",
+         str(directory), str(counters), str(fd)], stdout=subprocess.PIPE,
+        pass_fds=(fd,), env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+    assert releaser.stdout is not None
+    # Its own start-up is over before the call is measured: it is in the tree, at a steady size.
+    assert releaser.stdout.readline() == b"ready\n"
     try:
         yield
     finally:
-        go.touch()
-        releaser.join()
+        (directory / "go").touch()
+        releaser.wait()
 
 
 @pytest.fixture(autouse=True, scope="module")

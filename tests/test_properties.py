@@ -13,6 +13,7 @@ method gets a smaller number of examples of its own.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 import wordcount
 from wordcount import InvalidUTF8Error
-from wordcount.executors import PROCESS_EXECUTORS
+from wordcount.executors import PROCESS_EXECUTORS, REFUSED, refusal
 from wordcount.kernels import KERNEL_FUNCTIONS
 from wordcount.text import WHITESPACE, chunk_spans
 
@@ -137,16 +138,22 @@ def engines_closed() -> Iterator[None]:
         dask_executor.close()
 
 
+def kernels_for(executor: str) -> list[str]:
+    """The kernels ``executor`` runs: all but those it refuses by design (numpy in
+    subinterpreters; ``test_refused_kernels_are_refused`` checks the refusal itself)."""
+    return [k for k in wordcount.KERNELS if refusal(k, executor) is None]
+
+
 def _worker_test(executor: str, method: str | None) -> Callable[[], None]:
     """A hypothesis test of one executor and start method, with its own number of examples and
     the edge cases (empty, whitespace only, look-alikes only, bad byte in the last chunk) first."""
+    kernels = kernels_for(executor)
 
-    @example(data="", workers=8, kernel=wordcount.KERNELS[0])
-    @example(data=WHITESPACE.encode(), workers=8, kernel=wordcount.KERNELS[-1])
-    @example(data="\u200b\ufeff\u180e " * 20, workers=3, kernel=wordcount.KERNELS[-1])
-    @example(data=LATE_BAD_BYTES, workers=5, kernel=wordcount.KERNELS[0])
-    @given(data=inputs(busy=True), workers=st.integers(1, 8),
-           kernel=st.sampled_from(wordcount.KERNELS))
+    @example(data="", workers=8, kernel=kernels[0])
+    @example(data=WHITESPACE.encode(), workers=8, kernel=kernels[-1])
+    @example(data="\u200b\ufeff\u180e " * 20, workers=3, kernel=kernels[-1])
+    @example(data=LATE_BAD_BYTES, workers=5, kernel=kernels[0])
+    @given(data=inputs(busy=True), workers=st.integers(1, 8), kernel=st.sampled_from(kernels))
     @settings(max_examples=EXAMPLES[method], deadline=None)
     def run(data: str | bytes | bytearray | memoryview, workers: int, kernel: str) -> None:
         check(data, kernel=kernel, executor=executor, workers=workers, start_method=method)
@@ -157,3 +164,11 @@ def _worker_test(executor: str, method: str | None) -> Callable[[], None]:
 @pytest.mark.parametrize(("executor", "method"), WORKER_GRID)
 def test_worker_executors(engines_closed: None, executor: str, method: str | None) -> None:
     _worker_test(executor, method)()
+
+
+@pytest.mark.parametrize(("kernel", "executor"),
+                         [pair for pair in REFUSED if pair[1] in wordcount.EXECUTORS])
+def test_refused_kernels_are_refused(kernel: str, executor: str) -> None:
+    """What the property tests leave out is refused up front, with its reason."""
+    with pytest.raises(ValueError, match=re.escape(REFUSED[(kernel, executor)])):
+        wordcount.count_words("a b c", kernel=kernel, executor=executor, workers=2)

@@ -5,7 +5,8 @@ there (the base branch a pull request's checkout has), points ``GITHUB_STEP_SUMM
 ``GITHUB_OUTPUT`` and ``GITHUB_BASE_REF`` at temporary files and that branch, and runs every
 step's ``run:`` with ``bash --noprofile --norc -eo pipefail`` (GitHub's shell for ``run:``), with
 the job's ``env``. Two things differ from a runner, said here: the setup step (``make install``,
-minutes of pip) is replaced by this test's own environment (the clone's ``.venv`` links to it),
+minutes of pip) is replaced by this test's own environment (the clone's ``.venv`` links to the
+virtual environment running the tests, whichever interpreter's),
 and the recipe's own knobs make it cheap: ``AB_BUDGET=1`` (the minimum of six instances still
 runs) and ``AB_CASES`` naming one case.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -42,7 +44,8 @@ def clone(tmp_path: Path) -> Path:
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
     subprocess.run(["git", "update-ref", "refs/remotes/origin/pr-base", "HEAD"], cwd=repo,
                    check=True)
-    (repo / ".venv").symlink_to(ROOT / ".venv")
+    # The environment running these tests, whichever interpreter's (``.venv-python3.14`` ...).
+    (repo / ".venv").symlink_to(sys.prefix)
     return repo
 
 

@@ -119,10 +119,16 @@ def _choose(kind: str, asked: Sequence[str], valid: Sequence[str]) -> list[str]:
     return list(asked) if asked else list(valid)
 
 
+#: Executors whose engine keeps threads alive in this process between calls (Dask's local
+#: cluster and client).
+KEEP_THREADS: frozenset[str] = frozenset({"dask"})
+
+
 def build_cases(sizes: Iterable[int], workers: Iterable[int], kernels: Sequence[str] = (),
                 executors: Sequence[str] = (), start_methods: Sequence[str] = (), *,
                 available_executors: Sequence[str] | None = None) -> list[Case]:
-    """Every sensible case, ordered by size, kernel, executor, start method and workers.
+    """Every sensible case, ordered by size, kernel, executor, start method and workers (those of
+    ``KEEP_THREADS`` last within a size).
 
     Empty ``kernels``, ``executors`` or ``start_methods`` mean all that this install has
     (``wordcount.KERNELS``, ``wordcount.EXECUTORS``, ``wordcount.START_METHODS``);
@@ -134,15 +140,20 @@ def build_cases(sizes: Iterable[int], workers: Iterable[int], kernels: Sequence[
                         else available_executors)
     methods = _choose("start method", start_methods, wordcount.START_METHODS)
     workers = sorted(set(workers))
+    # Executors that keep threads in this process between calls go after the others of a size:
+    # a case that forks its workers must not fork beside them (the run closes them first).
+    passes = [[e for e in executors if e not in KEEP_THREADS],
+              [e for e in executors if e in KEEP_THREADS]]
     cases = []
     for size in sorted(set(sizes)):
-        for kernel in kernels:
-            for executor in executors:
-                if executor == "serial":
-                    cases.append(Case(kernel, executor, None, size, 1))
-                    continue
-                for method in methods if executor in PROCESS_EXECUTORS else [None]:
-                    cases += [Case(kernel, executor, method, size, w) for w in workers]
+        for part in passes:
+            for kernel in kernels:
+                for executor in part:
+                    if executor == "serial":
+                        cases.append(Case(kernel, executor, None, size, 1))
+                        continue
+                    for method in methods if executor in PROCESS_EXECUTORS else [None]:
+                        cases += [Case(kernel, executor, method, size, w) for w in workers]
     return cases
 
 

@@ -51,11 +51,16 @@ def uss(fields: dict[str, int]) -> int:
 
 def reset_peak() -> bool:
     """Reset this process's ``VmHWM`` to its current RSS; False where the kernel refuses."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
+    try:  # os.open: a buffered open() allocates a 128 KiB buffer on 3.14+, seen in captures
+        fd = os.open("/proc/self/clear_refs", os.O_WRONLY | os.O_CLOEXEC)
     except OSError:
         return False
+    try:
+        os.write(fd, b"5")
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
     return True
 
 

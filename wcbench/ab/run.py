@@ -295,7 +295,6 @@ def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str
     sides = {side: _side_info(checkouts[side], first[side]) for side in SIDES}
     results: list[dict] = []
     incomplete = None
-    case: Case | None = None
     try:
         for i, case in enumerate(cases):
             elapsed = time.monotonic() - started
@@ -306,9 +305,12 @@ def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str
             print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as the CLI raises them
         # the case in progress was stopped by its own cleanup (sides closed); keep the others
+        # The case under way, or the next one when the signal came between two: the loop's
+        # variable would still name the case just finished.
+        running = cases[len(results)].name if len(results) < len(cases) else None
         incomplete = {"reason": signal.Signals(exc.signum).name
                       if isinstance(exc, Stopped) else "SIGINT",
-                      "running": case.name if case else None, "finished": len(results)}
+                      "running": running, "finished": len(results)}
         partial = _session_result(started, wall, load_before, args, sides, results, incomplete)
         exc.ab_partial = partial  # type: ignore[attr-defined]
         raise

@@ -18,7 +18,6 @@ import os
 import pickle
 import re
 import shutil
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,17 +25,18 @@ from multiprocessing import util
 from pathlib import Path
 from typing import Any
 
+from wcbench import sampler as sampling
 from wcbench.flamegraphs import hooks
 from wcbench.flamegraphs.hooks import ProcessFigures, WorkerCapture
 from wcbench.flamegraphs.stats import capture_stats
 from wcbench.matrix import Case
 from wcbench.memory import measure_memory
+from wcbench.sampler import TreeSampler
 from wcbench.storage import atomic_write
 from wordcount import count_report
 from wordcount.api import CountReport
 from wordcount.executors import PROCESS_EXECUTORS
 from wordcount.measure import Measurement
-from wordcount.procmem import is_data_path
 from wordcount.text import chunk_spans
 from wordcount.transfer import TransferMeter
 
@@ -46,47 +46,6 @@ POOL_EXECUTORS: frozenset[str] = frozenset({"process-pool"})
 SCENARIO_FORMAT = 2
 #: How often the parent's shared mappings are read while it counts (seconds).
 PARENT_SAMPLE_SECONDS = 0.005
-
-
-class ParentMappings:
-    """A thread that reads this process's shared data mappings while a call runs: a block the
-    parent creates is unmapped before the call returns, so a reading afterwards would miss it.
-    It reads into a buffer allocated before the capture starts and allocates little, so that
-    it hardly shows in the parent's own capture."""
-
-    _DATA = re.compile(rb"^[0-9a-f]+-[0-9a-f]+ [r-][w-][x-]s [^\n]*? (/[^\n]*)\nSize:\s+(\d+) kB\n"
-                       rb"(?:[A-Za-z]+:[^\n]*\n)*?Rss:\s+(\d+) kB", re.MULTILINE)
-
-    def __init__(self, ignore_under: str) -> None:
-        self.figures = ProcessFigures(pid=os.getpid())
-        self._ignore = ignore_under.encode()
-        self._buffer = bytearray(2 << 20)  # /proc/self/smaps of a Python process: 0.1-0.5 MB
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="parent-mappings", daemon=True)
-
-    def _read(self) -> None:
-        view, size = memoryview(self._buffer), 0
-        with open("/proc/self/smaps", "rb", buffering=0) as f:
-            while size < len(view) and (n := f.readinto(view[size:])):
-                size += n
-        view.release()
-        found = [{"path": path.decode(errors="replace"), "size": int(mapped) << 10,
-                  "rss": int(rss) << 10}
-                 for path, mapped, rss in self._DATA.findall(self._buffer, 0, size)
-                 if not path.startswith(self._ignore)]
-        self.figures.note_shared([m for m in found if is_data_path(m["path"])])
-
-    def _run(self) -> None:
-        while not self._stop.wait(PARENT_SAMPLE_SECONDS):
-            self._read()
-
-    def __enter__(self) -> ParentMappings:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 @contextmanager
@@ -248,13 +207,18 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str =
         hook = WorkerCapture(str(directory), os.getpid(), case.executor not in POOL_EXECUTORS,
                              native_traces, python_allocators)
     meter = TransferMeter()
-    sampler = ParentMappings(str(directory))  # its buffer before the parent's figures start
-    with _captured(directory, hook, native_traces, python_allocators):
-        parent = sampler.figures = ProcessFigures.start()  # memray's own start-up not counted
-        with sampler:
-            report = count_report(text, kernel=case.kernel, executor=case.executor,
-                                  workers=case.workers, start_method=case.start_method,
-                                  measure=Measurement(meter=meter, capture=hook))
+    # The parent's shared mappings are read from outside while it counts (a block it creates is
+    # unmapped before the call returns): by the sampler process, started before the capture.
+    sampler = TreeSampler(os.getpid(), PARENT_SAMPLE_SECONDS, mappings=True,
+                          ignore_under=str(directory), process=sampling.shared())
+    with sampler, _captured(directory, hook, native_traces, python_allocators):
+        # (the window opens before the capture and closes after it: its messages are not in it)
+        parent = ProcessFigures.start()  # memray's own start-up not counted
+        report = count_report(text, kernel=case.kernel, executor=case.executor,
+                              workers=case.workers, start_method=case.start_method,
+                              measure=Measurement(meter=meter, capture=hook))
+    assert sampler.window is not None
+    parent.note_shared([{"path": path, **sizes} for path, sizes in sampler.window.mappings.items()])
     parent.read(str(directory))  # after the capture, so that reading /proc is not in it
     sizes = [b - a for a, b in chunk_spans(text, case.workers)]
     processes = _name_processes(directory, report, sizes, parent, hook is not None)

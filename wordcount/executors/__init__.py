@@ -8,8 +8,9 @@ It cuts ``text`` into at most ``workers`` chunks at whitespace, counts them with
 somewhere, and returns one ``ChunkResult`` per chunk; ``measure`` (a
 ``wordcount.measure.Measurement``) goes on every ``Task``. Modules are imported only when chosen,
 so an optional engine (Dask) costs nothing unless used. ``interpreters`` (isolated
-subinterpreters) exists only on Python 3.13 and newer; asking for it on an older one raises
-``ValueError`` naming the version it needs.
+subinterpreters, new ones every call) and ``interpreter-pool`` (the same, kept between calls)
+exist only on Python 3.13 and newer; asking for either on an older one raises ``ValueError``
+naming the version it needs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from collections.abc import Callable
 from wordcount.executors import _subinterpreters
 from wordcount.executors._task import TERMINATING_SIGNALS
 
-__all__ = ["PROCESS_EXECUTORS", "REFUSED", "START_METHODS", "TERMINATING_SIGNALS",
+__all__ = ["INTERPRETER_EXECUTORS", "PROCESS_EXECUTORS", "REFUSED", "START_METHODS",
+           "TERMINATING_SIGNALS",
            "available_executors", "default_start_method", "get_executor", "refusal",
            "resolve_start_method"]
 
@@ -34,17 +36,21 @@ _MODULES: dict[str, str] = {
     "process-pool": "wordcount.executors.pool",
     "shared-memory": "wordcount.executors.shared_memory",
 }
+#: Executors that run chunks in isolated subinterpreters (CPython 3.13 and newer).
+INTERPRETER_EXECUTORS: frozenset[str] = frozenset({"interpreters", "interpreter-pool"})
 if _subinterpreters.AVAILABLE:
     _MODULES["interpreters"] = "wordcount.executors.interpreters"
+    _MODULES["interpreter-pool"] = "wordcount.executors.interpreter_pool"
 #: Executors this Python lacks, and why (the version each needs).
 _NEEDS_PYTHON: dict[str, str] = {} if _subinterpreters.AVAILABLE else \
-    {"interpreters": _subinterpreters.UNAVAILABLE}
+    dict.fromkeys(sorted(INTERPRETER_EXECUTORS), _subinterpreters.UNAVAILABLE)
 
 #: Kernel x executor pairs that cannot work, and why: the executor refuses them before it starts
 #: anything, and the benchmark matrix shows them skipped with this reason.
 REFUSED: dict[tuple[str, str], str] = {
-    ("numpy", "interpreters"): "the numpy kernel cannot run in a subinterpreter: NumPy refuses "
-                               "to load there (numpy/numpy#24755)",
+    ("numpy", executor): "the numpy kernel cannot run in a subinterpreter: NumPy refuses "
+                         "to load there (numpy/numpy#24755)"
+    for executor in ("interpreters", "interpreter-pool")
 }
 #: Optional executors and the distribution each needs.
 _OPTIONAL: dict[str, str] = {"dask": "distributed"}

@@ -20,6 +20,7 @@ import multiprocessing as mp
 import os
 import signal
 import sys
+import time
 
 #: ``prctl`` option: the signal this process gets when its parent (thread) dies (Linux).
 PR_SET_PDEATHSIG = 1
@@ -61,19 +62,50 @@ def _signal_name(exitcode: int) -> str:
         return f"signal {-exitcode}"
 
 
-def main_module_hint(method: str) -> str:
-    """Why a ``method`` child fails while starting, when the cause is the main module."""
+def main_module_hint(method: str, starter: str = "") -> str:
+    """Why a ``method`` child fails while starting, when the cause is the main module.
+
+    ``starter``: who re-imports it, when not the child itself (the fork server, which on
+    CPython 3.14 imports the main module as it starts, and dies there).
+    """
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
     if path is None:  # -c, the interactive prompt: nothing to re-import
         return ""
+    who = starter or f"a {method} child"
     if path == "<stdin>" or not os.path.exists(path):
-        return (f"; the main module was read from standard input, which a {method} child cannot "
+        return (f"; the main module was read from standard input, which {who} cannot "
                 "re-import: run it from a file, with the code that counts under "
                 "`if __name__ == \"__main__\":`, or use the fork start method")
-    return (f"; a {method} child first re-imports the main module ({path}), so the code there "
-            "that calls wordcount must sit under `if __name__ == \"__main__\":` (the child's "
-            "traceback is on stderr)")
+    return (f"; {who} first re-imports the main module ({path}), so the code there "
+            "that calls wordcount must sit under `if __name__ == \"__main__\":` (the "
+            f"{'server' if starter else 'child'}'s traceback is on stderr)")
+
+
+#: How long a failed forkserver start waits to see whether the server itself has ended (seconds).
+SERVER_END_SECONDS = 1.0
+
+
+def fork_server_ended(wait: float = SERVER_END_SECONDS) -> bool:
+    """Whether this process's fork server has ended (waiting up to ``wait`` seconds for it to):
+    on CPython 3.14 it imports the main module as it starts, so an unguarded one kills it, and a
+    worker's start then fails with a reset or broken connection. Linux only (``/proc``)."""
+    server = sys.modules.get("multiprocessing.forkserver")
+    pid = getattr(getattr(server, "_forkserver", None), "_forkserver_pid", None)
+    if pid is None or not os.path.isdir("/proc/self"):
+        return False
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return True  # gone, and reaped
+        if stat[stat.rindex(b")") + 2:][:1] in (b"Z", b"X"):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
 
 
 #: The status CPython gives a forkserver child when the fork server could not report one (the
@@ -91,6 +123,9 @@ def describe_end(who: str, pid: int | None, exitcode: int | None, started: bool,
     module; the message says so.
     """
     if exitcode is None:  # its start failed: the fork server's child was gone before it read
+        if method == "forkserver" and fork_server_ended():
+            return (f"{who} could not be started: the fork server ended while starting "
+                    f"({detail})" + main_module_hint(method, starter="the fork server"))
         return f"{who} died while it was being started, before it received its chunk ({detail})"
     if exitcode < 0:
         how = f"was killed by {_signal_name(exitcode)}"

@@ -59,6 +59,19 @@ _PROFILE = "distributed.worker.profile.enabled"
 _local: LocalCluster | None = None
 
 
+class _Client(Client):
+    """distributed's ``Client``, ending its event-loop thread when it fails to connect: a failed
+    ``Client(address)`` leaves its "IO loop" thread running for the life of the process
+    (distributed 2025-2026), so a process that later forks would fork beside it."""
+
+    def start(self, **kwargs: object) -> None:
+        try:
+            super().start(**kwargs)
+        except BaseException:
+            self._loop_runner.stop()
+            raise
+
+
 def scheduler_address() -> str | None:
     """The scheduler Dask's configuration names (``DASK_SCHEDULER_ADDRESS``), or None."""
     return dask.config.get("scheduler-address", None) or None
@@ -98,7 +111,7 @@ def get_client(workers: int) -> Client:
         client = _clients.get(address)
         if client is None or client.status != "running":
             try:
-                client = Client(address, set_as_default=False)
+                client = _Client(address, set_as_default=False)
             except OSError as exc:  # also TimeoutError: nothing answers at that address
                 raise WorkerError(f"cannot reach the dask scheduler at {address!r} (from "
                                   f"dask's scheduler-address setting): {exc}") from None
@@ -108,15 +121,36 @@ def get_client(workers: int) -> Client:
 
 @atexit.register
 def close() -> None:
-    """Close every client this process opened and its local cluster, if any (runs at exit)."""
+    """Close every client this process opened and its local cluster, if any (runs at exit), and
+    end the one thread distributed keeps after that (see ``_retire_offload_thread``)."""
     global _local
     with _lock:
+        used = bool(_clients) or _local is not None
         for client in _clients.values():
             client.close()
         _clients.clear()
         if _local is not None:
             _local.close()
             _local = None
+        if used:
+            _retire_offload_thread()
+
+
+def _retire_offload_thread() -> None:
+    """distributed runs some work in a one-thread pool of its own (``distributed.utils``'
+    ``_offload_executor``, "Dask-Offload"), whose thread lives until the interpreter exits. A
+    process that forks later would fork beside it (the hazard CPython warns about since 3.12),
+    so once every client here is closed the pool is replaced by a fresh one, which starts no
+    thread until it is used, and the old one is shut down and its thread joined."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import distributed.utils as dutils
+
+    old = getattr(dutils, "_offload_executor", None)
+    if not isinstance(old, ThreadPoolExecutor) or not old._threads:
+        return
+    dutils._offload_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="Dask-Offload")
+    old.shutdown(wait=True)
 
 
 def _count_on_worker(index: int, kernel: Callable[..., int], data: object, offset: int,

@@ -30,6 +30,7 @@ import queue
 import struct
 import sys
 import threading
+import time
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
@@ -58,6 +59,8 @@ _LIFECYCLE = threading.Lock()
 POLL_SECONDS = 0.05
 #: Room for one chunk's result, written by its interpreter (a length, then JSON).
 _RESULT_BYTES = 4096
+#: How long ``close`` waits for interpreters to give back their share of the text's buffer.
+RELEASE_SECONDS = 1.0
 
 
 # The code each interpreter runs: names bound by ``bind`` start with ``_wc_``.
@@ -65,8 +68,10 @@ _BOOT = """\
 import sys
 sys.path[:] = list(_wc_path)
 from wordcount.executors._inside import count_inside
-count_inside(_wc_data, _wc_blocks, _wc_kernel, _wc_stop, _wc_out, _wc_start_faults)
-del _wc_data
+try:
+    count_inside(_wc_data, _wc_blocks, _wc_kernel, _wc_stop, _wc_out, _wc_start_faults)
+finally:
+    del _wc_data, _wc_blocks, _wc_stop, _wc_out
 """
 
 
@@ -151,22 +156,34 @@ def _outcome(chunk: _Chunk, measure: Measurement) -> ChunkResult | Exception | N
 def run(text: Text, workers: int, kernel: Callable[..., int], *,
         start_method: str | None, measure: Measurement) -> list[ChunkResult]:
     """Count each chunk in its own subinterpreter and thread over the shared text."""
+    call = prepare(text, kernel, measure)
+    spans = chunk_spans(call.source, workers)
+    with _LIFECYCLE:
+        interps: list[int] = []
+        try:
+            for _ in spans:
+                with interrupts_deferred():  # created and recorded, or neither
+                    interps.append(sub.create())
+            return call.count(spans, interps)
+        finally:
+            call.close()
+            with interrupts_deferred():  # a second Ctrl-C must not leave an interpreter behind
+                for interp in interps:
+                    sub.destroy(interp)
+
+
+def prepare(text: Text, kernel: Callable[..., int], measure: Measurement) -> _Call:
+    """A call over ``text``, once ``kernel`` is known to run in a subinterpreter."""
     reason = refusal(kernel)
     if reason:
         raise ValueError(f"{reason}; choose the split or native kernel")
-    call = _Call(text, kernel, _kernel_ref(kernel), in_caller(measure))
-    with _LIFECYCLE:
-        try:
-            call.start(chunk_spans(call.source, workers))
-            return _collect(call.chunks, call.done, call.stop, call.measure)
-        finally:
-            call.close()
+    return _Call(text, kernel, _kernel_ref(kernel), in_caller(measure))
 
 
 class _Call:
-    """One call's interpreters, threads and shared buffers, and how they are started and closed:
-    every interpreter created (one after the other) before any runs, and destroyed (one after the
-    other) only once every thread has ended."""
+    """One call's threads and shared buffers over interpreters its caller owns: one thread per
+    chunk, each running its chunk in its interpreter; ``close`` stops and joins them all and
+    gives the text's buffer back, on every path, before the caller destroys (or keeps) them."""
 
     def __init__(self, text: Text, kernel: Callable[..., int], ref: tuple[str, str],
                  measure: Measurement) -> None:
@@ -178,14 +195,13 @@ class _Call:
         self.threads: list[threading.Thread] = []
         self.done: queue.Queue = queue.Queue()
 
-    def start(self, spans: list[tuple[int, int]]) -> None:
-        for i, (a, b) in enumerate(spans):
-            with interrupts_deferred():  # created and recorded, or neither
-                chunk = _Chunk(i, a, b, bytearray(_RESULT_BYTES))
-                chunk.interp = sub.create()
-                self.chunks.append(chunk)
+    def count(self, spans: list[tuple[int, int]], interps: list[int]) -> list[ChunkResult]:
+        """Count chunk ``i`` of ``spans`` in ``interps[i]``, each in its own thread."""
+        for i, ((a, b), interp) in enumerate(zip(spans, interps, strict=True)):
+            self.chunks.append(_Chunk(i, a, b, bytearray(_RESULT_BYTES), interp))
         for chunk in self.chunks:
             self._start_thread(chunk)
+        return _collect(self.chunks, self.done, self.stop, self.measure)
 
     def _start_thread(self, chunk: _Chunk) -> None:
         a, b = chunk.start, chunk.end
@@ -208,16 +224,28 @@ class _Call:
             self.threads.append(thread)
 
     def close(self) -> None:
-        """Stop and join every thread, then destroy every interpreter: on every path."""
+        """Stop and join every thread, then give the text's buffer back: on every path."""
         self.stop[0] = 1
-        with interrupts_deferred():  # a second Ctrl-C must not leave an interpreter behind
+        with interrupts_deferred():  # a second Ctrl-C must not leave a thread running
             for t in self.threads:
                 t.join()
-            for chunk in self.chunks:
-                if chunk.interp is not None:
-                    sub.destroy(chunk.interp)
             if self.view is not None:
-                self.view.release()
+                _release(self.view)
+
+
+def _release(view: memoryview) -> None:
+    """Release ``view`` once no interpreter holds it: an interpreter that drops its share of a
+    buffer hands the release to the owner's pending calls, which this thread runs between
+    bytecodes, so it is retried briefly; the view is left to the garbage collector after that."""
+    deadline = time.monotonic() + RELEASE_SECONDS
+    while True:
+        try:
+            view.release()
+            return
+        except BufferError:
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.001)
 
 
 def _collect(chunks: list[_Chunk], done: queue.Queue, stop: bytearray,

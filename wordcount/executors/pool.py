@@ -18,8 +18,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
 from wordcount.errors import InvalidUTF8Error, WorkerError
+from wordcount.executors._contexts import get_context
 from wordcount.executors._lifecycle import POLL_SECONDS, interrupts_deferred, stop
-from wordcount.executors._orphans import bind_to_parent, describe_end, expected_parent
+from wordcount.executors._orphans import (
+    bind_to_parent,
+    describe_end,
+    expected_parent,
+    fork_server_ended,
+)
 from wordcount.executors._task import (
     ChunkResult,
     Task,
@@ -118,7 +124,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
     spans = chunk_spans(text, workers)
     # The constructor starts no process; its queues may start multiprocessing's resource
     # tracker, which unblocks SIGINT as it does so: keep that out of the deferred block.
-    ctx = mp.get_context(start_method)
+    ctx = get_context(start_method)
     news: mp.SimpleQueue = ctx.SimpleQueue()
     pool = ProcessPoolExecutor(max_workers=min(workers, len(spans)), mp_context=ctx,
                                initializer=_worker_init, initargs=(news, expected_parent(ctx)))
@@ -175,6 +181,9 @@ def _broken(pool: _Pool, index: int, exc: BaseException) -> WorkerError:
         if dead is not None:
             return dead
         time.sleep(POLL_SECONDS)
+    if isinstance(exc, OSError | EOFError) and pool.method == "forkserver" and fork_server_ended():
+        return WorkerError(describe_end(f"a pool worker for chunk {index}", None, None, False,
+                                        pool.method, detail=repr(exc)))
     if isinstance(exc, OSError | EOFError):
         return WorkerError(f"a pool worker died while it was being started, before it received "
                            f"chunk {index} ({exc!r}; the fork server gave no pid or status)")

@@ -14,9 +14,9 @@ on any exit path, normal or not, every child is stopped and reaped.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections.abc import Callable
 
+from wordcount.executors._contexts import get_context
 from wordcount.executors._lifecycle import run_processes
 from wordcount.executors._task import ChunkResult, Task, chunk_copy, run_task
 from wordcount.measure import Measurement
@@ -29,4 +29,4 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
     spans = chunk_spans(text, workers)
     tasks = [Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, measure)
              for i, (a, b) in enumerate(spans)]
-    return run_processes(mp.get_context(start_method), tasks, run_task)
+    return run_processes(get_context(start_method), tasks, run_task)

@@ -9,7 +9,6 @@ unlinks it.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from multiprocessing import resource_tracker
 from multiprocessing.shared_memory import SharedMemory
 
+from wordcount.executors._contexts import get_context
 from wordcount.executors._lifecycle import interrupts_deferred, run_processes
 from wordcount.executors._task import ChunkResult, Task, payload_size, run_task
 from wordcount.measure import Measurement
@@ -94,7 +94,7 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
             view.release()
         ref = SharedText(shm.name, size)
         tasks = [Task(i, kernel, ref, a, b, a, measure) for i, (a, b) in enumerate(spans)]
-        return run_processes(mp.get_context(start_method), tasks, _count_shared)
+        return run_processes(get_context(start_method), tasks, _count_shared)
     finally:
         if shm is not None:
             with interrupts_deferred():
