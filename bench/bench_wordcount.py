@@ -38,7 +38,6 @@ from wcbench.estimate import (
 from wcbench.machine import machine_info
 from wcbench.matrix import (
     DEFAULT_MATRIX,
-    KEEP_THREADS,
     Case,
     parse_list,
     parse_sizes,
@@ -182,9 +181,14 @@ def _warm_up(case: Case, corpus: Corpus) -> None:
     """One-time costs no strategy pays per call: multiprocessing's resource tracker (started by
     the first shared-memory block or spawned child, then kept), the forkserver's server, an
     engine's cluster. Paid before measuring, so whichever case comes first is not charged with
-    a whole extra interpreter in its tree peak."""
+    a whole extra interpreter in its tree peak. An engine's warm-up call is made before every
+    case (cheap once warm): a fork-based case in between closes the interpreter pool (a child
+    forked beside subinterpreters crashes) and the Dask cluster (its threads)."""
     if case.start_method == "fork":
-        _no_threads_beside(corpus)
+        _no_threads_beside()
+    if case.executor not in (*PROCESS_EXECUTORS, "serial", "threads"):
+        wordcount.count_words("warm up", executor=case.executor, workers=case.workers)
+        return
     key = (case.executor, case.start_method)
     if key in corpus._warm:
         return
@@ -192,12 +196,10 @@ def _warm_up(case: Case, corpus: Corpus) -> None:
         multiprocessing.resource_tracker.ensure_running()
     if case.start_method == "forkserver":
         multiprocessing.forkserver.ensure_running()
-    elif case.executor not in (*PROCESS_EXECUTORS, "serial", "threads"):
-        wordcount.count_words("warm up", executor=case.executor, workers=case.workers)
     corpus._warm.add(key)
 
 
-def _no_threads_beside(corpus: Corpus) -> None:
+def _no_threads_beside() -> None:
     """Before a case that forks its workers from this process: close the engines that keep
     threads here (Dask's cluster and client, ``matrix.KEEP_THREADS``; their next case starts
     them again, untimed), then make sure no other thread runs, since a child forked beside a
@@ -205,7 +207,6 @@ def _no_threads_beside(corpus: Corpus) -> None:
     dask_executor = sys.modules.get("wordcount.executors.dask_executor")
     if dask_executor is not None:
         dask_executor.close()
-        corpus._warm -= {key for key in corpus._warm if key[0] in KEEP_THREADS}
     others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
     if others:
         pytest.fail(f"a thread runs beside a fork-based case: {', '.join(others)}")

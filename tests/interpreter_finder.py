@@ -1,12 +1,15 @@
 """Find the other CPythons on this machine that have subinterpreters, and run tests under them.
 
 The suite runs under one interpreter (``make test``: the checkout's ``.venv``, CPython 3.11 here),
-but the ``interpreters`` executor exists only on CPython 3.13 and newer. So the suite itself looks
+but the ``interpreters`` executors exist only on CPython 3.13 and newer. So the suite itself looks
 for every such interpreter with the GIL (a free-threaded build is another matter, see
 ``test_free_threaded``): names on ``PATH`` and pyenv's versions (``$PYENV_ROOT/versions``, by
-default ``~/.pyenv``), each asked what it is, in a subprocess. Each found one gets a virtual
-environment in the checkout, made the way the README says (``make install PYTHON=<path>``,
-``.venv-python3.13``), kept between runs, so only the first run pays for it.
+default ``~/.pyenv``), and the Pythons of a Debian unstable root beside the machine's own
+(``$SID_ROOT``, by default ``/opt/sid``: CPython 3.14 and 3.15 on this project's machines, made
+by ``sid-python.sh setup`` and run inside it by ``sid-python.sh run``; docs/pythons.md), each asked
+what it is, in a subprocess. Each found one gets a virtual environment in the checkout, made the
+way the README says (``make install PYTHON=<path>``, ``.venv-python3.13``), kept between runs, so
+only the first run pays for it.
 """
 
 from __future__ import annotations
@@ -34,16 +37,40 @@ INSTALL_TIMEOUT = 900
 RUN_TIMEOUT = 600
 
 
+#: The Debian unstable root holding CPython 3.14 and 3.15 (docs/pythons.md)...
+SID_ROOT = Path(os.environ.get("SID_ROOT", "/opt/sid"))
+#: ...and the script that runs a command inside it, with this checkout mounted at its own path.
+SID_SCRIPT = Path(os.environ.get("SID_PYTHON_SCRIPT",
+                                 ROOT.parent / "shared" / "tools" / "sid-python.sh"))
+
+
 @dataclass(frozen=True)
 class Python:
-    """A CPython found on this machine."""
+    """A CPython found on this machine; ``runner`` is what runs a command where it lives (empty:
+    here; else the root's script)."""
 
     path: str
     version: tuple[int, int, int]
+    runner: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
-        return "cpython-" + ".".join(map(str, self.version))
+        where = "-in-root" if self.runner else ""
+        return "cpython-" + ".".join(map(str, self.version)) + where
+
+
+def _rooted() -> list[Python]:
+    """The root's Pythons, when it exists and this process can enter it (root, the script)."""
+    if not SID_ROOT.is_dir() or not SID_SCRIPT.is_file() or os.geteuid() != 0:
+        return []
+    runner = ("sh", str(SID_SCRIPT), "run")
+    found = []
+    for m in MINORS:
+        if (SID_ROOT / "usr" / "bin" / f"python3.{m}").exists():
+            about = _ask(f"python3.{m}", runner)
+            if about is not None and about[0] == "cpython" and not about[2]:
+                found.append(Python(about[3], about[1], runner))
+    return found
 
 
 def _candidates() -> list[str]:
@@ -56,11 +83,12 @@ def _candidates() -> list[str]:
     return [p for p in names if p] + sorted(pyenv)
 
 
-def _ask(path: str) -> tuple[str, tuple[int, int, int], bool, str] | None:
+def _ask(path: str, runner: tuple[str, ...] = ()
+         ) -> tuple[str, tuple[int, int, int], bool, str] | None:
     """What ``path`` is, or None where it does not run (a pyenv shim with no version chosen)."""
     try:
-        out = subprocess.run([path, "-c", _PROBE], capture_output=True, text=True, timeout=30,
-                             check=False)
+        out = subprocess.run([*runner, path, "-c", _PROBE], capture_output=True, text=True,
+                             timeout=120, check=False, cwd=ROOT)
     except OSError:
         return None
     if out.returncode != 0:
@@ -89,7 +117,9 @@ def other_pythons() -> list[Python]:
         if real == _this_python() or real in found:
             continue
         found[real] = Python(real, version)
-    return sorted(found.values(), key=lambda p: p.version)
+    here = {p.version[:2] for p in found.values()} | {sys.version_info[:2]}
+    rooted = [p for p in _rooted() if p.version[:2] not in here]
+    return sorted([*found.values(), *rooted], key=lambda p: p.version)
 
 
 def venv_for(python: Python) -> Path:
@@ -109,12 +139,12 @@ def venv_for(python: Python) -> Path:
 def run_tests_under(python: Python, paths: list[str]) -> subprocess.CompletedProcess[str]:
     """``make install`` for ``python`` (quick once done), then ``pytest paths`` in its venv."""
     venv = venv_for(python)
-    install = subprocess.run(["make", "-C", str(ROOT), "install", f"PYTHON={python.path}",
-                              f"VENV={venv.name}"], capture_output=True, text=True,
-                             timeout=INSTALL_TIMEOUT, check=False)
+    install = subprocess.run([*python.runner, "make", "-C", str(ROOT), "install",
+                              f"PYTHON={python.path}", f"VENV={venv.name}"], cwd=ROOT,
+                             capture_output=True, text=True, timeout=INSTALL_TIMEOUT, check=False)
     if install.returncode != 0:
         raise AssertionError(f"make install PYTHON={python.path} failed:\n"
                              f"{install.stdout[-3000:]}{install.stderr[-3000:]}")
-    return subprocess.run([str(venv / "bin" / "python"), "-m", "pytest", *paths, "-q",
-                           "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=RUN_TIMEOUT, check=False)
+    return subprocess.run([*python.runner, str(venv / "bin" / "python"), "-m", "pytest", *paths,
+                           "-q", "-p", "no:cacheprovider"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=RUN_TIMEOUT, check=False)

@@ -41,9 +41,10 @@ def text_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.parametrize("executor", ["interpreters", "interpreter-pool"])
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_counts(text_file: Path, kernel: str) -> None:
-    result = run_cli(str(text_file), "--kernel", kernel, "--executor", "interpreters",
+def test_counts(text_file: Path, kernel: str, executor: str) -> None:
+    result = run_cli(str(text_file), "--kernel", kernel, "--executor", executor,
                      "--workers", "3")
     assert (result.returncode, result.stdout, result.stderr) == (0, f"{len(TEXT.split())}\n", "")
 
@@ -69,8 +70,8 @@ def test_start_method_refused(text_file: Path) -> None:
                                   "--start-method", "spawn"), "takes no start_method")
 
 
-def _start_busy(path: Path, kernel: str = "nap",
-                workers: int = 3) -> tuple[subprocess.Popen[bytes], Path]:
+def _start_busy(path: Path, kernel: str = "nap", workers: int = 3,
+                executor: str = "interpreters") -> tuple[subprocess.Popen[bytes], Path]:
     """The CLI counting with the napping kernel, once every chunk's interpreter counts."""
     ready = path.parent / f"ready-{time.monotonic_ns()}"
     ready.mkdir()
@@ -80,7 +81,7 @@ def _start_busy(path: Path, kernel: str = "nap",
                **{helpers.READY_DIR_ENV: str(ready), interp_kernels.LEFT_FILE_ENV: str(left)})
     proc = subprocess.Popen([sys.executable, "-c", "import interp_kernels; "
                              "interp_kernels.cli_main()", str(path), "--kernel", kernel,
-                             "--executor", "interpreters", "--workers", str(workers)],
+                             "--executor", executor, "--workers", str(workers)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
                             start_new_session=True)
     chunks = len(chunk_spans(path.read_bytes(), workers))
@@ -104,9 +105,14 @@ def _finish(proc: subprocess.Popen[bytes], left: Path) -> tuple[int, str, str]:
     return proc.returncode, out.decode(), err.decode()
 
 
+#: Both executors that run subinterpreters: made per call, and pooled.
+EXECUTORS = [e for e in ("interpreters", "interpreter-pool") if e in wordcount.EXECUTORS]
+
+
+@pytest.mark.parametrize("executor", EXECUTORS)
 @pytest.mark.parametrize("target", ["group", "pid"])
-def test_ctrl_c(text_file: Path, target: str) -> None:
-    proc, left = _start_busy(text_file)
+def test_ctrl_c(text_file: Path, target: str, executor: str) -> None:
+    proc, left = _start_busy(text_file, executor=executor)
     if target == "group":
         os.killpg(proc.pid, signal.SIGINT)
     else:
@@ -114,14 +120,16 @@ def test_ctrl_c(text_file: Path, target: str) -> None:
     assert _finish(proc, left) == (130, "", "wordcount: interrupted\n")
 
 
+@pytest.mark.parametrize("executor", EXECUTORS)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])
-def test_sigterm_and_sighup(text_file: Path, signum: signal.Signals) -> None:
-    proc, left = _start_busy(text_file)
+def test_sigterm_and_sighup(text_file: Path, signum: signal.Signals, executor: str) -> None:
+    proc, left = _start_busy(text_file, executor=executor)
     proc.send_signal(signum)
     assert _finish(proc, left) == (128 + signum, "", f"wordcount: terminated by {signum.name}\n")
 
 
-def test_raising_kernel_is_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("executor", EXECUTORS)
+def test_raising_kernel_is_one_line(tmp_path: Path, executor: str) -> None:
     """A kernel raising in one interpreter: one line naming the chunk, promptly, although the
     other two chunks hold about 40 s of naps each: they stopped."""
     path = tmp_path / "raise.txt"
@@ -132,7 +140,7 @@ def test_raising_kernel_is_one_line(tmp_path: Path) -> None:
                **{interp_kernels.LEFT_FILE_ENV: str(left)})
     result = subprocess.run([sys.executable, "-c", "import interp_kernels; "
                              "interp_kernels.cli_main()", str(path), "--kernel", "raise_or_nap",
-                             "--executor", "interpreters", "--workers", "3"],
+                             "--executor", executor, "--workers", "3"],
                             capture_output=True, text=True, env=env, check=False,
                             timeout=SIGNAL_LIVENESS_SECONDS)
     assert_one_line_error(result, "worker for chunk 0 failed", "RuntimeError", "on purpose")

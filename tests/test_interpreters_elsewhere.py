@@ -33,6 +33,7 @@ def test_on_other_pythons(python: object) -> None:
     if python is None:
         pytest.skip("no other CPython >= 3.13 with the GIL found on PATH or under pyenv")
     result = run_tests_under(python, ["tests/test_interpreters.py",  # type: ignore[arg-type]
+                                      "tests/test_interpreter_pool.py",
                                       "tests/test_interpreters_cli.py",
                                       "tests/test_interpreters_estimate.py",
                                       "tests/test_interpreters_flamegraphs.py",

@@ -16,7 +16,9 @@ peaked at once (so it errs high, which is the safe side):
 each interpreter's start-up (``INTERPRETER_BYTES``; 5-9 MiB measured, docs/interpreters.md) and
 its kernel's memory for one block at a time (``BLOCK_BYTES``: ``split`` never holds more than
 one block's word list per interpreter). A bytes-like text is shared, never copied; a ``str``
-text's chunks are copied once, into the interpreters (``str_text=True``).
+text's chunks are copied once, into the interpreters (``str_text=True``). ``interpreter-pool``
+is the same without the start-up: its interpreters exist before the call (made once, kept), and
+starting them is no part of its time either.
 
 Kernel memory per byte of text counted: ``str.split()`` holds the decoded ``str`` (1 byte per
 byte of ASCII text, more when characters need 2 or 4 bytes) and the list of word objects (about
@@ -41,7 +43,7 @@ from dataclasses import dataclass, field
 
 from wcbench.matrix import Case, rounds_for
 from wcbench.units import format_bytes, format_time
-from wordcount.executors import PROCESS_EXECUTORS
+from wordcount.executors import INTERPRETER_EXECUTORS, PROCESS_EXECUTORS
 
 MIB = 1 << 20
 
@@ -117,10 +119,11 @@ def estimate_case(case: Case, text_bytes: int | None = None, *,
         # Threads counting at once: with the GIL they interleave, so all their lists may coexist.
         parent["kernel"] = kernel_bytes(case.kernel, n, ascii_text) if case.kernel == "split" \
             else kernel * chunks
-    elif case.executor == "interpreters":
+    elif case.executor in INTERPRETER_EXECUTORS:
         if str_text:
             parent["str chunk copies"] = n if ascii_text else 4 * n
-        parent["interpreters"] = chunks * INTERPRETER_BYTES
+        if case.executor == "interpreters":  # a pool's were made before the call
+            parent["interpreters"] = chunks * INTERPRETER_BYTES
         parent["kernel"] = chunks * kernel_bytes(case.kernel, min(chunk, INTERPRETER_BLOCK_BYTES),
                                                  ascii_text)
     elif case.executor == "shared-memory":
@@ -237,7 +240,7 @@ def estimate_seconds(case: Case, text_bytes: int | None = None, *,
         parts["moving the text"] = gb * move
     if case.executor == "interpreters":
         parts["starting interpreters"] = case.workers * INTERPRETER_START_SECONDS
-    elif case.executor not in ("serial", "threads"):
+    elif case.executor not in ("serial", "threads", "interpreter-pool"):
         parts["starting workers"] = case.workers * START_SECONDS.get(case.start_method, 0.01)
     return TimeEstimate(case, parts)
 

@@ -37,9 +37,12 @@ class ForkWithThreads:
 def _hook(event: str, args: tuple) -> None:
     if event != "os.fork" or _installed_in != os.getpid():
         return
-    me = threading.current_thread()
-    others = tuple(t.name for t in threading.enumerate() if t is not me and t.is_alive())
-    if others:
+    # CPython's own count (threading.active_count(): every thread object not yet removed,
+    # dummy ones too), so that the guard notes exactly the forks it warns about.
+    if threading.active_count() > 1:
+        me = threading.current_thread()
+        others = tuple(f"{t.name}{'' if t.is_alive() else ' (ended)'}"
+                       for t in threading.enumerate() if t is not me)
         stack = "".join(traceback.format_stack(sys._getframe(1), limit=8))
         with _lock:
             _noted.append(ForkWithThreads(others, stack))

@@ -58,7 +58,7 @@ from wcbench.machine import cpu_count
 from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
 from wcbench.stopping import Stopped
 from wcbench.storage import save_numbered
-from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
+from wordcount.executors import INTERPRETER_EXECUTORS, PROCESS_EXECUTORS, START_METHODS
 
 #: Format of the saved JSON (bumped when its meaning changes): 2 adds each round's instance.
 FORMAT_VERSION = 2
@@ -102,7 +102,7 @@ def case_kind(case: Case) -> str:
     threads (subinterpreters each run in a thread of the caller), else ``in-process``."""
     if case.executor in PROCESS_EXECUTORS or case.executor == "dask":
         return "processes"
-    threaded = case.executor in ("threads", "interpreters")
+    threaded = case.executor in ("threads", *INTERPRETER_EXECUTORS)
     return "threads" if threaded and case.workers > 1 else "in-process"
 
 
@@ -138,7 +138,7 @@ def choose_cases(args: argparse.Namespace,
                                              for s in lacking)
                               + (" (interpreters needs CPython 3.13 or newer: PYTHON_BASE and "
                                  "PYTHON_NEW=.venv-python3.13/bin/python after make install "
-                                 "PYTHON=python3.13)" if name == "interpreters" else ""))
+                                 "PYTHON=python3.13)" if name in INTERPRETER_EXECUTORS else ""))
         cases = build_cases(parse_sizes(args.sizes), parse_workers(args.workers),
                             parse_list(args.kernels), parse_list(args.executors),
                             parse_list(args.start_methods), available_executors=both)

@@ -18,6 +18,7 @@ import os
 import pickle
 import re
 import shutil
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from wordcount.transfer import TransferMeter
 POOL_EXECUTORS: frozenset[str] = frozenset({"process-pool"})
 #: Version of ``scenario.json`` (and of the index's ``index.json``).
 SCENARIO_FORMAT = 2
+#: CPython's warning of a fork in a multi-threaded process, which memray's thread sets off.
+MEMRAY_FORK_WARNING = r"This process \(pid=\d+\) is multi-threaded, use of fork\(\)"
 #: How often the parent's shared mappings are read while it counts (seconds).
 PARENT_SAMPLE_SECONDS = 0.005
 
@@ -214,9 +217,15 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str =
     with sampler, _captured(directory, hook, native_traces, python_allocators):
         # (the window opens before the capture and closes after it: its messages are not in it)
         parent = ProcessFigures.start()  # memray's own start-up not counted
-        report = count_report(text, kernel=case.kernel, executor=case.executor,
-                              workers=case.workers, start_method=case.start_method,
-                              measure=Measurement(meter=meter, capture=hook))
+        with warnings.catch_warnings():
+            # Under fork, memray's own sampling thread (native, not the suite's) runs in the
+            # parent as workers are forked, which follow_fork is made for; CPython 3.12+ warns
+            # of any fork beside another thread, this one included (docs/flamegraphs.md).
+            warnings.filterwarnings("ignore", message=MEMRAY_FORK_WARNING,
+                                    category=DeprecationWarning)
+            report = count_report(text, kernel=case.kernel, executor=case.executor,
+                                  workers=case.workers, start_method=case.start_method,
+                                  measure=Measurement(meter=meter, capture=hook))
     assert sampler.window is not None
     parent.note_shared([{"path": path, **sizes} for path, sizes in sampler.window.mappings.items()])
     parent.read(str(directory))  # after the capture, so that reading /proc is not in it

@@ -13,8 +13,8 @@ from wcbench.flamegraphs.capture import SCENARIO_FORMAT
 from wcbench.units import format_bytes_spaced
 
 #: Executors in the order the index lists them.
-EXECUTOR_ORDER = ("serial", "threads", "interpreters", "processes", "process-pool",
-                  "shared-memory", "dask")
+EXECUTOR_ORDER = ("serial", "threads", "interpreters", "interpreter-pool", "processes",
+                  "process-pool", "shared-memory", "dask")
 #: How each figure is read: the index's header and ``index.json``'s ``figures``.
 FIGURES = {
     "heap_peak_bytes": "memray's peak of live heap allocations and mappings in that process "
@@ -82,12 +82,13 @@ def story(scenario: dict[str, Any]) -> str:
     if not workers:
         if scenario.get("uncaptured_workers"):
             return f"{name}: workers not captured; {growth}."
-        if scenario["executor"] == "interpreters":
+        if scenario["executor"] in ("interpreters", "interpreter-pool"):
+            made = ("the interpreters' start-up and " if scenario["executor"] == "interpreters"
+                    else "the pool's interpreters were made before, at warm-up; ")
             return (f"{name}: no worker process, nothing pickled; each subinterpreter, a thread "
                     "of the parent, reads its chunk in place, and its allocations are in the "
-                    f"parent's capture, under its thread, with C frames only; {growth} (the "
-                    "interpreters' start-up and the kernel's working memory, and memray's "
-                    "bookkeeping).")
+                    f"parent's capture, under its thread, with C frames only; {growth} ({made}"
+                    "the kernel's working memory, and memray's bookkeeping).")
         return (f"{name}: no worker process, nothing pickled; the text is counted in place; "
                 f"{growth} (the kernel's working memory, and memray's bookkeeping).")
     sent = parent["sent_bytes"]

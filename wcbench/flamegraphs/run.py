@@ -33,7 +33,12 @@ from wcbench.matrix import Case, build_cases, parse_list
 from wcbench.stopping import run_child
 from wcbench.units import format_bytes
 from wordcount import count_report
-from wordcount.executors import PROCESS_EXECUTORS, available_executors, get_executor
+from wordcount.executors import (
+    INTERPRETER_EXECUTORS,
+    PROCESS_EXECUTORS,
+    available_executors,
+    get_executor,
+)
 
 DEFAULT_OUTPUT = Path("results") / "flamegraphs"
 
@@ -48,7 +53,7 @@ DEFAULT_WORKERS: tuple[int, ...] = (2,)
 #: Subinterpreters (CPython 3.13+) are threads of the parent, in its capture.
 DEFAULT_EXECUTORS: tuple[str, ...] = (
     "serial", "threads",
-    *(("interpreters",) if "interpreters" in available_executors() else ()),
+    *(e for e in ("interpreters", "interpreter-pool") if e in available_executors()),
     "processes", "process-pool", "shared-memory")
 
 
@@ -63,7 +68,7 @@ def skip_reason(case: Case, native: bool) -> str | None:
     """Why a scenario is not run: its executor refuses its kernel, or memray cannot draw it."""
     if case.refusal:
         return f"refused: {case.refusal}"
-    if native and case.executor == "interpreters":
+    if native and case.executor in INTERPRETER_EXECUTORS:
         return NATIVE_INTERPRETERS
     return None
 

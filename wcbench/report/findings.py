@@ -240,7 +240,10 @@ def thread_sentences(run: SavedRun) -> list[str]:
 
 #: The executors set beside subinterpreters: one in-process rival, and the two that start
 #: processes (the fastest start method of each is the one named).
-SIDE_BY_SIDE: tuple[str, ...] = ("interpreters", "threads", "processes", "shared-memory")
+SIDE_BY_SIDE: tuple[str, ...] = ("interpreters", "interpreter-pool", "threads", "processes",
+                                 "shared-memory")
+#: Those that run in subinterpreters, per call and pooled.
+_INTERPRETERS = ("interpreters", "interpreter-pool")
 
 
 def _fastest_per_executor(cases: Iterable[MeasuredCase]) -> dict[str, MeasuredCase]:
@@ -255,8 +258,10 @@ def _fastest_per_executor(cases: Iterable[MeasuredCase]) -> dict[str, MeasuredCa
 
 def interpreter_sentences(run: SavedRun) -> list[str]:
     """Subinterpreters beside threads, processes and shared memory, per kernel, at the largest
-    size and the most workers the interpreters ran with: time, tree peak and bytes copied."""
-    interp = [c for c in run.cases if c.executor == "interpreters"]
+    size and the most workers the interpreters ran with: time, tree peak and bytes copied. The
+    rivals are set against the pooled interpreters where they ran (the steady state), else
+    against those made per call."""
+    interp = [c for c in run.cases if c.executor in _INTERPRETERS]
     if not interp:
         return []
     size = max(c.text_bytes for c in interp)
@@ -268,7 +273,8 @@ def interpreter_sentences(run: SavedRun) -> list[str]:
         workers = max(c.workers for c in mine)
         best = _fastest_per_executor(c for c in run.cases if c.kernel == kernel
                                      and c.text_bytes == size and c.workers == workers)
-        own = best["interpreters"]
+        pooled = "interpreter-pool" in best
+        own = best["interpreter-pool"] if pooled else best["interpreters"]
         parts = []
         for executor in SIDE_BY_SIDE:
             if executor in best:
@@ -280,9 +286,12 @@ def interpreter_sentences(run: SavedRun) -> list[str]:
         text = (f"At {format_size(size)} with {workers} worker{'s' if workers != 1 else ''}, "
                 f"{kernel} takes {_join(parts)}")
         rivals = [f"{format_ratio(best[e].median / own.median)} the speed of {e}"
-                  for e in SIDE_BY_SIDE[1:] if e in best]
+                  for e in SIDE_BY_SIDE if e in best and e not in _INTERPRETERS]
+        if pooled and "interpreters" in best:
+            rivals.insert(0, f"{format_ratio(best['interpreters'].median / own.median)} the "
+                             "speed of interpreters made per call")
         if rivals:
-            text += f"; subinterpreters run at {_join(rivals)}"
+            text += f"; {'pooled ' if pooled else ''}subinterpreters run at {_join(rivals)}"
         lines.append(text + ".")
     workers_peaks = [c.peak_workers_bytes for c in interp if c.peak_workers_bytes is not None]
     if workers_peaks and not any(workers_peaks):

@@ -14,9 +14,12 @@ Closed, every interpreter destroyed one after the other: by ``close()``; at inte
 and at once after any failed call (a kernel's error, invalid UTF-8, Ctrl-C, a SIGTERM the
 caller turns into an exception), so a failure never leaves an interpreter whose state is in
 doubt. One call runs at a time (``interpreters._LIFECYCLE``, shared with the per-call executor,
-so no interpreter is created or destroyed while another call's run). In a child made by
-``fork`` the parent's pool does not exist (only the main interpreter survives a fork): the
-child starts with an empty one.
+so no interpreter is created or destroyed while another call's run).
+
+And before this process forks (``os.fork``, multiprocessing's fork start method): a child forked
+while subinterpreters exist, even idle ones, crashes at once (CPython 3.13.0 aborts, "the
+function must be called with the GIL held"; 3.14.10 and 3.15.2 segfault: measured here with no
+code of this project), so the pool is closed first and the next call makes a new one.
 """
 
 from __future__ import annotations
@@ -91,3 +94,4 @@ def close() -> None:
 
 
 atexit.register(close)
+os.register_at_fork(before=close)
