@@ -1,7 +1,8 @@
 """Subinterpreters against threads, 64 MiB of ASCII bytes: the figures of docs/interpreters.md.
 
-Whole calls (``count_words``, interpreters created and destroyed inside each, as a user pays
-them) and counting only (two interpreters made and their kernel imported first), each
+Whole calls (``count_words``: ``interpreters`` creates and destroys its interpreters inside each,
+as a user pays them; ``interpreter-pool`` reuses those it made in an untimed first call) and
+counting only (two interpreters made and their kernel imported first), each
 configuration timed in turn, median of ``--rounds``; memory from one untimed ``measure_memory``
 call. Run it on a quiet machine under CPython 3.13+:
 
@@ -25,7 +26,8 @@ from wordcount.executors import _subinterpreters as sub
 from wordcount.kernels import KERNEL_FUNCTIONS
 from wordcount.text import chunk_spans
 
-CONFIGS = [("interpreters", 1), ("interpreters", 2), ("threads", 1), ("threads", 2)]
+CONFIGS = [("interpreters", 1), ("interpreters", 2), ("interpreter-pool", 1),
+           ("interpreter-pool", 2), ("threads", 1), ("threads", 2)]
 
 
 def whole_calls(text: bytes, rounds: int) -> list[str]:
@@ -34,6 +36,7 @@ def whole_calls(text: bytes, rounds: int) -> list[str]:
             "| copied |", "|---|---|---|---:|---:|---:|---:|"]
     for kernel in ("split", "native"):
         times: dict[tuple[str, int], list[float]] = {c: [] for c in CONFIGS}
+        wordcount.count_words(text, kernel=kernel, executor="interpreter-pool", workers=2)
         for _ in range(rounds):
             for ex, w in CONFIGS:
                 started = time.perf_counter()

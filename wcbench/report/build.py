@@ -28,6 +28,7 @@ from wcbench.report.comparison import comparison_lines
 from wcbench.report.markdown import report_lines
 from wcbench.report.plots import write_plots
 from wcbench.report.scale import PLOT_NAME, plot_cost_vs_size, scale_section_lines
+from wcbench.report.versions import across_lines
 from wcbench.results import find_run, latest_run, load_run
 
 
@@ -56,6 +57,17 @@ def build(results: Path, output: Path, base: str | None = None, new: str | None 
         lines += ["# NEW in detail", "", *report_lines(new_run, links, title=False)]
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines).rstrip("\n") + "\n")
+    return output
+
+
+def build_across(results: Path, output: Path, specs: list[str], size: str) -> Path:
+    """Write one page of several runs side by side (``wcbench.report.versions``)."""
+    runs = [load_run(find_run(spec, results)) for spec in specs]
+    empty = [str(run.path) for run in runs if not run.cases]
+    if empty:
+        raise ReportError(f"no matrix benchmark in {', '.join(empty)}: nothing to compare")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text("\n".join(across_lines(runs, size)).rstrip("\n") + "\n")
     return output
 
 

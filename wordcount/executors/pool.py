@@ -93,9 +93,14 @@ class _Pool:
 def _stop_pool(pool: ProcessPoolExecutor) -> None:
     """Cancel pending work, terminate the workers (the pool has no public way) and reap them."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    # The first shutdown forgets the pool's manager thread, so the second cannot join it: left
+    # alone it can outlive the call, and a fork made next forks beside it.
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     stop(procs)
     pool.shutdown(wait=True)
+    if manager is not None:
+        manager.join()
 
 
 def _wait(pool: _Pool, futures: list[Future], return_when: str) -> None:
