@@ -21,16 +21,10 @@ SKIPPED = pytest.StashKey[list]()
 pytest_plugins = ("wcbench.session.plugin",)
 
 _DEFAULT_STORAGE = "file://./.benchmarks"
-#: The corpus a run counts unless ``--corpus`` names another.
-_DEFAULT_CORPUS = "ascii"
-#: The options that narrow or replace a named matrix's lists (saved with the run when given).
-_MATRIX_OPTIONS = ("sizes", "workers", "kernels", "executors", "start_methods", "corpus",
-                   "corpus_file", "memory_limit", "time_limit")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     from wcbench import matrix
-    from wcbench.corpus import FLAVOURS
 
     group = parser.getgroup("wordcount-bench", "word-count benchmark matrix (pytest bench)")
     sizes = ",".join(matrix.DEFAULT_SIZES)
@@ -39,24 +33,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"a named matrix (make: MATRIX; default {matrix.DEFAULT_MATRIX}): "
                          + "; ".join(f"{p.name}: {p.why}" for p in matrix.PRESETS.values())
                          + "; options given beside it replace its lists")
-    group.addoption("--sizes", default="", metavar="LIST",
-                    help=f"text sizes, e.g. 1MiB,64MiB (make: SIZES; default: the matrix's, {sizes}"
-                         " for quick and full)")
-    group.addoption("--workers", default="", metavar="LIST",
-                    help="worker counts (make: WORKERS; default: the matrix's, 2 for quick, "
-                         f"{workers} for full); serial always runs 1")
-    group.addoption("--kernels", default="", metavar="LIST",
-                    help="kernels (make: KERNELS; default: all of wordcount.KERNELS)")
-    group.addoption("--executors", default="", metavar="LIST",
-                    help="executors (make: EXECUTORS; default: all of wordcount.EXECUTORS)")
-    group.addoption("--start-methods", default="", metavar="LIST",
-                    help="start methods of the process executors (make: START_METHODS; "
-                         "default: all of wordcount.START_METHODS)")
-    group.addoption("--corpus", default=_DEFAULT_CORPUS, choices=FLAVOURS,
-                    help="generated corpus flavour (make: CORPUS; default ascii)")
-    group.addoption("--corpus-file", default="", metavar="PATH",
-                    help="measure this UTF-8 text file instead of a generated corpus, at its "
-                         "own size (make: CORPUS_FILE; --sizes is then ignored)")
+    matrix.add_matrix_options(group.addoption, {
+        "sizes": ("", f"the matrix's, {sizes} for quick and full"),
+        "workers": ("", f"the matrix's, 2 for quick, {workers} for full")})
     group.addoption("--memory-limit", default="", metavar="SIZE",
                     help="skip cases whose estimated peak plus the text exceeds this, e.g. 2GiB "
                          "(make: MEMORY_LIMIT; default: only what the machine has available)")
@@ -93,13 +72,13 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
                                  output_json: dict) -> None:
     from wcbench.matrix import DEFAULT_MATRIX
+    from wcbench.session.options import given_options
 
     output_json["wordcount_skipped"] = list(config.stash.get(SKIPPED, []))
     # Which matrix made the run: its name, and any list given beside it that replaced its own.
     output_json["wordcount_matrix"] = {
         "name": config.getoption("matrix") or DEFAULT_MATRIX,
-        "options": {name: config.getoption(name) for name in _MATRIX_OPTIONS
-                    if config.getoption(name) not in ("", _DEFAULT_CORPUS)}}
+        "options": given_options(config)}
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,

@@ -14,12 +14,9 @@ Run through ``make bench`` (or ``pytest bench``, with the options in the root ``
 
 from __future__ import annotations
 
-import multiprocessing.forkserver
-import multiprocessing.resource_tracker
 import statistics
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
@@ -34,21 +31,18 @@ from wcbench.estimate import (
 )
 from wcbench.machine import machine_info
 from wcbench.matrix import (
-    DEFAULT_MATRIX,
     Case,
-    parse_list,
-    parse_sizes,
-    parse_workers,
+    Selection,
     pilot_calls,
-    preset,
     rounds_for,
     rounds_for_spread,
     size_group,
 )
 from wcbench.memory import MemoryFigures, measure_memory
+from wcbench.session import options
 from wcbench.units import format_bytes
+from wcbench.warmup import warm_up
 from wordcount.bandwidth import last_level_cache, level_of, read_limit
-from wordcount.executors import PROCESS_EXECUTORS
 from wordcount.procmem import available_bytes
 
 #: Untimed memory calls per case when they are quick (the median of each figure is kept)...
@@ -58,17 +52,16 @@ MEMORY_BUDGET_SECONDS = 1.5
 
 
 @pytest.fixture(scope="session")
-def time_limit(pytestconfig: pytest.Config) -> float | None:
-    return _time_limit(pytestconfig)
+def time_budget(pytestconfig: pytest.Config) -> float | None:
+    return options.time_budget(pytestconfig)
 
 
 @dataclass
 class Corpus:
     """The text under test, one size at a time (a big text is dropped before the next loads)."""
 
-    flavour: str
-    file: Path | None = None
-    memory_limit: int | None = None
+    selection: Selection
+    memory_budget: int | None = None
     _size: int | None = None
     _text: bytes = b""
     _count: int = 0
@@ -77,14 +70,14 @@ class Corpus:
     @property
     def label(self) -> str:
         """``extra_info["corpus"]``: the flavour, or the file's name."""
-        return self.file.name if self.file else self.flavour
+        return self.selection.label
 
     @property
     def ascii_hint(self) -> bool:
         """Whether the text is ASCII, as far as is known (a file not yet read: assume not)."""
         if self._size is not None:
             return self._text.isascii()
-        return self.file is None and self.flavour == "ascii"
+        return self.selection.file is None and self.selection.corpus == "ascii"
 
     def loaded(self, size: int) -> bool:
         return self._size == size
@@ -92,10 +85,7 @@ class Corpus:
     def text(self, size: int) -> bytes:
         if self._size != size:
             self._text, self._size = b"", None
-            if self.file is not None:
-                self._text = self.file.read_bytes()
-            else:
-                self._text = corpora.load(size, self.flavour)
+            self._text = self.selection.text(size)
             self._size = size
             # The reference count: numpy kernel, serial (exact, and fast on any size).
             self._count = wordcount.count_words(self._text, kernel="numpy")
@@ -106,51 +96,8 @@ class Corpus:
         return self._count
 
 
-def _options(config: pytest.Config) -> tuple[list[int], list[Case]]:
-    """Sizes and cases chosen by the command-line options (see the root conftest).
-
-    ``--matrix NAME`` starts from a named preset (``wcbench.matrix.PRESETS``; without it, the
-    default ``quick`` one); the list options given beside it replace the preset's own lists.
-    """
-    corpus_file = config.getoption("corpus_file")
-    try:
-        if config.getoption("memory_limit"):
-            corpora.parse_size(config.getoption("memory_limit"))
-        _time_limit(config)
-        lists = [parse_list(config.getoption(name))
-                 for name in ("kernels", "executors", "start_methods")]
-        if corpus_file:
-            sizes = [Path(corpus_file).stat().st_size]
-        elif config.getoption("sizes"):
-            sizes = parse_sizes(config.getoption("sizes"))
-        else:
-            sizes = []  # the preset's
-        chosen = preset(config.getoption("matrix") or DEFAULT_MATRIX)
-        workers = parse_workers(config.getoption("workers")) \
-            if config.getoption("workers") else []
-        cases = chosen.cases(sizes, workers, *lists)
-        sizes = sorted({c.size for c in cases})
-    except (OSError, ValueError) as exc:
-        raise pytest.UsageError(f"benchmark matrix: {exc}") from None
-    return sizes, cases
-
-
-def _time_limit(config: pytest.Config) -> float | None:
-    """Seconds a case may take (``--time-limit``, else the preset's own), or None."""
-    text = config.getoption("time_limit")
-    if text:
-        try:
-            limit = float(text)
-        except ValueError:
-            raise ValueError(f"--time-limit must be a number of seconds, got {text!r}") from None
-        if limit <= 0:
-            raise ValueError(f"--time-limit must be positive, got {text!r}")
-        return limit
-    return preset(config.getoption("matrix") or DEFAULT_MATRIX).time_limit
-
-
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    _, cases = _options(metafunc.config)
+    cases = options.chosen_cases(metafunc.config)
     if "case" in metafunc.fixturenames:
         metafunc.parametrize("case", cases, ids=[c.name for c in cases])
     if "read_size" in metafunc.fixturenames:
@@ -168,27 +115,7 @@ def reads_to_measure(cases: list[Case]) -> list[tuple[int, int]]:
 
 @pytest.fixture(scope="session")
 def corpus(pytestconfig: pytest.Config) -> Corpus:
-    path = pytestconfig.getoption("corpus_file")
-    limit = pytestconfig.getoption("memory_limit")
-    return Corpus(pytestconfig.getoption("corpus"), Path(path) if path else None,
-                  corpora.parse_size(limit) if limit else None)
-
-
-def _warm_up(case: Case, corpus: Corpus) -> None:
-    """One-time costs no strategy pays per call: multiprocessing's resource tracker (started by
-    the first shared-memory block or spawned child, then kept), the forkserver's server, an
-    engine's cluster. Paid before measuring, so whichever case comes first is not charged with
-    a whole extra interpreter in its tree peak."""
-    key = (case.executor, case.start_method)
-    if key in corpus._warm:
-        return
-    if case.executor in PROCESS_EXECUTORS:
-        multiprocessing.resource_tracker.ensure_running()
-    if case.start_method == "forkserver":
-        multiprocessing.forkserver.ensure_running()
-    elif case.executor not in (*PROCESS_EXECUTORS, "serial", "threads"):
-        wordcount.count_words("warm up", executor=case.executor, workers=case.workers)
-    corpus._warm.add(key)
+    return Corpus(options.selection(pytestconfig), options.memory_budget(pytestconfig))
 
 
 def _measure(text: bytes, kwargs: dict) -> tuple[float, list[MemoryFigures]]:
@@ -232,21 +159,23 @@ def _common_info(corpus: Corpus, size: int) -> dict[str, object]:
 
 
 def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
-                   time_limit: float | None, request: pytest.FixtureRequest) -> None:
+                   time_budget: float | None, request: pytest.FixtureRequest) -> None:
     benchmark.group = case.group
     if case.refusal:  # shown, with the executor's own reason, rather than left out
         wordcount_skips.append({"name": request.node.name, "reason": case.refusal})
         pytest.skip(f"{case.name}: refused: {case.refusal}")
     estimate = estimate_case(case, ascii_text=corpus.ascii_hint)
     reason = skip_reason(estimate, available_bytes(), text_loaded=corpus.loaded(case.size),
-                         limit=corpus.memory_limit)
-    reason = reason or time_skip_reason(estimate_seconds(case), time_limit)
+                         limit=corpus.memory_budget)
+    reason = reason or time_skip_reason(estimate_seconds(case), time_budget)
     if reason:
         wordcount_skips.append({"name": request.node.name, "reason": reason})
         pytest.skip(f"{case.name}: {reason}")
     text = corpus.text(case.size)
     expected = corpus.expected_count(case.size)
-    _warm_up(case, corpus)
+    if (case.executor, case.start_method) not in corpus._warm:
+        warm_up(case)
+        corpus._warm.add((case.executor, case.start_method))
     kwargs = {"kernel": case.kernel, "executor": case.executor, "workers": case.workers,
               "start_method": case.start_method}
 
@@ -282,7 +211,7 @@ def test_memory_read(benchmark, read_size: int, threads: int, corpus: Corpus,
     name = f"memory-read-{corpora.format_size(read_size)}-t{threads}"
     benchmark.group = size_group(read_size)
     if not corpus.loaded(read_size):  # a text no case could hold is not loaded for this either
-        limit, available = corpus.memory_limit, available_bytes()
+        limit, available = corpus.memory_budget, available_bytes()
         reason = (f"the text {corpora.format_size(read_size)} exceeds --memory-limit "
                   f"{format_bytes(limit)}" if limit is not None and read_size > limit
                   else f"the text {corpora.format_size(read_size)} + headroom exceeds available "

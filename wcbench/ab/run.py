@@ -21,7 +21,6 @@ regression, 1 regression, 2 cannot run (one line on stderr), 130 interrupted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -30,12 +29,13 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import wordcount
-from wcbench import corpus
 from wcbench.ab.sides import (
+    ROOT,
     WORKTREE,
     AbError,
     Checkout,
@@ -55,7 +55,7 @@ from wcbench.ab.stats import (
 from wcbench.ab.text import format_result
 from wcbench.compare import rules
 from wcbench.machine import cpu_count
-from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
+from wcbench.matrix import Case, Selection, parse_sizes, parse_workers
 from wcbench.stopping import Stopped
 from wcbench.storage import save_numbered
 from wordcount.executors import PROCESS_EXECUTORS, START_METHODS
@@ -83,6 +83,16 @@ MEMORY_CALLS = 3
 #: judged by the rule set every comparison shares (:mod:`wcbench.compare.rules`).
 MEMORY_KEYS = ("copied_bytes", "peak_workers_bytes", "peak_parent_bytes")
 SIDES = ("base", "new")
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How a session judges, besides its cases: the seconds of timing shared out among them,
+    the threshold (None: each kind of case's own, :data:`THRESHOLDS`) and the bootstrap seed."""
+
+    budget: float = BUDGET_SECONDS
+    threshold: float | None = None
+    seed: int = 0
 
 
 def default_cases(executors: Sequence[str] = ()) -> list[Case]:
@@ -114,23 +124,21 @@ def side_executors(pythons: dict[str, str], checkouts: dict[str, Checkout]) -> d
     return {side: workers[side].info for side in SIDES}
 
 
-def choose_cases(args: argparse.Namespace,
+def choose_cases(selection: Selection,
                  sides: dict[str, dict] | None = None) -> tuple[list[Case], list[Case]]:
-    """The matrix variables' cases when any is given, else ``default_cases()``, among the
-    executors both sides have (``sides``: each side's ``hello``; default: this interpreter's),
-    and apart from them the pairs an executor refuses (``Case.refusal``), to be shown as such."""
-    matrix = (args.sizes, args.workers, args.kernels, args.executors, args.start_methods)
+    """The cases of the lists given, else ``default_cases()`` (at the file's size when counting a
+    file), among the executors both sides have (``sides``: each side's ``hello``; default: this
+    interpreter's), and apart from them the pairs an executor refuses (``Case.refusal``), to be
+    shown as such."""
     both = _both_executors(sides)
-    if args.corpus_file:
-        size = Path(args.corpus_file).stat().st_size
-        args.sizes = str(size)
-    if not any(matrix):
+    if not selection.given:
         cases = default_cases(both)
-        if args.corpus_file:
+        if selection.file is not None:
+            (size,) = selection.sizes_or(())
             cases = list({c.name: c for c in (Case(c.kernel, c.executor, c.start_method, size,
                                                    c.workers) for c in cases)}.values())
     else:
-        for name in parse_list(args.executors):
+        for name in selection.executors:
             lacking = [s for s in SIDES if sides and name not in sides[s].get("executors", ())]
             if sides and lacking and len(lacking) < len(SIDES):
                 raise AbError(f"executor {name!r} is not available to "
@@ -139,9 +147,7 @@ def choose_cases(args: argparse.Namespace,
                               + (" (interpreters needs CPython 3.13 or newer: PYTHON_BASE and "
                                  "PYTHON_NEW=.venv-python3.13/bin/python after make install "
                                  "PYTHON=python3.13)" if name == "interpreters" else ""))
-        cases = build_cases(parse_sizes(args.sizes), parse_workers(args.workers),
-                            parse_list(args.kernels), parse_list(args.executors),
-                            parse_list(args.start_methods), available_executors=both)
+        cases = selection.cases(parse_sizes(""), parse_workers(""), available_executors=both)
     return [c for c in cases if not c.refusal], [c for c in cases if c.refusal]
 
 
@@ -151,13 +157,6 @@ def _both_executors(sides: dict[str, dict] | None) -> list[str]:
         return list(wordcount.EXECUTORS)
     new = set(sides["new"].get("executors", ()))
     return [e for e in sides["base"].get("executors", ()) if e in new]
-
-
-def text_file(case: Case, args: argparse.Namespace) -> Path:
-    """The file both sides read: the given corpus file, or the cached generated corpus."""
-    if args.corpus_file:
-        return Path(args.corpus_file).resolve()
-    return corpus.cached_path(case.size, args.corpus)
 
 
 def _case_fields(case: Case) -> dict:
@@ -285,8 +284,8 @@ def _side_info(co: Checkout, worker: Worker) -> dict:
     return {**co.as_dict(), "describe": co.describe(), **worker.info}
 
 
-def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str, Checkout],
-                pythons: dict[str, str]) -> dict:
+def run_session(cases: list[Case], selection: Selection, options: SessionOptions,
+                checkouts: dict[str, Checkout], pythons: dict[str, str]) -> dict:
     """Start both sides, run every case within the budget, return the whole result."""
     started, wall = time.monotonic(), datetime.now(UTC)
     load_before = os.getloadavg()
@@ -296,27 +295,32 @@ def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str
     results: list[dict] = []
     incomplete = None
     case: Case | None = None
+    corpus = selection.corpus_file or selection.corpus
     try:
         for i, case in enumerate(cases):
             elapsed = time.monotonic() - started
-            budget = max(args.budget - elapsed, 0.0) / (len(cases) - i)
-            threshold = args.threshold or THRESHOLDS[case_kind(case)]
-            results.append(run_case(case, text_file(case, args), lambda: start_sides(pythons,
-                                    checkouts), budget, threshold, args.seed))
+            budget = max(options.budget - elapsed, 0.0) / (len(cases) - i)
+            threshold = options.threshold or THRESHOLDS[case_kind(case)]
+            results.append(run_case(case, selection.text_path(case.size),
+                                    lambda: start_sides(pythons, checkouts), budget, threshold,
+                                    options.seed))
             print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as the CLI raises them
         # the case in progress was stopped by its own cleanup (sides closed); keep the others
         incomplete = {"reason": signal.Signals(exc.signum).name
                       if isinstance(exc, Stopped) else "SIGINT",
                       "running": case.name if case else None, "finished": len(results)}
-        partial = _session_result(started, wall, load_before, args, sides, results, incomplete)
+        partial = _session_result(started, wall, load_before, options, corpus, sides, results,
+                                  incomplete)
         exc.ab_partial = partial  # type: ignore[attr-defined]
         raise
-    return _session_result(started, wall, load_before, args, sides, results, incomplete)
+    return _session_result(started, wall, load_before, options, corpus, sides, results,
+                           incomplete)
 
 
-def _session_result(started: float, wall: datetime, load_before: tuple, args: argparse.Namespace,
-                    sides: dict, results: list[dict], incomplete: dict | None) -> dict:
+def _session_result(started: float, wall: datetime, load_before: tuple, options: SessionOptions,
+                    corpus: str, sides: dict, results: list[dict],
+                    incomplete: dict | None) -> dict:
     """The saved comparison: settings, sides, the cases judged, and why it stopped early."""
     return {
         "format": "wcbench-ab", "version": FORMAT_VERSION,
@@ -324,13 +328,13 @@ def _session_result(started: float, wall: datetime, load_before: tuple, args: ar
         "duration_seconds": round(time.monotonic() - started, 1),
         "machine": {"cpu_count": cpu_count(), "loadavg_before": load_before,
                     "loadavg_after": os.getloadavg()},
-        "settings": {"budget_seconds": args.budget, "threshold": args.threshold,
+        "settings": {"budget_seconds": options.budget, "threshold": options.threshold,
                      "thresholds": THRESHOLDS, "min_rounds": MIN_ROUNDS,
                      "block_rounds": BLOCK_ROUNDS,
                      "stop_confidence": STOP_CONFIDENCE,
-                     "max_rounds": MAX_ROUNDS, "memory_calls": MEMORY_CALLS, "seed": args.seed,
-                     "memory_rules": rules.Rules().describe(),
-                     "corpus": args.corpus_file or args.corpus},
+                     "max_rounds": MAX_ROUNDS, "memory_calls": MEMORY_CALLS,
+                     "seed": options.seed, "memory_rules": rules.Rules().describe(),
+                     "corpus": corpus},
         "sides": sides,
         "cases": results,
         "regression": any(r["regression"] for r in results),
@@ -353,18 +357,26 @@ def save(result: dict, folder: Path) -> Path:
                          (json.dumps(result, indent=1) + "\n").encode(), start=1)
 
 
-def compare_sides(args: argparse.Namespace) -> int:
-    """Check the sides, run the session, print the table and the summary, save the JSON."""
-    same_python = args.python_base == args.python_new
-    base_rev = args.base or ("HEAD" if same_python else WORKTREE)
-    pythons = {"base": find_python(args.python_base, "PYTHON_BASE"),
-               "new": find_python(args.python_new, "PYTHON_NEW")}
+def compare_sides(selection: Selection, options: SessionOptions | None = None, *,
+                  base: str | None = None,
+                  new: str = WORKTREE, python_base: str = sys.executable,
+                  python_new: str = sys.executable, repo: Path = ROOT,
+                  output_dir: Path = ROOT / "results" / "ab") -> int:
+    """Check the sides, run the session, print the table and the summary, save the JSON.
+
+    ``base`` and ``new``: git revisions, or ``worktree`` (``base`` defaults to HEAD, or to the
+    working tree when only the interpreters differ); the exit status: 0 no regression, 1 one.
+    """
+    options = options or SessionOptions()
+    base_rev = base or ("HEAD" if python_base == python_new else WORKTREE)
+    pythons = {"base": find_python(python_base, "PYTHON_BASE"),
+               "new": find_python(python_new, "PYTHON_NEW")}
     checkouts: dict[str, Checkout] = {}
     stopped: KeyboardInterrupt | None = None
     try:
-        checkouts["base"] = checkout(base_rev, args.repo.resolve())
-        checkouts["new"] = checkout(args.new or WORKTREE, args.repo.resolve())
-        cases, refused = choose_cases(args, side_executors(pythons, checkouts))
+        checkouts["base"] = checkout(base_rev, repo.resolve())
+        checkouts["new"] = checkout(new or WORKTREE, repo.resolve())
+        cases, refused = choose_cases(selection, side_executors(pythons, checkouts))
         for case in refused:
             print(f"  {case.name}: refused: {case.refusal}", file=sys.stderr, flush=True)
         if not cases:
@@ -372,7 +384,7 @@ def compare_sides(args: argparse.Namespace) -> int:
         builds = {side: build_extensions(checkouts[side], pythons[side])
                   if any(c.kernel == "native" for c in cases) else "not needed" for side in SIDES}
         try:
-            result = run_session(cases, args, checkouts, pythons)
+            result = run_session(cases, selection, options, checkouts, pythons)
         except KeyboardInterrupt as exc:
             partial = getattr(exc, "ab_partial", None)
             if not partial or not partial["cases"]:
@@ -385,7 +397,7 @@ def compare_sides(args: argparse.Namespace) -> int:
     finally:
         for co in checkouts.values():
             co.remove()
-    path = save(result, args.output_dir)
+    path = save(result, output_dir)
     result["saved"] = str(path)
     print("\n".join(format_result(result)))
     if stopped is not None:  # the CLI's one line says how it was stopped, and this
@@ -394,4 +406,3 @@ def compare_sides(args: argparse.Namespace) -> int:
                         f"case(s) saved in {path}".strip(),)
         raise stopped
     return 1 if result["regression"] else 0
-
