@@ -1,10 +1,11 @@
-"""Options of the benchmark suite (``pytest bench``) and the glue that saves and summarises runs.
+"""Options of the benchmark suite (``pytest bench``), and where runs are saved.
 
 The options mirror the Make variables of the same names (``make bench SIZES=1MiB,64MiB``); they
 are declared here, at the root, so that ``pytest bench ...`` accepts them, and they have defaults,
 so ``pytest tests`` is unaffected. Runs are stored under ``results/`` (pytest-benchmark's file
 storage, one folder per machine) unless ``--benchmark-storage`` says otherwise, so
-``pytest bench --benchmark-compare`` finds what ``make bench`` saved.
+``pytest bench --benchmark-compare`` finds what ``make bench`` saved. What a run saves of its own,
+and the summary it ends with, are the session plugin's (``wcbench.session.plugin``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,8 @@ from pathlib import Path
 
 import pytest
 
-#: Cases skipped, by the memory or time estimate or refused by their executor (numpy in
-#: subinterpreters): ``[{"name": ..., "reason": ...}]``, saved in the run.
-SKIPPED = pytest.StashKey[list]()
-
-#: SIGTERM/SIGHUP as Ctrl-C, the journal of finished cases, atomic saves (see its docstring).
+#: The run's own record, the summary, SIGTERM/SIGHUP as Ctrl-C, the journal of finished cases,
+#: atomic saves (see its docstring).
 pytest_plugins = ("wcbench.session.plugin",)
 
 _DEFAULT_STORAGE = "file://./.benchmarks"
@@ -50,52 +48,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     from wcbench.compare import pytest_table
 
-    config.stash[SKIPPED] = []
     pytest_table.register(config)
     # Runs go under results/ by default (pytest-benchmark reads the option after this hook).
     if getattr(config.option, "benchmark_storage", None) == _DEFAULT_STORAGE:
         config.option.benchmark_storage = f"file://{Path(config.rootpath, 'results')}"
-
-
-@pytest.fixture(scope="session")
-def wordcount_skips(pytestconfig: pytest.Config) -> list:
-    """Where a benchmark records why it was skipped: an estimate, or its executor's refusal."""
-    return pytestconfig.stash[SKIPPED]
-
-
-def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    from wcbench.machine import machine_details
-
-    machine_info["wordcount"] = machine_details()
-
-
-def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
-                                 output_json: dict) -> None:
-    from wcbench.matrix import DEFAULT_MATRIX
-    from wcbench.session.options import given_options
-
-    output_json["wordcount_skipped"] = list(config.stash.get(SKIPPED, []))
-    # Which matrix made the run: its name, and any list given beside it that replaced its own.
-    output_json["wordcount_matrix"] = {
-        "name": config.getoption("matrix") or DEFAULT_MATRIX,
-        "options": given_options(config)}
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
-                            config: pytest.Config) -> None:
-    from wcbench.report.summary import summary_lines
-    from wcbench.results import Benchmark, SkippedCase
-
-    session = getattr(config, "_benchmarksession", None)
-    benchmarks = [
-        Benchmark.from_json({"name": b.name, "group": b.group, "stats": {"median": b.stats.median},
-                             "extra_info": dict(b.extra_info)})
-        for b in getattr(session, "benchmarks", [])
-        if b  # a benchmark with timings (not one that failed before timing)
-    ]
-    skipped = [SkippedCase.from_json(s) for s in config.stash.get(SKIPPED, [])]
-    lines = summary_lines(benchmarks, skipped)
-    if lines:
-        terminalreporter.section("wordcount summary")
-        for line in lines:
-            terminalreporter.write_line(line)

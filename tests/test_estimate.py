@@ -34,6 +34,7 @@ import multiprocessing.forkserver
 import wordcount
 from wcbench.corpus import load
 from wcbench.memory import measure_memory
+from wcbench.record import memory_fields
 
 def main():
     kernel, executor, method, workers, size = sys.argv[1:]
@@ -45,7 +46,7 @@ def main():
         wordcount.count_words("warm up", executor=executor, workers=int(workers))
     f = measure_memory(text, kernel=kernel, executor=executor, workers=int(workers),
                        start_method=method)
-    print(json.dumps(f.as_extra_info()))
+    print(json.dumps(memory_fields(f)))
 
 if __name__ == "__main__":
     main()

@@ -55,7 +55,7 @@ WARMUP_MAX_BYTES = 4 << 20
 @dataclass(frozen=True)
 class Case:
     """One benchmark to run: count ``size`` bytes with ``kernel`` on ``executor`` with
-    ``workers``. What a run measured for it is :class:`wcbench.results.MeasuredCase`."""
+    ``workers``. What a run measured for it is :class:`wcbench.record.MeasuredCase`."""
 
     kernel: str
     executor: str

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import wordcount
+from wcbench import record
 from wcbench.ab.sides import (
     ROOT,
     WORKTREE,
@@ -81,7 +82,7 @@ STOP_CONFIDENCE = 0.99
 MEMORY_CALLS = 3
 #: The memory figures both sides report (the sampled tree peak is not measured here); each is
 #: judged by the rule set every comparison shares (:mod:`wcbench.compare.rules`).
-MEMORY_KEYS = ("copied_bytes", "peak_workers_bytes", "peak_parent_bytes")
+MEMORY_KEYS = (record.COPIED_BYTES, record.PEAK_WORKERS_BYTES, record.PEAK_PARENT_BYTES)
 SIDES = ("base", "new")
 
 
@@ -178,7 +179,7 @@ def measure_memory(workers: dict[str, Worker], case: Case) -> dict | None:
     if any(c is None for side in SIDES for c in calls[side]):
         return None  # a side whose package has no count_report: no memory figures
     base, new = _median_figures(calls["base"]), _median_figures(calls["new"])
-    context = {"executor": case.executor, "text_bytes": case.size}
+    context = {record.EXECUTOR: case.executor, record.TEXT_BYTES: case.size}
     judged = {j.key: j for j in rules.judge({**base, **context}, {**new, **context})}
     figures = {key: {"base": base[key], "new": new[key], "grew": judged[key].regression,
                      "exact": judged[key].exact} for key in MEMORY_KEYS}
@@ -306,10 +307,12 @@ def run_session(cases: list[Case], selection: Selection, options: SessionOptions
                                     options.seed))
             print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as the CLI raises them
-        # the case in progress was stopped by its own cleanup (sides closed); keep the others
+        # the case in progress was stopped by its own cleanup (sides closed); keep the others.
+        # Stopped between two cases (just after one was judged), the next is named.
+        running = cases[len(results)] if len(results) < len(cases) else case
         incomplete = {"reason": signal.Signals(exc.signum).name
                       if isinstance(exc, Stopped) else "SIGINT",
-                      "running": case.name if case else None, "finished": len(results)}
+                      "running": running.name if running else None, "finished": len(results)}
         partial = _session_result(started, wall, load_before, options, corpus, sides, results,
                                   incomplete)
         exc.ab_partial = partial  # type: ignore[attr-defined]

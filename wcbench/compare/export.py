@@ -26,8 +26,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wcbench.compare.rules import MEMORY_KEYS, SHORT
+from wcbench.compare.rules import SHORT
 from wcbench.compare.runs import median_interval
+from wcbench.record import MEMORY_KEYS
 from wcbench.results import SavedRun
 from wcbench.units import format_time
 

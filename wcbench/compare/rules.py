@@ -44,27 +44,30 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from wcbench.record import (
+    COPIED_BYTES,
+    EXECUTOR,
+    MEMORY_KEYS,
+    PEAK_PARENT_BYTES,
+    PEAK_TREE_BYTES,
+    PEAK_WORKERS_BYTES,
+    TEXT_BYTES,
+    memory_figures,
+)
 from wcbench.units import format_bytes, parse_fraction
 
-#: The memory figures a matrix benchmark's ``extra_info`` holds, in the order they are printed.
-MEMORY_KEYS: tuple[str, ...] = (
-    "peak_parent_bytes",
-    "peak_workers_bytes",
-    "peak_tree_bytes",
-    "copied_bytes",
-)
 #: Short names (``--memory-compare-fail=parent:10%``, table headers) -> ``extra_info`` keys.
 FIGURES: dict[str, str] = {
-    "parent": "peak_parent_bytes",
-    "workers": "peak_workers_bytes",
-    "tree": "peak_tree_bytes",
-    "copied": "copied_bytes",
+    "parent": PEAK_PARENT_BYTES,
+    "workers": PEAK_WORKERS_BYTES,
+    "tree": PEAK_TREE_BYTES,
+    "copied": COPIED_BYTES,
 }
 SHORT: dict[str, str] = {key: short for short, key in FIGURES.items()}
 #: Executors whose parent's and workers' peaks repeat: a fixed set of processes (or none), and no
 #: threads sharing one heap.
 EXACT_EXECUTORS = frozenset({"serial", "processes", "shared-memory"})
-EXACT_KEYS = frozenset({"peak_parent_bytes", "peak_workers_bytes"})
+EXACT_KEYS = frozenset({PEAK_PARENT_BYTES, PEAK_WORKERS_BYTES})
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,10 @@ class Rules:
 
     def limit(self, key: str, executor: str | None) -> tuple[Limit, bool]:
         """The limit of figure ``key`` of a case run by ``executor``, and whether it is exact."""
-        if key == "copied_bytes":
+        if key == COPIED_BYTES:
             return self.copied, True
         if key in EXACT_KEYS and executor in EXACT_EXECUTORS:
-            return (self.parent if key == "peak_parent_bytes" else self.workers), True
+            return (self.parent if key == PEAK_PARENT_BYTES else self.workers), True
         return self.wide, False
 
     def with_relative(self, overrides: Mapping[str, float]) -> Rules:
@@ -155,16 +158,10 @@ class Judgement:
         return self.new / self.base if self.base else None
 
 
-def figures(info: Mapping[str, object]) -> dict[str, float]:
-    """The memory figures an ``extra_info`` holds (missing ones left out)."""
-    return {k: float(info[k]) for k in MEMORY_KEYS if info.get(k) is not None}  # type: ignore[arg-type]
-
-
 def reference(base: Mapping[str, float], key: str) -> float:
     """What a BASE figure allows NEW to grow from (the tree peak's: see the module docstring)."""
-    if key == "peak_tree_bytes":
-        return max(base[key], base.get("peak_parent_bytes", 0.0)
-                   + base.get("peak_workers_bytes", 0.0))
+    if key == PEAK_TREE_BYTES:
+        return max(base[key], base.get(PEAK_PARENT_BYTES, 0.0) + base.get(PEAK_WORKERS_BYTES, 0.0))
     return base[key]
 
 
@@ -173,9 +170,9 @@ def judge(base_info: Mapping[str, object], new_info: Mapping[str, object],
     """Every memory figure present in both ``extra_info``, judged by ``rules`` (the defaults).
     The executor and text size are BASE's."""
     rules = rules or Rules()
-    base, new = figures(base_info), figures(new_info)
-    executor = base_info.get("executor")
-    text_bytes = float(base_info.get("text_bytes") or 0)  # type: ignore[arg-type]
+    base, new = memory_figures(base_info), memory_figures(new_info)
+    executor = base_info.get(EXECUTOR)
+    text_bytes = float(base_info.get(TEXT_BYTES) or 0)  # type: ignore[arg-type]
     result = []
     for key in MEMORY_KEYS:
         if key in base and key in new:

@@ -29,9 +29,14 @@ def selection(config: pytest.Config) -> Selection:
     return Selection.parse(**{name: config.getoption(name) for name in _SELECTION})
 
 
+def matrix_name(config: pytest.Config) -> str:
+    """``--matrix NAME`` as given, else the default's name (``quick``)."""
+    return config.getoption("matrix") or DEFAULT_MATRIX
+
+
 def chosen_preset(config: pytest.Config) -> Preset:
-    """``--matrix NAME`` (``wcbench.matrix.PRESETS``), else the default ``quick`` one."""
-    return preset(config.getoption("matrix") or DEFAULT_MATRIX)
+    """The named matrix (``wcbench.matrix.PRESETS``); ``ValueError`` for an unknown name."""
+    return preset(matrix_name(config))
 
 
 def chosen_cases(config: pytest.Config) -> list[Case]:
