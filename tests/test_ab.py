@@ -20,6 +20,7 @@ from helpers import WCBENCH
 
 from wcbench import corpus
 from wcbench.ab import run as ab
+from wcbench.ab.result import AbResult
 from wcbench.ab.stats import RatioInterval, ratio_interval, verdict
 from wcbench.ab.text import format_result
 from wcbench.matrix import Case
@@ -345,7 +346,7 @@ def test_the_table_of_a_saved_result() -> None:
                           "loadavg_after": [2.0, 1, 1]},
               "settings": {"memory_calls": 3}, "sides": {"base": side, "new": side},
               "cases": [case], "regression": True, "duration_seconds": 12.0}
-    lines = format_result(result)
+    lines = format_result(AbResult.from_json(result))
     assert lines[0] == "BASE: HEAD (aaaaaaaaaa) on CPython 3.11.7, GIL on, /usr/bin/python3"
     row = next(line for line in lines if line.startswith("numpy-serial"))
     assert row.split() == ["numpy-serial-32MiB-w1", "in-process", "20", "10ms", "12ms",

@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wcbench import corpus
+from wcbench.ab.result import load_ab
 from wcbench.ab.sides import ROOT
 from wcbench.ab.stats import RatioInterval, ratio_interval
 from wcbench.stopping import Stopped, run_child
@@ -141,7 +142,7 @@ def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: 
     print(f"{scenario}: exit {done.returncode} in {seconds:.0f}s: {done.stdout.splitlines()[-1]}",
           flush=True)
     return {"exit": done.returncode, "seconds": seconds, "file": str(path),
-            "result": json.loads(path.read_text())}
+            "result": load_ab(path)}
 
 
 def numpy_slowdown(fraction: float) -> str:
@@ -202,34 +203,33 @@ def start_delays(aa_runs: list[dict], fraction: float) -> dict[str, float]:
     """``fraction`` of BASE's median time in the ``aa`` runs, per process start method."""
     medians: dict[str, list[float]] = {}
     for run in aa_runs:
-        for case in run["result"]["cases"]:
-            if case["executor"] == "processes" and case.get("median"):
-                medians.setdefault(case["start_method"], []).append(case["median"]["base"])
+        for case in run["result"].cases:
+            if case.executor == "processes" and case.median:
+                medians.setdefault(case.start_method, []).append(case.median.base)
     return {_PROCESS_CLASS[m]: round(fraction * statistics.median(v), 4)
             for m, v in medians.items()}
 
 
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
 def summarise(runs: dict[str, list[dict]]) -> dict:
-    """Per scenario and case: verdict counts, ratios, rounds; per scenario: run times, load."""
+    """Per scenario and case: verdict counts, ratios, rounds; per scenario: run times, load.
+
+    ``runs``: scenario -> its runs, each ``{"exit", "seconds", "result"}`` (an
+    :class:`~wcbench.ab.result.AbResult`)."""
     summary: dict = {}
     for scenario, items in runs.items():
         cases: dict[str, dict] = {}
         for run in items:
-            for c in run["result"]["cases"]:
-                entry = cases.setdefault(c["name"], {"verdicts": Counter(), "ratios": [],
-                                                     "rounds": [], "widths": [],
-                                                     "threshold": c.get("threshold", 0.10)})
-                entry["verdicts"][c["verdict"]] += 1
-                if c.get("interval"):
-                    entry["ratios"].append(c["interval"]["ratio"])
-                    entry["widths"].append(c["interval"]["high"] - c["interval"]["low"])
-                entry["rounds"].append(len(c["rounds"]))
-        loads = [x for r in items for x in (r["result"]["machine"]["loadavg_before"][0],
-                                              r["result"]["machine"]["loadavg_after"][0])]
+            for c in run["result"].cases:
+                entry = cases.setdefault(c.name, {
+                    "verdicts": Counter(), "ratios": [], "rounds": [], "widths": [],
+                    "threshold": c.threshold if c.threshold is not None else 0.10})
+                entry["verdicts"][c.verdict] += 1
+                if c.interval:
+                    entry["ratios"].append(c.interval.ratio)
+                    entry["widths"].append(c.interval.high - c.interval.low)
+                entry["rounds"].append(len(c.rounds))
+        loads = [x for r in items for x in (r["result"].machine.loadavg_before[0],
+                                              r["result"].machine.loadavg_after[0])]
         summary[scenario] = {
             "runs": len(items), "exits": dict(Counter(r["exit"] for r in items)),
             "seconds": [round(r["seconds"]) for r in items],
@@ -285,8 +285,8 @@ def validate(*, repeats: int = 10, scenarios: str = "aa,numpy15,start30",
     failed (:func:`failed_checks`).
     """
     if summarise_dir:
-        saved = {d.name: [{"exit": 1 if r["regression"] else 0, "seconds": r["duration_seconds"],
-                           "result": r} for r in map(_read, sorted(d.glob("*.json")))]
+        saved = {d.name: [{"exit": 1 if r.regression else 0, "seconds": r.duration_seconds,
+                           "result": r} for r in map(load_ab, sorted(d.glob("*.json")))]
                  for d in sorted(summarise_dir.iterdir()) if d.is_dir()}
         return _report(summarise({k: v for k, v in saved.items() if v}))
     from wcbench.ab.run import BUDGET_SECONDS
