@@ -176,7 +176,7 @@ def test_a_read_per_size_and_thread_count_labelled(tiny_run: tuple[dict, str, Pa
     (path,) = storage.glob("*/0001_*.json")
     run = results.load_run(path)
     for case in run.cases:
-        found = run.limit(case)
+        found = run.read_match(case)
         assert found is not None and found.read.threads == case.workers, case.name
         assert found.fraction == run.memory_read[(case.text_bytes, case.workers)].seconds \
             / case.median

@@ -144,12 +144,12 @@ def test_skip_reason_says_why_and_respects_the_limit() -> None:
     reason = est.skip_reason(estimate, plenty - 1, text_loaded=False)
     assert reason is not None and "exceeds available memory" in reason and "the text" in reason
     assert est.skip_reason(estimate, plenty - 1, text_loaded=True) is None
-    limited = est.skip_reason(estimate, 1 << 50, limit=estimate.total_bytes - 1)
+    limited = est.skip_reason(estimate, 1 << 50, budget=estimate.total_bytes - 1)
     assert limited is not None and "--memory-limit" in limited and "worker kernel" in limited
     # The limit bounds the whole case, the text included even when it is already loaded.
     whole = estimate.total_bytes + case.size
-    assert est.skip_reason(estimate, 1 << 50, limit=whole) is None
-    limited = est.skip_reason(estimate, 1 << 50, text_loaded=True, limit=whole - 1)
+    assert est.skip_reason(estimate, 1 << 50, budget=whole) is None
+    limited = est.skip_reason(estimate, 1 << 50, text_loaded=True, budget=whole - 1)
     assert limited is not None and "the text 64MiB exceeds --memory-limit" in limited
 
 

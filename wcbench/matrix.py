@@ -160,6 +160,8 @@ def build_cases(sizes: Iterable[int], workers: Iterable[int], kernels: Sequence[
 #: within this fraction of it either way. Tighter would cost rounds that the day-to-day drift
 #: of a shared machine (``wcbench ab`` measured +-3-8% between sessions) swamps anyway.
 TARGET_HALF_WIDTH = 0.05
+#: Half-width of a median's 95% interval in IQRs, times sqrt(rounds): McGill, Tukey and Larsen's
+#: notch (what matplotlib's box plots draw). ``wcbench compare`` judges medians with it too.
 NOTCH = 1.57
 #: Untimed pilot calls made just before the timed rounds (they are also the warm-up)...
 PILOT_CALLS = 3
@@ -242,22 +244,12 @@ class Preset:
                 and c.executor in self.executors_of.get(c.kernel, (c.executor,))]
 
 
-#: The seed's 8 GB example, measured: 1 MiB to 8 GiB, 4x apart (the last step 2x, to end at the
-#: seed's size), so a line fitted over the sizes separates each strategy's fixed cost from its
-#: cost per byte. Two workers: per-byte costs do not depend on the worker count (the chunks add up
-#: to the text), and ``serial`` is the one-worker baseline. The seed's kernel (``split``) and the
-#: numpy kernel, named, so a kernel added later does not double the run (the native kernel joins
-#: in process only, below). numpy runs at every size;
-#: ``split`` stops at 256 MiB: its word lists (11.5 bytes per byte, 3 GiB there) would fit up to
-#: 1 GiB in 24 GiB, but at 1 GiB one ``split`` call takes 10-15 s, and its twelve cases there alone
-#: would take about ten minutes of the run. Cases that do not fit in memory (the estimate against
-#: ``MemAvailable``), or whose estimated time exceeds ``time_limit``, are skipped with the reason.
-#: The native kernel, where built, runs in process only (``serial`` and ``threads``): what it adds
-#: is how a kernel that releases the GIL scales with the text and with threads; its chunks reach
-#: worker processes exactly as numpy's do, which the numpy cases already measure.
-#: The time limit keeps the run near 25 minutes on a quiet 2-core machine: at 4 GiB the strategies
-#: that pickle the text (processes under spawn and forkserver, the pool, Dask: 30-40 s a call,
-#: four calls) would add about 13 minutes; their per-byte cost is fitted up to 1 GiB.
+#: The seed's 8 GB example, measured: sizes 4x apart from 1 MiB to 8 GiB so that a line fitted
+#: over them separates each strategy's fixed cost from its cost per byte; two workers (per-byte
+#: costs do not depend on the worker count). Kernels are named, so one added later does not double
+#: the run; where each stops, and the time budget, are set by what a case costs on this machine
+#: (docs/scale.md, "The matrix"). What does not fit in memory or in the budget is skipped with its
+#: estimate.
 SCALE = Preset(
     name="scale",
     why="how time and memory grow with the text, 1 MiB to 8 GiB (make bench-scale)",

@@ -12,7 +12,7 @@ through this module, so a run is found, read and ordered one way everywhere::
     run.cases                                       # matrix benchmarks, typed (record.MeasuredCase)
     run.cases[0].median, run.cases[0].peak_tree_bytes
     run.memory_read[(1 << 20, 2)].seconds           # the two-thread read of 1 MiB (wcbench.limits)
-    run.limit(run.cases[0]).describe()              # "97% of the limit (memory read, ...)"
+    run.read_match(run.cases[0]).describe()         # "97% of the limit (memory read, ...)"
     run.by_name["test_wordcount[numpy-serial-1MiB-w1]"].stats.rounds
     old = results.load_run(results.find_run("1", "results", machine=results.machine_id()))
 
@@ -211,8 +211,9 @@ class SavedRun:
                    memory_read=record.reads_of(benchmarks), matrix=fields.matrix,
                    incomplete=fields.incomplete, format_version=fields.format_version)
 
-    def limit(self, case: MeasuredCase) -> Match | None:
-        """The case beside the read of its size and worker count (None: the run has none)."""
+    def read_match(self, case: MeasuredCase) -> Match | None:
+        """The case beside its limit, the read of its size and worker count (None: the run has
+        none)."""
         return match(self.memory_read, case)
 
     @property

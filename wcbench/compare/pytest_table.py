@@ -151,7 +151,7 @@ def failure_lines(failures: Sequence[tuple[str, rules.Judgement]], spec: str) ->
     for name, j in failures:
         grew = f"+{j.new / j.reference - 1:.1%}" if j.reference else "from 0"
         lines.append(f"\t{name} - {rules.SHORT[j.key]}: {format_bytes(j.reference)} -> "
-                     f"{format_bytes(j.new)} ({grew}), more than {j.limit.describe()}")
+                     f"{format_bytes(j.new)} ({grew}), more than {j.tolerance.describe()}")
     return lines
 
 

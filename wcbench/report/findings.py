@@ -145,7 +145,7 @@ def winner_sentences(run: SavedRun) -> list[str]:
         base = baseline(cases)
         if base is not None and base is not fastest:
             text += f", {format_ratio(base.median / fastest.median)} the speed of serial split"
-        limit = run.limit(fastest)  # the read of its size and worker count, if the run has it
+        limit = run.read_match(fastest)  # the read of its size and worker count, if the run has it
         if limit is not None:
             text += f", {limit.describe()}"
         elif any(s == size for s, _ in run.memory_read):

@@ -96,7 +96,7 @@ def _limit_lines(reads: list[MemoryRead]) -> list[str]:
 
 def _percent_cell(run: SavedRun, case: MeasuredCase) -> str:
     """The case's "% of limit" cell: against the read of its worker count, ``*`` past 105%."""
-    found = run.limit(case)
+    found = run.read_match(case)
     if found is None:
         return "n/a"
     return format_percent(found.fraction) + ("*" if found.beyond else "")

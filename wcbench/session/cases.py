@@ -104,7 +104,7 @@ def case_skip_reason(case: Case, corpus: Corpus, time_budget: float | None) -> s
     budget), or its estimated time exceeds the time budget; None when it runs."""
     estimate = estimate_case(case, ascii_text=corpus.ascii_hint)
     reason = skip_reason(estimate, available_bytes(), text_loaded=corpus.loaded(case.size),
-                         limit=corpus.memory_budget)
+                         budget=corpus.memory_budget)
     return reason or time_skip_reason(estimate_seconds(case), time_budget)
 
 
