@@ -371,6 +371,13 @@ def save(result: AbResult, folder: Path) -> Path:
                          (json.dumps(result.to_json(), indent=1) + "\n").encode(), start=1)
 
 
+def _with_builds(result: AbResult, builds: dict[str, str], refused: list[Case]) -> AbResult:
+    """The result with how each side's extensions were built, and the cases refused."""
+    return replace(result, sides=Pair(replace(result.sides.base, build=builds["base"]),
+                                      replace(result.sides.new, build=builds["new"])),
+                   refused=tuple(SkippedCase(c.name, c.refusal) for c in refused))
+
+
 def compare_sides(selection: Selection, options: SessionOptions | None = None, *,
                   base: str | None = None,
                   new: str = WORKTREE, python_base: str = sys.executable,
@@ -404,9 +411,7 @@ def compare_sides(selection: Selection, options: SessionOptions | None = None, *
             if not partial or not partial.cases:
                 raise
             result, stopped = partial, exc
-        result = replace(result, sides=Pair(replace(result.sides.base, build=builds["base"]),
-                                            replace(result.sides.new, build=builds["new"])),
-                         refused=tuple(SkippedCase(c.name, c.refusal) for c in refused))
+        result = _with_builds(result, builds, refused)
     finally:
         for co in checkouts.values():
             co.remove()
