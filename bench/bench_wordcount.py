@@ -62,8 +62,7 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list[
     text = corpus.text(case.size)
     expected = corpus.expected_count(case.size)
     corpus.warm_up(case)
-    kwargs = {"kernel": case.kernel, "executor": case.executor, "workers": case.workers,
-              "start_method": case.start_method}
+    kwargs = case.kwargs
 
     seconds, memory = cases.memory_calls(text, kwargs)
     assert all(f.count == expected for f in memory), f"{case.name} miscounted under probes"

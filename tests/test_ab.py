@@ -21,9 +21,10 @@ from helpers import WCBENCH
 from wcbench import corpus
 from wcbench.ab import run as ab
 from wcbench.ab.result import AbResult
+from wcbench.ab.sides import WORKTREE
 from wcbench.ab.stats import RatioInterval, ratio_interval, verdict
 from wcbench.ab.text import format_result
-from wcbench.matrix import Case
+from wcbench.matrix import Case, Selection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -328,6 +329,15 @@ def test_interpreter_without_numpy(clone: Path, tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     _one_line_error(run_ab("--repo", str(clone), "--python-new", str(venv / "bin" / "python"),
                            "--output-dir", str(tmp_path)), "NEW", "numpy")
+    assert not list(tmp_path.glob("*.json"))
+
+
+def test_a_session_is_called_from_python_with_a_selection(tmp_path: Path) -> None:
+    """``compare_sides`` takes a ``Selection`` and named options, as the command unpacks them;
+    a kernel neither side has stops it before any case runs, with nothing saved."""
+    with pytest.raises(ValueError, match="unknown kernel 'nope'"):
+        ab.compare_sides(Selection.parse(kernels="nope", sizes="1MiB"),
+                         ab.SessionOptions(budget=1), base=WORKTREE, output_dir=tmp_path)
     assert not list(tmp_path.glob("*.json"))
 
 

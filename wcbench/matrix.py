@@ -73,6 +73,12 @@ class Case:
         return "-".join(parts)
 
     @property
+    def kwargs(self) -> dict[str, object]:
+        """The keyword arguments of ``wordcount.count_words`` that count this case."""
+        return {"kernel": self.kernel, "executor": self.executor, "workers": self.workers,
+                "start_method": self.start_method}
+
+    @property
     def refusal(self) -> str | None:
         """Why this kernel cannot run on this executor (the executor refuses it), or None."""
         return refusal(self.kernel, self.executor)

@@ -247,13 +247,13 @@ class SavedRun:
         return sorted((c for c in self.cases if (c.text_bytes, c.corpus) == (size, corpus)),
                       key=case_order)
 
-    def distinct(self, attribute: str) -> tuple:
-        """The distinct values of one :class:`MeasuredCase` attribute over the matrix cases,
-        in order of appearance, leaving out cases that do not say:
-        ``run.distinct("gil_enabled") == (True,)``; several when cases disagree."""
+    def distinct(self, key: str) -> tuple:
+        """The distinct values of one field of the matrix cases (``record.GIL_ENABLED``,
+        ``record.PYTHON``, ... : :class:`MeasuredCase` has an attribute of each name), in order
+        of appearance, leaving out cases that do not say; several when cases disagree."""
         values: list = []
         for case in self.cases:
-            value = getattr(case, attribute)
+            value = getattr(case, key)
             if value is not None and value not in values:
                 values.append(value)
         return tuple(values)

@@ -173,12 +173,6 @@ def _both_executors(sides: dict[str, dict] | None) -> list[str]:
     return [e for e in sides["base"].get("executors", ()) if e in new]
 
 
-def _case_fields(case: Case) -> dict:
-    """The case as the worker's ``case`` request names it."""
-    return {"kernel": case.kernel, "executor": case.executor, "workers": case.workers,
-            "start_method": case.start_method}
-
-
 def _median_figures(calls: Sequence[MemoryCall]) -> dict[str, float]:
     return {key: statistics.median(c.figure(key) for c in calls) for key in MEMORY_KEYS}
 
@@ -222,7 +216,7 @@ def close_sides(workers: dict[str, Worker]) -> None:
 
 def load_case(workers: dict[str, Worker], case: Case, file: Path) -> dict[str, dict]:
     """Both sides read the text and count it once, untimed (the warm-up)."""
-    return {side: workers[side].request("case", file=str(file), **_case_fields(case))
+    return {side: workers[side].request("case", file=str(file), **case.kwargs)
             for side in SIDES}
 
 

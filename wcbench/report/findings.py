@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from wcbench import record
 from wcbench.estimate import estimate_case
 from wcbench.matrix import Case
 from wcbench.record import MatrixUsed, MeasuredCase, SkippedCase
@@ -81,7 +82,7 @@ def baseline(cases: Iterable[MeasuredCase]) -> MeasuredCase | None:
 
 def gil_status(run: SavedRun) -> str:
     """``enabled``, ``disabled (free-threaded)``, ``mixed`` or ``unknown``, from the cases."""
-    states = set(run.distinct("gil_enabled"))
+    states = set(run.distinct(record.GIL_ENABLED))
     if states == {True}:
         return "enabled"
     if states == {False}:
@@ -99,9 +100,10 @@ def run_facts(run: SavedRun) -> dict[str, str]:
     """What the header says about a run: where, on what, when."""
     machine = run.machine
     processor = machine.cpu_brand or machine.processor or machine.machine or "?"
-    python = _values(run, "python", machine.python_version or "unknown")
-    implementation = _values(run, "implementation", machine.python_implementation or "unknown")
-    cpus = _values(run, "cpu_count", machine.cpu_count or "unknown")
+    python = _values(run, record.PYTHON, machine.python_version or "unknown")
+    implementation = _values(run, record.IMPLEMENTATION,
+                             machine.python_implementation or "unknown")
+    cpus = _values(run, record.CPU_COUNT, machine.cpu_count or "unknown")
     commit = run.commit.id or ""
     dirty = " (uncommitted changes)" if run.commit.dirty else ""
     return {
