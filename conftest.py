@@ -1,10 +1,11 @@
-"""Options of the benchmark suite (``pytest bench``) and the glue that saves and summarises runs.
+"""Options of the benchmark suite (``pytest bench``), and where runs are saved.
 
 The options mirror the Make variables of the same names (``make bench SIZES=1MiB,64MiB``); they
 are declared here, at the root, so that ``pytest bench ...`` accepts them, and they have defaults,
 so ``pytest tests`` is unaffected. Runs are stored under ``results/`` (pytest-benchmark's file
 storage, one folder per machine) unless ``--benchmark-storage`` says otherwise, so
-``pytest bench --benchmark-compare`` finds what ``make bench`` saved.
+``pytest bench --benchmark-compare`` finds what ``make bench`` saved. What a run saves of its own,
+and the summary it ends with, are the session plugin's (``wcbench.session.plugin``).
 """
 
 from __future__ import annotations
@@ -13,24 +14,15 @@ from pathlib import Path
 
 import pytest
 
-#: Cases skipped, by the memory or time estimate or refused by their executor (numpy in
-#: subinterpreters): ``[{"name": ..., "reason": ...}]``, saved in the run.
-SKIPPED = pytest.StashKey[list]()
-
-#: SIGTERM/SIGHUP as Ctrl-C, the journal of finished cases, atomic saves (see its docstring).
+#: The run's own record, the summary, SIGTERM/SIGHUP as Ctrl-C, the journal of finished cases,
+#: atomic saves (see its docstring).
 pytest_plugins = ("wcbench.session.plugin",)
 
 _DEFAULT_STORAGE = "file://./.benchmarks"
-#: The corpus a run counts unless ``--corpus`` names another.
-_DEFAULT_CORPUS = "ascii"
-#: The options that narrow or replace a named matrix's lists (saved with the run when given).
-_MATRIX_OPTIONS = ("sizes", "workers", "kernels", "executors", "start_methods", "corpus",
-                   "corpus_file", "memory_limit", "time_limit")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     from wcbench import matrix
-    from wcbench.corpus import FLAVOURS
 
     group = parser.getgroup("wordcount-bench", "word-count benchmark matrix (pytest bench)")
     sizes = ",".join(matrix.DEFAULT_SIZES)
@@ -39,24 +31,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=f"a named matrix (make: MATRIX; default {matrix.DEFAULT_MATRIX}): "
                          + "; ".join(f"{p.name}: {p.why}" for p in matrix.PRESETS.values())
                          + "; options given beside it replace its lists")
-    group.addoption("--sizes", default="", metavar="LIST",
-                    help=f"text sizes, e.g. 1MiB,64MiB (make: SIZES; default: the matrix's, {sizes}"
-                         " for quick and full)")
-    group.addoption("--workers", default="", metavar="LIST",
-                    help="worker counts (make: WORKERS; default: the matrix's, 2 for quick, "
-                         f"{workers} for full); serial always runs 1")
-    group.addoption("--kernels", default="", metavar="LIST",
-                    help="kernels (make: KERNELS; default: all of wordcount.KERNELS)")
-    group.addoption("--executors", default="", metavar="LIST",
-                    help="executors (make: EXECUTORS; default: all of wordcount.EXECUTORS)")
-    group.addoption("--start-methods", default="", metavar="LIST",
-                    help="start methods of the process executors (make: START_METHODS; "
-                         "default: all of wordcount.START_METHODS)")
-    group.addoption("--corpus", default=_DEFAULT_CORPUS, choices=FLAVOURS,
-                    help="generated corpus flavour (make: CORPUS; default ascii)")
-    group.addoption("--corpus-file", default="", metavar="PATH",
-                    help="measure this UTF-8 text file instead of a generated corpus, at its "
-                         "own size (make: CORPUS_FILE; --sizes is then ignored)")
+    matrix.add_matrix_options(group.addoption, {
+        "sizes": ("", f"the matrix's, {sizes} for quick and full"),
+        "workers": ("", f"the matrix's, 2 for quick, {workers} for full")})
     group.addoption("--memory-limit", default="", metavar="SIZE",
                     help="skip cases whose estimated peak plus the text exceeds this, e.g. 2GiB "
                          "(make: MEMORY_LIMIT; default: only what the machine has available)")
@@ -74,52 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     forkguard.install()  # the benchmarks fail a case that forked beside a thread
 
-    config.stash[SKIPPED] = []
     pytest_table.register(config)
     # Runs go under results/ by default (pytest-benchmark reads the option after this hook).
     if getattr(config.option, "benchmark_storage", None) == _DEFAULT_STORAGE:
         config.option.benchmark_storage = f"file://{Path(config.rootpath, 'results')}"
-
-
-@pytest.fixture(scope="session")
-def wordcount_skips(pytestconfig: pytest.Config) -> list:
-    """Where a benchmark records why it was skipped: an estimate, or its executor's refusal."""
-    return pytestconfig.stash[SKIPPED]
-
-
-def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
-    from wcbench.machine import machine_details
-
-    machine_info["wordcount"] = machine_details()
-
-
-def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
-                                 output_json: dict) -> None:
-    from wcbench.matrix import DEFAULT_MATRIX
-
-    output_json["wordcount_skipped"] = list(config.stash.get(SKIPPED, []))
-    # Which matrix made the run: its name, and any list given beside it that replaced its own.
-    output_json["wordcount_matrix"] = {
-        "name": config.getoption("matrix") or DEFAULT_MATRIX,
-        "options": {name: config.getoption(name) for name in _MATRIX_OPTIONS
-                    if config.getoption(name) not in ("", _DEFAULT_CORPUS)}}
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
-                            config: pytest.Config) -> None:
-    from wcbench.report.summary import summary_lines
-    from wcbench.results import Benchmark, SkippedCase
-
-    session = getattr(config, "_benchmarksession", None)
-    benchmarks = [
-        Benchmark.from_json({"name": b.name, "group": b.group, "stats": {"median": b.stats.median},
-                             "extra_info": dict(b.extra_info)})
-        for b in getattr(session, "benchmarks", [])
-        if b  # a benchmark with timings (not one that failed before timing)
-    ]
-    skipped = [SkippedCase.from_json(s) for s in config.stash.get(SKIPPED, [])]
-    lines = summary_lines(benchmarks, skipped)
-    if lines:
-        terminalreporter.section("wordcount summary")
-        for line in lines:
-            terminalreporter.write_line(line)

@@ -9,292 +9,79 @@ same bytes (``wordcount.bandwidth.read_limit``: the native extension streaming t
 vector loads, nothing written; numpy's sum only where the extension is not built) with each
 thread count the size's cases use as workers, and always with one thread (``memory-read-32MiB-t2``).
 
-Run through ``make bench`` (or ``pytest bench``, with the options in the root ``conftest.py``).
+This module parametrises, calls and times; what each case does besides is
+``wcbench.session.cases``', what it saves ``wcbench.record``'s. Run through ``make bench`` (or
+``pytest bench``, with the options in the root ``conftest.py``).
 """
 
 from __future__ import annotations
 
-import multiprocessing.forkserver
-import multiprocessing.resource_tracker
 import statistics
-import sys
-import threading
-import time
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 
 import wordcount
-from wcbench import corpus as corpora
-from wcbench import forkguard
-from wcbench.estimate import (
-    HEADROOM_BYTES,
-    estimate_case,
-    estimate_seconds,
-    skip_reason,
-    time_skip_reason,
-)
-from wcbench.machine import machine_info
-from wcbench.matrix import (
-    DEFAULT_MATRIX,
-    Case,
-    parse_list,
-    parse_sizes,
-    parse_workers,
-    pilot_calls,
-    preset,
-    rounds_for,
-    rounds_for_spread,
-    size_group,
-)
-from wcbench.memory import MemoryFigures, measure_memory
-from wcbench.units import format_bytes
+from wcbench import forkguard, record
+from wcbench.matrix import Case, rounds_for, size_group
+from wcbench.record import SkippedCase
+from wcbench.session import cases, options
+from wcbench.session.cases import Corpus
 from wordcount.bandwidth import last_level_cache, level_of, read_limit
-from wordcount.executors import PROCESS_EXECUTORS
-from wordcount.procmem import available_bytes
-
-#: Untimed memory calls per case when they are quick (the median of each figure is kept)...
-MEMORY_CALLS = 3
-#: ...that is, when that many calls take less than this (seconds); otherwise one call.
-MEMORY_BUDGET_SECONDS = 1.5
-
-
-@pytest.fixture(scope="session")
-def time_limit(pytestconfig: pytest.Config) -> float | None:
-    return _time_limit(pytestconfig)
-
-
-@dataclass
-class Corpus:
-    """The text under test, one size at a time (a big text is dropped before the next loads)."""
-
-    flavour: str
-    file: Path | None = None
-    memory_limit: int | None = None
-    _size: int | None = None
-    _text: bytes = b""
-    _count: int = 0
-    _warm: set = field(default_factory=set)
-
-    @property
-    def label(self) -> str:
-        """``extra_info["corpus"]``: the flavour, or the file's name."""
-        return self.file.name if self.file else self.flavour
-
-    @property
-    def ascii_hint(self) -> bool:
-        """Whether the text is ASCII, as far as is known (a file not yet read: assume not)."""
-        if self._size is not None:
-            return self._text.isascii()
-        return self.file is None and self.flavour == "ascii"
-
-    def loaded(self, size: int) -> bool:
-        return self._size == size
-
-    def text(self, size: int) -> bytes:
-        if self._size != size:
-            self._text, self._size = b"", None
-            if self.file is not None:
-                self._text = self.file.read_bytes()
-            else:
-                self._text = corpora.load(size, self.flavour)
-            self._size = size
-            # The reference count: numpy kernel, serial (exact, and fast on any size).
-            self._count = wordcount.count_words(self._text, kernel="numpy")
-        return self._text
-
-    def expected_count(self, size: int) -> int:
-        self.text(size)
-        return self._count
-
-
-def _options(config: pytest.Config) -> tuple[list[int], list[Case]]:
-    """Sizes and cases chosen by the command-line options (see the root conftest).
-
-    ``--matrix NAME`` starts from a named preset (``wcbench.matrix.PRESETS``; without it, the
-    default ``quick`` one); the list options given beside it replace the preset's own lists.
-    """
-    corpus_file = config.getoption("corpus_file")
-    try:
-        if config.getoption("memory_limit"):
-            corpora.parse_size(config.getoption("memory_limit"))
-        _time_limit(config)
-        lists = [parse_list(config.getoption(name))
-                 for name in ("kernels", "executors", "start_methods")]
-        if corpus_file:
-            sizes = [Path(corpus_file).stat().st_size]
-        elif config.getoption("sizes"):
-            sizes = parse_sizes(config.getoption("sizes"))
-        else:
-            sizes = []  # the preset's
-        chosen = preset(config.getoption("matrix") or DEFAULT_MATRIX)
-        workers = parse_workers(config.getoption("workers")) \
-            if config.getoption("workers") else []
-        cases = chosen.cases(sizes, workers, *lists)
-        sizes = sorted({c.size for c in cases})
-    except (OSError, ValueError) as exc:
-        raise pytest.UsageError(f"benchmark matrix: {exc}") from None
-    return sizes, cases
-
-
-def _time_limit(config: pytest.Config) -> float | None:
-    """Seconds a case may take (``--time-limit``, else the preset's own), or None."""
-    text = config.getoption("time_limit")
-    if text:
-        try:
-            limit = float(text)
-        except ValueError:
-            raise ValueError(f"--time-limit must be a number of seconds, got {text!r}") from None
-        if limit <= 0:
-            raise ValueError(f"--time-limit must be positive, got {text!r}")
-        return limit
-    return preset(config.getoption("matrix") or DEFAULT_MATRIX).time_limit
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    _, cases = _options(metafunc.config)
+    chosen = options.chosen_cases(metafunc.config)
     if "case" in metafunc.fixturenames:
-        metafunc.parametrize("case", cases, ids=[c.name for c in cases])
+        metafunc.parametrize("case", chosen, ids=[c.name for c in chosen])
     if "read_size" in metafunc.fixturenames:
-        reads = reads_to_measure(cases)
+        reads = cases.reads_to_measure(chosen)
         metafunc.parametrize("read_size,threads", reads,
-                             ids=[f"memory-read-{corpora.format_size(s)}-t{t}" for s, t in reads])
-
-
-def reads_to_measure(cases: list[Case]) -> list[tuple[int, int]]:
-    """(size, threads) of every read to measure: per size, one thread and each worker count its
-    cases use. Worker processes count too: N processes read with N cores, so their limit is the
-    N-thread read (and the report says so)."""
-    return sorted({(c.size, n) for c in cases for n in (1, c.workers)})
+                             ids=[cases.read_name(s, t) for s, t in reads])
 
 
 @pytest.fixture(scope="session")
 def corpus(pytestconfig: pytest.Config) -> Corpus:
-    path = pytestconfig.getoption("corpus_file")
-    limit = pytestconfig.getoption("memory_limit")
-    return Corpus(pytestconfig.getoption("corpus"), Path(path) if path else None,
-                  corpora.parse_size(limit) if limit else None)
+    return Corpus(options.selection(pytestconfig), options.memory_budget(pytestconfig))
 
 
-def _warm_up(case: Case, corpus: Corpus) -> None:
-    """One-time costs no strategy pays per call: multiprocessing's resource tracker (started by
-    the first shared-memory block or spawned child, then kept), the forkserver's server, an
-    engine's cluster. Paid before measuring, so whichever case comes first is not charged with
-    a whole extra interpreter in its tree peak. An engine's warm-up call is made before every
-    case (cheap once warm): a fork-based case in between closes the interpreter pool (a child
-    forked beside subinterpreters crashes) and the Dask cluster (its threads)."""
-    if case.start_method == "fork":
-        _no_threads_beside()
-    if case.executor not in (*PROCESS_EXECUTORS, "serial", "threads"):
-        wordcount.count_words("warm up", executor=case.executor, workers=case.workers)
-        return
-    key = (case.executor, case.start_method)
-    if key in corpus._warm:
-        return
-    if case.executor in PROCESS_EXECUTORS:
-        multiprocessing.resource_tracker.ensure_running()
-    if case.start_method == "forkserver":
-        multiprocessing.forkserver.ensure_running()
-    corpus._warm.add(key)
+@pytest.fixture(scope="session")
+def time_budget(pytestconfig: pytest.Config) -> float | None:
+    return options.time_budget(pytestconfig)
 
 
-def _no_threads_beside() -> None:
-    """Before a case that forks its workers from this process: close the engines that keep
-    threads here (Dask's cluster and client, ``matrix.KEEP_THREADS``; their next case starts
-    them again, untimed), then make sure no other thread runs, since a child forked beside a
-    thread that holds a lock can hang (CPython warns of it since 3.12)."""
-    dask_executor = sys.modules.get("wordcount.executors.dask_executor")
-    if dask_executor is not None:
-        dask_executor.close()
-    others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
-    if others:
-        pytest.fail(f"a thread runs beside a fork-based case: {', '.join(others)}")
-
-
-def _measure(text: bytes, kwargs: dict) -> tuple[float, list[MemoryFigures]]:
-    """Untimed memory calls: three when a call is quick, else one; and one call's duration.
-
-    Single figures vary between identical calls (a sampled tree peak may miss short-lived
-    workers, a pool may start one worker more), so where it is cheap the median of three calls
-    is kept; a slow call (big text, ``split``) is made once.
-    """
-    calls: list[MemoryFigures] = []
-    first = None
-    while len(calls) < MEMORY_CALLS:
-        started = time.perf_counter()
-        calls.append(measure_memory(text, **kwargs))
-        if first is None:
-            first = time.perf_counter() - started
-            if first * MEMORY_CALLS > MEMORY_BUDGET_SECONDS:
-                break
-    return first or 0.0, calls
-
-
-def _pilot(text: bytes, kwargs: dict, calls: int) -> list[float]:
-    """``calls`` untimed calls just before the rounds, each timed alone: their spread sets the
-    rounds (``wcbench.matrix.rounds_for_spread``), and they warm the case up."""
-    seconds = []
-    for _ in range(calls):
-        started = time.perf_counter()
-        wordcount.count_words(text, **kwargs)
-        seconds.append(time.perf_counter() - started)
-    return seconds
-
-
-def _median_figures(calls: list[MemoryFigures]) -> dict[str, int]:
-    """Each memory figure's median over the calls (``extra_info`` keys)."""
-    figures = [c.as_extra_info() for c in calls]
-    return {key: int(statistics.median(f[key] for f in figures)) for key in figures[0]}
-
-
-def _common_info(corpus: Corpus, size: int) -> dict[str, object]:
-    return {"text_bytes": size, "corpus": corpus.label, **machine_info()}
-
-
-def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list,
-                   time_limit: float | None, request: pytest.FixtureRequest) -> None:
+def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list[SkippedCase],
+                   time_budget: float | None, request: pytest.FixtureRequest) -> None:
     benchmark.group = case.group
     if case.refusal:  # shown, with the executor's own reason, rather than left out
-        wordcount_skips.append({"name": request.node.name, "reason": case.refusal})
+        wordcount_skips.append(SkippedCase(request.node.name, case.refusal))
         pytest.skip(f"{case.name}: refused: {case.refusal}")
-    estimate = estimate_case(case, ascii_text=corpus.ascii_hint)
-    reason = skip_reason(estimate, available_bytes(), text_loaded=corpus.loaded(case.size),
-                         limit=corpus.memory_limit)
-    reason = reason or time_skip_reason(estimate_seconds(case), time_limit)
+    reason = cases.case_skip_reason(case, corpus, time_budget)
     if reason:
-        wordcount_skips.append({"name": request.node.name, "reason": reason})
+        wordcount_skips.append(SkippedCase(request.node.name, reason))
         pytest.skip(f"{case.name}: {reason}")
     text = corpus.text(case.size)
     expected = corpus.expected_count(case.size)
-    _warm_up(case, corpus)
-    kwargs = {"kernel": case.kernel, "executor": case.executor, "workers": case.workers,
-              "start_method": case.start_method}
+    corpus.warm_up(case)
+    kwargs = case.kwargs
 
-    seconds, memory = _measure(text, kwargs)
+    seconds, memory = cases.memory_calls(text, kwargs)
     assert all(f.count == expected for f in memory), f"{case.name} miscounted under probes"
 
-    rounds, warmup = rounds_for(len(text), seconds)
-    pilot = _pilot(text, kwargs, pilot_calls(seconds))
-    if pilot:  # the pilot is the warm-up, and says how many rounds the spread needs
-        rounds, warmup = rounds_for_spread(pilot, rounds), 0
+    rounds, warmup, pilot = cases.plan_rounds(text, kwargs, seconds)
     count = benchmark.pedantic(wordcount.count_words, args=(text,), kwargs=kwargs,
                                rounds=rounds, warmup_rounds=warmup, iterations=1)
     assert count == expected, f"{case.name} miscounted"
     forked = forkguard.take()
     assert not forked, "\n".join(f.describe() for f in forked)
-    benchmark.extra_info.update(
-        kind="wordcount", kernel=case.kernel, executor=case.executor,
-        start_method=memory[0].start_method, workers=case.workers,
-        **_common_info(corpus, len(text)), **_median_figures(memory),
-        estimate_bytes=estimate_case(case, len(text), ascii_text=text.isascii()).total_bytes,
-        estimate_seconds=estimate_seconds(case, len(text)).seconds,
-        pilot_seconds=pilot,
-    )
+    estimate_bytes, estimate_seconds = cases.estimates(case, text)
+    benchmark.extra_info.update(record.case_fields(
+        case, start_method=memory[0].start_method, text_bytes=len(text), corpus=corpus.label,
+        memory=record.median_memory_fields(memory), estimate_bytes=estimate_bytes,
+        estimate_seconds=estimate_seconds, pilot_seconds=pilot))
 
 
 def test_memory_read(benchmark, read_size: int, threads: int, corpus: Corpus,
-                     wordcount_skips: list, request: pytest.FixtureRequest) -> None:
+                     wordcount_skips: list[SkippedCase], request: pytest.FixtureRequest) -> None:
     """Reading the text once with ``threads`` threads: the limit of a count with as many workers.
 
     Each pytest round is one read (``read_limit(..., rounds=1)``); the figure saved is the read's
@@ -302,22 +89,14 @@ def test_memory_read(benchmark, read_size: int, threads: int, corpus: Corpus,
     starting threads from Python is not charged to memory. Its median is the limit: a case's
     figure is its median too.
     """
-    name = f"memory-read-{corpora.format_size(read_size)}-t{threads}"
     benchmark.group = size_group(read_size)
-    if not corpus.loaded(read_size):  # a text no case could hold is not loaded for this either
-        limit, available = corpus.memory_limit, available_bytes()
-        reason = (f"the text {corpora.format_size(read_size)} exceeds --memory-limit "
-                  f"{format_bytes(limit)}" if limit is not None and read_size > limit
-                  else f"the text {corpora.format_size(read_size)} + headroom exceeds available "
-                  f"memory {format_bytes(available)}"
-                  if read_size + HEADROOM_BYTES > available else None)
-        if reason:
-            wordcount_skips.append({"name": request.node.name, "reason": reason})
-            pytest.skip(f"{name}: {reason}")
+    reason = cases.read_skip_reason(read_size, corpus)
+    if reason:
+        wordcount_skips.append(SkippedCase(request.node.name, reason))
+        pytest.skip(f"{cases.read_name(read_size, threads)}: {reason}")
     text = corpus.text(read_size)
     llc = last_level_cache() or 0  # read once; 0 (unknown) labels every text "memory"
-    rounds, _ = rounds_for(len(text))
-    rounds = max(rounds, 10)
+    rounds = max(rounds_for(len(text))[0], 10)
     seconds: list[float] = []
     methods: set[str] = set()
 
@@ -330,8 +109,7 @@ def test_memory_read(benchmark, read_size: int, threads: int, corpus: Corpus,
     (method,) = methods
     timed = seconds[1:]  # the warm-up's read is not kept
     median = statistics.median(timed)
-    level = level_of(len(text), llc)
-    benchmark.extra_info.update(
-        kind="memory-read", threads=threads, level=level, method=method,
-        read_seconds=median, read_best_seconds=min(timed), read_rounds=len(timed),
-        gb_per_s=len(text) / median / 1e9, **_common_info(corpus, len(text)))
+    benchmark.extra_info.update(record.memory_read_fields(
+        threads=threads, level=level_of(len(text), llc), method=method, seconds=median,
+        best_seconds=min(timed), rounds=len(timed), gb_per_s=len(text) / median / 1e9,
+        text_bytes=len(text), corpus=corpus.label))

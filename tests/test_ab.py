@@ -20,9 +20,11 @@ from helpers import WCBENCH
 
 from wcbench import corpus
 from wcbench.ab import run as ab
+from wcbench.ab.result import AbResult
+from wcbench.ab.sides import WORKTREE
 from wcbench.ab.stats import RatioInterval, ratio_interval, verdict
 from wcbench.ab.text import format_result
-from wcbench.matrix import Case
+from wcbench.matrix import Case, Selection
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -330,6 +332,15 @@ def test_interpreter_without_numpy(clone: Path, tmp_path: Path) -> None:
     assert not list(tmp_path.glob("*.json"))
 
 
+def test_a_session_is_called_from_python_with_a_selection(tmp_path: Path) -> None:
+    """``compare_sides`` takes a ``Selection`` and named options, as the command unpacks them;
+    a kernel neither side has stops it before any case runs, with nothing saved."""
+    with pytest.raises(ValueError, match="unknown kernel 'nope'"):
+        ab.compare_sides(Selection.parse(kernels="nope", sizes="1MiB"),
+                         ab.SessionOptions(budget=1), base=WORKTREE, output_dir=tmp_path)
+    assert not list(tmp_path.glob("*.json"))
+
+
 def test_the_table_of_a_saved_result() -> None:
     side = {"rev": "HEAD", "commit": "a" * 40, "dirty": [], "describe": "HEAD (aaaaaaaaaa)",
             "python": "3.11.7", "implementation": "CPython", "gil_enabled": True,
@@ -345,7 +356,7 @@ def test_the_table_of_a_saved_result() -> None:
                           "loadavg_after": [2.0, 1, 1]},
               "settings": {"memory_calls": 3}, "sides": {"base": side, "new": side},
               "cases": [case], "regression": True, "duration_seconds": 12.0}
-    lines = format_result(result)
+    lines = format_result(AbResult.from_json(result))
     assert lines[0] == "BASE: HEAD (aaaaaaaaaa) on CPython 3.11.7, GIL on, /usr/bin/python3"
     row = next(line for line in lines if line.startswith("numpy-serial"))
     assert row.split() == ["numpy-serial-32MiB-w1", "in-process", "20", "10ms", "12ms",

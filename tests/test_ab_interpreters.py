@@ -1,13 +1,13 @@
 """``wcbench ab`` chooses its cases among the executors both sides have, and shows refused pairs.
 
 The sides' ``hello`` answers are given here (a CPython 3.11 side has no ``interpreters``, a
-3.13 side has it), so the choice is tested without starting processes; one real session on
-CPython 3.13 runs where such a virtual environment exists.
+3.13 side has it), and the matrix options as the ``Selection`` they parse into, so the choice is
+tested without starting processes or parsing a command line; one real session on CPython 3.13
+runs where such a virtual environment exists.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 from pathlib import Path
@@ -17,6 +17,7 @@ from helpers import WCBENCH
 
 from wcbench.ab import run as ab
 from wcbench.ab.sides import AbError
+from wcbench.matrix import Selection
 from wordcount.executors import REFUSED
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,10 +27,8 @@ PY313 = {"python": "3.13.0", "executors": [*OLD, "interpreters"]}
 VENV_313 = ROOT / ".venv-python3.13" / "bin" / "python"
 
 
-def args(**matrix: str) -> argparse.Namespace:
-    given = {k: matrix.get(k, "") for k in ("sizes", "workers", "kernels", "executors",
-                                            "start_methods")}
-    return argparse.Namespace(corpus_file="", **given)
+def args(**matrix: str) -> Selection:
+    return Selection.parse(**matrix)
 
 
 def names(cases: list) -> list[str]:
@@ -57,6 +56,19 @@ def test_refused_pairs_are_set_apart_with_their_reason() -> None:
     assert names(cases) == ["split-interpreters-1MiB-w2"]
     assert names(refused) == ["numpy-interpreters-1MiB-w2"]
     assert refused[0].refusal == REFUSED[("numpy", "interpreters")]
+
+
+def test_choosing_leaves_the_selection_as_it_was(tmp_path: Path) -> None:
+    """A corpus file sets the cases' size; the selection it came from is not changed."""
+    text = tmp_path / "text.txt"
+    text.write_bytes(b"one two three\n" * 100)
+    selection = Selection.parse(corpus_file=str(text))
+    before = repr(selection)
+    cases, _ = ab.choose_cases(selection, {"base": PY311, "new": PY311})
+    assert {c.size for c in cases} == {text.stat().st_size}
+    assert names(cases) == list(dict.fromkeys(
+        c.name.replace("32MiB", "1400B").replace("1MiB", "1400B") for c in ab.default_cases()))
+    assert repr(selection) == before and selection.sizes == ()
 
 
 def test_an_executor_one_side_lacks_is_named_with_that_side() -> None:

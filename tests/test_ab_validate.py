@@ -13,6 +13,7 @@ from collections.abc import Callable
 import pytest
 
 from wcbench.ab import validate as ab_validate
+from wcbench.ab.result import AbResult
 from wcbench.ab.stats import RatioInterval
 from wordcount.kernels.numpy_kernel import count_numpy
 
@@ -85,18 +86,25 @@ def test_measuring_a_slowdown_times_both_kernels_in_pairs_on_the_same_text() -> 
     assert measured.low <= measured.ratio <= measured.high
 
 
-def _run(scenario_cases: list[tuple[str, str, float, float]], exit_status: int) -> dict:
-    return {"exit": exit_status, "seconds": 100.0, "result": {
+def _run(scenario_cases: list[tuple[str, str, float, float]], exit_status: int,
+         threshold: float | None = None) -> dict:
+    """A run as ``run_once`` returns it, its result a saved A/B's (``threshold``: the cases'
+    own, None where the file does not say)."""
+    return {"exit": exit_status, "seconds": 100.0, "result": AbResult.from_json({
+        "duration_seconds": 100.0, "settings": {}, "regression": exit_status == 1,
+        "sides": {"base": {}, "new": {}},
         "machine": {"loadavg_before": [0.5, 0, 0], "loadavg_after": [1.5, 0, 0]},
         "cases": [{"name": name, "verdict": v, "executor": "serial", "start_method": None,
                    "interval": {"ratio": ratio, "low": ratio - w / 2, "high": ratio + w / 2},
-                   "rounds": [[0.1, 0.1]] * 30} for name, v, ratio, w in scenario_cases]}}
+                   "rounds": [{"base": 0.1, "new": 0.1, "first": "base"}] * 30,
+                   **({"threshold": threshold} if threshold is not None else {})}
+                  for name, v, ratio, w in scenario_cases]})}
 
 
 def test_summary_counts_each_cases_verdicts_and_the_slowdown_it_could_call() -> None:
-    runs = {"numpy15": [_run([("a", "slower", 1.15, 0.04)], 1),
-                        _run([("a", "inconclusive", 1.13, 0.08)], 0),
-                        _run([("a", "slower", 1.16, 0.06)], 1)]}
+    cases = [([("a", "slower", 1.15, 0.04)], 1), ([("a", "inconclusive", 1.13, 0.08)], 0),
+             ([("a", "slower", 1.16, 0.06)], 1)]
+    runs = {"numpy15": [_run(*case) for case in cases]}
     summary = ab_validate.summarise(runs)["numpy15"]
     assert summary["exits"] == {1: 2, 0: 1}
     assert summary["load"] == [0.5, 1.5]
@@ -108,16 +116,22 @@ def test_summary_counts_each_cases_verdicts_and_the_slowdown_it_could_call() -> 
     assert case["median_rounds"] == 30
     assert "a: 1 inconclusive, 2 slower" in "\n".join(ab_validate.format_summary(
         ab_validate.summarise(runs)))
-    for run in runs["numpy15"]:  # a threads case: its own threshold
-        run["result"]["cases"][0]["threshold"] = 0.20
+    runs = {"numpy15": [_run(*case, threshold=0.20) for case in cases]}  # a threads case
     assert ab_validate.summarise(runs)["numpy15"]["cases"]["a"]["smallest_callable"] == 1.23
 
 
 def test_start_delays_are_the_share_of_base_medians_per_start_method() -> None:
-    runs = [{"result": {"cases": [
-        {"executor": "processes", "start_method": "spawn", "median": {"base": b}},
-        {"executor": "processes", "start_method": "fork", "median": {"base": b / 10}},
-        {"executor": "serial", "start_method": None, "median": {"base": 9.0}}]}}
+    runs = [{"result": AbResult.from_json({
+        "duration_seconds": 100.0, "settings": {}, "regression": False,
+        "sides": {"base": {}, "new": {}},
+        "machine": {"loadavg_before": [0.5, 0, 0], "loadavg_after": [1.5, 0, 0]},
+        "cases": [
+            {"name": "s", "verdict": "same", "executor": "processes", "start_method": "spawn",
+             "median": {"base": b}},
+            {"name": "f", "verdict": "same", "executor": "processes", "start_method": "fork",
+             "median": {"base": b / 10}},
+            {"name": "x", "verdict": "same", "executor": "serial", "start_method": None,
+             "median": {"base": 9.0}}]})}
         for b in (0.4, 0.5, 0.6)]
     assert ab_validate.start_delays(runs, 0.30) == {"SpawnProcess": 0.15, "ForkProcess": 0.015}
 

@@ -19,7 +19,8 @@ import wordcount
 from wcbench import matrix, results
 from wcbench.corpus import format_size, parse_size
 from wcbench.estimate import estimate_case
-from wcbench.machine import cpu_count, gil_enabled, machine_info
+from wcbench.machine import cpu_count, gil_enabled
+from wcbench.record import machine_fields
 from wordcount.bandwidth import FALLBACK, NATIVE, last_level_cache, level_of
 from wordcount.kernels.numpy_kernel import BLOCK_BYTES
 
@@ -93,7 +94,7 @@ def test_extra_info_holds_every_key_with_sensible_figures(tiny_run: tuple[dict, 
         assert bench["group"] == matrix.size_group(info["text_bytes"])
         assert info["text_bytes"] in {parse_size(s) for s in SIZES.split(",")}
         assert bench["stats"]["median"] > 0 and bench["stats"]["rounds"] >= matrix.MIN_ROUNDS
-        assert info["corpus"] == "ascii" and info["python"] == machine_info()["python"]
+        assert info["corpus"] == "ascii" and info["python"] == machine_fields()["python"]
         assert info["gil_enabled"] is gil_enabled() and info["cpu_count"] == cpu_count()
         processes = info["executor"] in ("processes", "process-pool", "shared-memory")
         if processes:
@@ -175,7 +176,7 @@ def test_a_read_per_size_and_thread_count_labelled(tiny_run: tuple[dict, str, Pa
     (path,) = storage.glob("*/0001_*.json")
     run = results.load_run(path)
     for case in run.cases:
-        found = run.limit(case)
+        found = run.read_match(case)
         assert found is not None and found.read.threads == case.workers, case.name
         assert found.fraction == run.memory_read[(case.text_bytes, case.workers)].seconds \
             / case.median

@@ -34,6 +34,7 @@ import multiprocessing.forkserver
 import wordcount
 from wcbench.corpus import load
 from wcbench.memory import measure_memory
+from wcbench.record import memory_fields
 
 def main():
     kernel, executor, method, workers, size = sys.argv[1:]
@@ -45,7 +46,7 @@ def main():
         wordcount.count_words("warm up", executor=executor, workers=int(workers))
     f = measure_memory(text, kernel=kernel, executor=executor, workers=int(workers),
                        start_method=method)
-    print(json.dumps(f.as_extra_info()))
+    print(json.dumps(memory_fields(f)))
 
 if __name__ == "__main__":
     main()
@@ -143,12 +144,12 @@ def test_skip_reason_says_why_and_respects_the_limit() -> None:
     reason = est.skip_reason(estimate, plenty - 1, text_loaded=False)
     assert reason is not None and "exceeds available memory" in reason and "the text" in reason
     assert est.skip_reason(estimate, plenty - 1, text_loaded=True) is None
-    limited = est.skip_reason(estimate, 1 << 50, limit=estimate.total_bytes - 1)
+    limited = est.skip_reason(estimate, 1 << 50, budget=estimate.total_bytes - 1)
     assert limited is not None and "--memory-limit" in limited and "worker kernel" in limited
     # The limit bounds the whole case, the text included even when it is already loaded.
     whole = estimate.total_bytes + case.size
-    assert est.skip_reason(estimate, 1 << 50, limit=whole) is None
-    limited = est.skip_reason(estimate, 1 << 50, text_loaded=True, limit=whole - 1)
+    assert est.skip_reason(estimate, 1 << 50, budget=whole) is None
+    limited = est.skip_reason(estimate, 1 << 50, text_loaded=True, budget=whole - 1)
     assert limited is not None and "the text 64MiB exceeds --memory-limit" in limited
 
 

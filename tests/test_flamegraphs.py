@@ -27,7 +27,8 @@ from wcbench import corpus
 from wcbench.flamegraphs import index as flamegraphs_index
 from wcbench.flamegraphs.capture import capture_scenario
 from wcbench.flamegraphs.hooks import WorkerCapture
-from wcbench.matrix import Case
+from wcbench.flamegraphs.run import CaptureSettings, capture_all
+from wcbench.matrix import Case, Selection
 from wcbench.units import format_bytes_spaced
 from wordcount import count_report
 from wordcount.errors import WorkerError
@@ -312,3 +313,16 @@ def test_a_worker_whose_capture_cannot_start_fails_the_call(tmp_path: Path) -> N
     with pytest.raises(WorkerError, match=r"worker for chunk \d failed .*Could not create"):
         count_report(b"a b c d", executor="processes", workers=2, start_method="spawn",
                      measure=Measurement(capture=hook))
+
+
+def test_captures_are_made_from_python_with_a_selection(tmp_path: Path) -> None:
+    """``capture_all`` takes a ``Selection`` and named settings, as the command unpacks them:
+    here a text file counted at its own size, in this process."""
+    text = tmp_path / "text.txt"
+    text.write_bytes(corpus.generate(SIZE))
+    out = tmp_path / "fg"
+    selection = Selection.parse(corpus_file=str(text), kernels="split", executors="serial",
+                                workers="1")
+    assert capture_all(selection, CaptureSettings(output=out), here=True) == 0
+    [scenario] = json.loads((out / "index.json").read_text())["scenarios"]
+    assert scenario["name"] == "split-serial-64KiB-w1" and scenario["corpus"] == "text.txt"

@@ -102,14 +102,14 @@ def test_every_case_is_against_the_read_of_its_worker_count(tmp_path: Path) -> N
     data = new_shape()
     run = results.load_run(save(tmp_path, 1, data))
     for case in run.cases:
-        found = run.limit(case)
+        found = run.read_match(case)
         assert found is not None, case.name
         assert (found.read.text_bytes, found.read.threads) == (case.text_bytes, case.workers)
         assert found.fraction == read_of(data, case.text_bytes, case.workers) / case.median
         assert found.processes is (case.executor in PROCESS_EXECUTORS)
     spawn = next(c for c in run.cases if c.name == "test_wordcount[numpy-processes-spawn-1MiB-w2]")
     pct = format_percent(read_of(data, MIB, 2) / spawn.median)
-    assert run.limit(spawn).describe() == (
+    assert run.read_match(spawn).describe() == (
         f"{pct} of the limit (memory read, 2 threads, native; 2 worker processes against "
         "2 threads reading)")
 

@@ -171,20 +171,20 @@ def test_a_tree_peak_within_its_stated_noise_does_not_fail(saved: tuple[Path, di
 
 
 def test_rules_floors_and_exactness() -> None:
-    limit = rules.Limit(0.10, 1000)
-    assert not limit.grew(100, 1100)  # the floor
-    assert limit.grew(100, 1101)
-    assert not limit.grew(100_000, 110_000)
-    assert limit.grew(100_000, 110_001)
+    tolerance = rules.Tolerance(0.10, 1000)
+    assert not tolerance.grew(100, 1100)  # the floor
+    assert tolerance.grew(100, 1101)
+    assert not tolerance.grew(100_000, 110_000)
+    assert tolerance.grew(100_000, 110_001)
     r = rules.Rules()
-    assert r.limit("peak_parent_bytes", "serial") == (rules.PARENT, True)
-    assert r.limit("peak_workers_bytes", "processes") == (rules.WORKERS, True)
-    assert r.limit("peak_parent_bytes", "threads") == (rules.WIDE, False)
-    assert r.limit("peak_tree_bytes", "serial") == (rules.WIDE, False)
-    assert r.limit("copied_bytes", "dask") == (rules.COPIED, True)
+    assert r.tolerance("peak_parent_bytes", "serial") == (rules.PARENT, True)
+    assert r.tolerance("peak_workers_bytes", "processes") == (rules.WORKERS, True)
+    assert r.tolerance("peak_parent_bytes", "threads") == (rules.WIDE, False)
+    assert r.tolerance("peak_tree_bytes", "serial") == (rules.WIDE, False)
+    assert r.tolerance("copied_bytes", "dask") == (rules.COPIED, True)
     # the probe: a 3 MiB working memory doubling is a regression, and A/A noise is not
     assert rules.PARENT.grew(3 << 20, 6 << 20) and not rules.PARENT.grew(3 << 20, (3 << 20) + 4096)
     assert rules.parse_fail_spec("copied:1%, parent:0.25") == {"copied": 0.01, "parent": 0.25}
     tighter = r.with_relative({"parent": 0.05, "tree": 0.5})
-    assert tighter.parent == rules.Limit(0.05, rules.PARENT.floor)
+    assert tighter.parent == rules.Tolerance(0.05, rules.PARENT.floor)
     assert tighter.wide.relative == 0.5 and tighter.wide.floor == rules.WIDE.floor

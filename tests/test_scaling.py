@@ -1,4 +1,5 @@
-"""The cost-model fit (``wcbench.scaling``) on synthetic data whose answer is known."""
+"""The cost-model fit (``wcbench.scaling``) on synthetic data whose answer is known, and the
+report's sentences about it (``wcbench.report.findings``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import numpy as np
 import pytest
 
 from wcbench import scaling
+from wcbench.record import MeasuredCase, SkippedCase
+from wcbench.report import findings
+from wcbench.results import Benchmark
 
 MIB, GIB = 1 << 20, 1 << 30
 SIZES = [MIB << (2 * k) for k in range(6)] + [4 * GIB, 8 * GIB]  # 1 MiB .. 8 GiB, 4x apart
@@ -73,9 +77,12 @@ def test_too_few_sizes_or_mismatched_lists_raise(sizes: list, values: list) -> N
 
 
 def case(executor: str, method: str | None, size: int, peak: float, median: float,
-         kernel: str = "numpy", workers: int = 2) -> dict:
-    return {"kernel": kernel, "executor": executor, "start_method": method, "workers": workers,
-            "text_bytes": size, "peak_tree_bytes": int(peak), "median": median}
+         kernel: str = "numpy", workers: int = 2) -> MeasuredCase:
+    return MeasuredCase.from_benchmark(Benchmark.from_json({
+        "name": f"{executor}-{method}-{size}", "stats": {"median": median},
+        "extra_info": {"kind": "wordcount", "kernel": kernel, "executor": executor,
+                       "start_method": method, "workers": workers, "text_bytes": size,
+                       "peak_tree_bytes": int(peak)}}))
 
 
 #: A run as the seed's folklore and the strategies' designs predict it.
@@ -112,20 +119,20 @@ def test_capacity_counts_the_text_itself_once() -> None:
 
 def test_the_seed_claim_sentence_uses_the_largest_spawn_case() -> None:
     fits = scaling.fit_strategies(RUN)
-    sentence = scaling.seed_claim_sentence(RUN, fits)
+    sentence = findings.seed_claim_sentence(RUN, fits)
     peak = 40 * MIB + 2.5 * 4 * GIB  # spawn ran up to 4 GiB
     assert f"held {peak / GIB:.3g} GiB for a 4 GiB text" in sentence
     assert f"{peak / (4 * GIB):.2f} x the text" in sentence
     assert "fitted over every size: 2.50 per byte" in sentence
     assert f"came to {1 + peak / (4 * GIB):.2f} x" in sentence
     assert f"shared memory under spawn held {(40 * MIB + 4 * GIB) / (4 * GIB):.2f} x" in sentence
-    assert scaling.seed_claim_sentence([c for c in RUN if c["start_method"] != "spawn"],
-                                       fits) is None
+    assert findings.seed_claim_sentence([c for c in RUN if c.start_method != "spawn"],
+                                        fits) is None
 
 
 def test_the_capacity_sentence_names_the_leanest_strategy_and_why_others_stop() -> None:
     fits = scaling.fit_strategies(RUN)
-    sentence = scaling.capacity_sentence(fits, 24 * GIB, skipped=[{"name": "x", "reason": "y"}])
+    sentence = findings.capacity_sentence(fits, 24 * GIB, skipped=[SkippedCase("x", "y")])
     assert sentence.startswith("In this machine's 24 GiB, numpy-threads w2 fits the most text: "
                                "about 24 GiB")
     assert "numpy-shared-memory-spawn w2 about 12 GiB (1.00 per byte: parent shared block)" \
@@ -133,4 +140,4 @@ def test_the_capacity_sentence_names_the_leanest_strategy_and_why_others_stop() 
     assert "numpy-processes-spawn w2 about 6.85 GiB (2.50 per byte: parent chunk copies, " \
            "parent pickles, 2 x worker received chunk)" in sentence
     assert "1 cases of this run did not run" in sentence
-    assert scaling.capacity_sentence([], 24 * GIB) is None
+    assert findings.capacity_sentence([], 24 * GIB) is None

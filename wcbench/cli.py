@@ -13,7 +13,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from wcbench.ab.page import SavedAbError
+from wcbench.ab.result import SavedAbError
 from wcbench.ab.sides import AbError
 from wcbench.commands import COMMANDS
 from wcbench.commands.common import CANNOT_RUN, EXIT_STATUSES, INTERRUPTED, UserError

@@ -34,7 +34,7 @@ costs its workers' start-up, plus per byte of text the counting (spread over the
 they run in parallel) and the moving of the text to them. At GiB sizes moving is mostly page
 faults on fresh memory (FACTS.md: a copy into untouched memory runs at about 0.3 GB/s in this
 VM), so each strategy's cost per byte follows from how many fresh copies it makes. A case whose
-calls (its memory call, then its rounds) would exceed the time limit is skipped with the reason.
+calls (its memory call, then its rounds) would exceed the time budget is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -155,19 +155,19 @@ def describe(estimate: Estimate) -> str:
 
 
 def skip_reason(estimate: Estimate, available: int, *, text_loaded: bool = True,
-                limit: int | None = None) -> str | None:
+                budget: int | None = None) -> str | None:
     """Why the case must not run, or None when it fits.
 
     It fits when the estimate (plus the text itself when ``text_loaded`` is False: it is about to
     be loaded) leaves ``HEADROOM_BYTES`` of ``available`` memory free, and, when the user set a
-    ``limit`` (``--memory-limit``), the estimate plus the text, loaded or not, does not exceed
-    that limit: the limit is what the whole case may hold (``MEMORY_LIMIT=6GiB`` on a shared
-    machine means a 4 GiB text with 4 GiB of chunk copies does not run).
+    ``budget`` (``--memory-limit``), the estimate plus the text, loaded or not, does not exceed
+    it: the budget is what the whole case may hold (``MEMORY_LIMIT=6GiB`` on a shared machine
+    means a 4 GiB text with 4 GiB of chunk copies does not run).
     """
     size = estimate.case.size
-    if limit is not None and estimate.total_bytes + size > limit:
+    if budget is not None and estimate.total_bytes + size > budget:
         return (f"estimated peak {describe(estimate)} + the text {format_bytes(size)} exceeds "
-                f"--memory-limit {format_bytes(limit)}")
+                f"--memory-limit {format_bytes(budget)}")
     need = estimate.total_bytes + (0 if text_loaded else size)
     if need + HEADROOM_BYTES > available:
         text = "" if text_loaded else f" + the text {format_bytes(size)}"
@@ -253,9 +253,10 @@ def describe_seconds(estimate: TimeEstimate) -> str:
             f"~{format_time(estimate.case_seconds())}")
 
 
-def time_skip_reason(estimate: TimeEstimate, limit: float | None) -> str | None:
-    """Why the case would take too long (``--time-limit`` seconds per case), or None."""
-    if limit is None or estimate.case_seconds() <= limit:
+def time_skip_reason(estimate: TimeEstimate, budget: float | None) -> str | None:
+    """Why the case would take too long (its time budget, ``--time-limit`` seconds per case), or
+    None."""
+    if budget is None or estimate.case_seconds() <= budget:
         return None
     return (f"estimated time {describe_seconds(estimate)} exceeds --time-limit "
-            f"{format_time(limit)}")
+            f"{format_time(budget)}")

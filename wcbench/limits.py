@@ -16,7 +16,6 @@ rather than a figure of another thread count.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +23,6 @@ from wcbench.units import format_percent
 from wordcount.bandwidth import NATIVE
 from wordcount.executors import PROCESS_EXECUTORS
 
-#: The ``extra_info`` ``kind`` of the benchmark that reads the same bytes (the physical limit).
-MEMORY_READ = "memory-read"
 #: A count above this fraction of its read is beyond the read: noise to look at, not a result.
 BEYOND = 1.05
 #: What a figure past :data:`BEYOND` is called wherever it is printed.
@@ -73,24 +70,9 @@ class MemoryRead:
         """Bytes per second (median)."""
         return self.text_bytes / self.seconds
 
-    @classmethod
-    def from_benchmark(cls, median: float, info: Mapping[str, Any]) -> MemoryRead:
-        """From a saved memory-read benchmark; an old one (no ``threads``) is numpy's sum."""
-        size = int(info["text_bytes"])
-        if "threads" not in info:
-            return cls(size, 1, median, None, "numpy sum", legacy=True)
-        return cls(size, int(info["threads"]), float(info["read_seconds"]), info.get("level"),
-                   str(info["method"]))
 
-
+#: (text size, threads) -> the read (:func:`wcbench.record.reads_of` reads them from a run).
 Reads = dict[tuple[int, int], MemoryRead]
-
-
-def reads_of(benchmarks: Iterable[Any]) -> Reads:
-    """(text size, threads) -> the read, from a run's benchmarks (``results.Benchmark``)."""
-    return {(r.text_bytes, r.threads): r
-            for r in (MemoryRead.from_benchmark(b.median, b.extra_info)
-                      for b in benchmarks if b.kind == MEMORY_READ)}
 
 
 def reads_at(reads: Reads, size: int) -> list[MemoryRead]:
@@ -144,7 +126,7 @@ class Match:
 
 
 def match(reads: Reads, case: Any) -> Match | None:
-    """The read a case (``results.MeasuredCase``) is measured against: same size, as many
+    """The read a case (``record.MeasuredCase``) is measured against: same size, as many
     threads as it has workers; None when the run holds no such read."""
     read = reads.get((case.text_bytes, case.workers))
     if read is None or case.median <= 0:

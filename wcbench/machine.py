@@ -1,13 +1,12 @@
-"""What ran the benchmarks: interpreter, GIL status, cores, memory.
+"""What runs the benchmarks: GIL status, cores, memory.
 
-Every saved benchmark carries these beside its figures (``extra_info``), so a run on a
-free-threaded build or another machine is never mistaken for this one.
+Every saved benchmark carries these beside its figures (:func:`wcbench.record.machine_fields`),
+so a run on a free-threaded build or another machine is never mistaken for this one.
 """
 
 from __future__ import annotations
 
 import os
-import platform
 import sys
 
 
@@ -25,32 +24,10 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _total_memory_bytes() -> int:
+def total_memory_bytes() -> int:
+    """The machine's memory (``MemTotal``), 0 where ``/proc/meminfo`` does not say."""
     with open("/proc/meminfo") as f:
         for line in f:
             if line.startswith("MemTotal:"):
                 return int(line.split()[1]) * 1024
     return 0
-
-
-def machine_info() -> dict[str, object]:
-    """Interpreter and machine facts for ``extra_info`` (small, JSON-ready)."""
-    return {
-        "python": platform.python_version(),
-        "implementation": platform.python_implementation(),
-        "gil_enabled": gil_enabled(),
-        "cpu_count": cpu_count(),
-    }
-
-
-def machine_details() -> dict[str, object]:
-    """``machine_info`` plus what a saved run's header wants: memory, kernel, executable.
-
-    Only stable facts: pytest-benchmark warns when a compared run's machine info differs.
-    """
-    return {
-        **machine_info(),
-        "memory_total_bytes": _total_memory_bytes(),
-        "platform": platform.platform(),
-        "executable": sys.executable,
-    }

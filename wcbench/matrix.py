@@ -2,7 +2,11 @@
 
 One place for the parameter lists, shared by the pytest options (root ``conftest.py``), the Make
 variables of the same names (``SIZES``, ``WORKERS``, ``KERNELS``, ``EXECUTORS``,
-``START_METHODS``, ``CORPUS``, ``CORPUS_FILE``) and the benchmark module. Combinations that make
+``START_METHODS``, ``CORPUS``, ``CORPUS_FILE``), ``wcbench ab``, ``wcbench flamegraphs`` and the
+benchmark module. :func:`add_matrix_options` declares those options, for pytest and for argparse
+alike; :meth:`Selection.parse` is their one parser, and a :class:`Selection` is what every
+consumer takes: the lists given (each consumer has its own defaults for a list not given) and the
+text each size needs (a generated corpus, or a file at its own size). Combinations that make
 no sense are not generated: a start method applies only to executors that start processes, and
 ``serial`` runs exactly one worker (it is kept at ``workers=1`` whatever ``WORKERS`` says, since
 it is the baseline every other strategy is compared with). A combination that cannot work
@@ -13,11 +17,14 @@ benchmark shows it skipped with its reason (``Case.refusal``) rather than silent
 from __future__ import annotations
 
 import math
+import os
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import wordcount
+from wcbench import corpus as corpora
 from wcbench.units import format_size, parse_size
 from wordcount.executors import PROCESS_EXECUTORS, refusal
 
@@ -25,6 +32,8 @@ from wordcount.executors import PROCESS_EXECUTORS, refusal
 DEFAULT_SIZES: tuple[str, ...] = ("1MiB", "32MiB")
 #: Worker counts of the full grid: one, as many as this machine's 2 cores, and oversubscribed.
 DEFAULT_WORKERS: tuple[int, ...] = (1, 2, 4)
+#: The generated corpus counted unless ``--corpus`` names another.
+DEFAULT_CORPUS = "ascii"
 
 #: Bytes of text each case should count in its timed rounds: small cases get many rounds...
 ROUND_BUDGET_BYTES = 64 << 20
@@ -46,7 +55,7 @@ WARMUP_MAX_BYTES = 4 << 20
 @dataclass(frozen=True)
 class Case:
     """One benchmark to run: count ``size`` bytes with ``kernel`` on ``executor`` with
-    ``workers``. What a run measured for it is :class:`wcbench.results.MeasuredCase`."""
+    ``workers``. What a run measured for it is :class:`wcbench.record.MeasuredCase`."""
 
     kernel: str
     executor: str
@@ -62,6 +71,12 @@ class Case:
             parts.append(self.start_method)
         parts += [format_size(self.size), f"w{self.workers}"]
         return "-".join(parts)
+
+    @property
+    def kwargs(self) -> dict[str, object]:
+        """The keyword arguments of ``wordcount.count_words`` that count this case."""
+        return {"kernel": self.kernel, "executor": self.executor, "workers": self.workers,
+                "start_method": self.start_method}
 
     @property
     def refusal(self) -> str | None:
@@ -162,6 +177,8 @@ def build_cases(sizes: Iterable[int], workers: Iterable[int], kernels: Sequence[
 #: within this fraction of it either way. Tighter would cost rounds that the day-to-day drift
 #: of a shared machine (``wcbench ab`` measured +-3-8% between sessions) swamps anyway.
 TARGET_HALF_WIDTH = 0.05
+#: Half-width of a median's 95% interval in IQRs, times sqrt(rounds): McGill, Tukey and Larsen's
+#: notch (what matplotlib's box plots draw). ``wcbench compare`` judges medians with it too.
 NOTCH = 1.57
 #: Untimed pilot calls made just before the timed rounds (they are also the warm-up)...
 PILOT_CALLS = 3
@@ -228,8 +245,9 @@ class Preset:
     max_size: Mapping[str, str] = field(default_factory=dict)
     #: kernel -> the only executors it runs with (a kernel not named here runs with every one)
     executors_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    #: seconds one case may take (estimated: its memory call and its rounds); None: no limit
-    time_limit: float | None = None
+    #: seconds one case may take (estimated: its memory call and its rounds; ``--time-limit``
+    #: replaces it); None: no budget
+    time_budget: float | None = None
 
     def cases(self, sizes: Iterable[int] = (), workers: Iterable[int] = (),
               kernels: Sequence[str] = (), executors: Sequence[str] = (),
@@ -243,22 +261,12 @@ class Preset:
                 and c.executor in self.executors_of.get(c.kernel, (c.executor,))]
 
 
-#: The seed's 8 GB example, measured: 1 MiB to 8 GiB, 4x apart (the last step 2x, to end at the
-#: seed's size), so a line fitted over the sizes separates each strategy's fixed cost from its
-#: cost per byte. Two workers: per-byte costs do not depend on the worker count (the chunks add up
-#: to the text), and ``serial`` is the one-worker baseline. The seed's kernel (``split``) and the
-#: numpy kernel, named, so a kernel added later does not double the run (the native kernel joins
-#: in process only, below). numpy runs at every size;
-#: ``split`` stops at 256 MiB: its word lists (11.5 bytes per byte, 3 GiB there) would fit up to
-#: 1 GiB in 24 GiB, but at 1 GiB one ``split`` call takes 10-15 s, and its twelve cases there alone
-#: would take about ten minutes of the run. Cases that do not fit in memory (the estimate against
-#: ``MemAvailable``), or whose estimated time exceeds ``time_limit``, are skipped with the reason.
-#: The native kernel, where built, runs in process only (``serial`` and ``threads``): what it adds
-#: is how a kernel that releases the GIL scales with the text and with threads; its chunks reach
-#: worker processes exactly as numpy's do, which the numpy cases already measure.
-#: The time limit keeps the run near 25 minutes on a quiet 2-core machine: at 4 GiB the strategies
-#: that pickle the text (processes under spawn and forkserver, the pool, Dask: 30-40 s a call,
-#: four calls) would add about 13 minutes; their per-byte cost is fitted up to 1 GiB.
+#: The seed's 8 GB example, measured: sizes 4x apart from 1 MiB to 8 GiB so that a line fitted
+#: over them separates each strategy's fixed cost from its cost per byte; two workers (per-byte
+#: costs do not depend on the worker count). Kernels are named, so one added later does not double
+#: the run; where each stops, and the time budget, are set by what a case costs on this machine
+#: (docs/scale.md, "The matrix"). What does not fit in memory or in the budget is skipped with its
+#: estimate.
 SCALE = Preset(
     name="scale",
     why="how time and memory grow with the text, 1 MiB to 8 GiB (make bench-scale)",
@@ -267,7 +275,7 @@ SCALE = Preset(
     kernels=("split", "numpy", *(("native",) if "native" in wordcount.KERNELS else ())),
     max_size={"split": "256MiB"},
     executors_of={"native": ("serial", "threads")},
-    time_limit=120.0,
+    time_budget=120.0,
 )
 
 #: The default: a first answer in about five minutes on a 2-core machine, set-up included. Every
@@ -303,3 +311,105 @@ def preset(name: str) -> Preset:
         return PRESETS[name]
     except KeyError:
         raise ValueError(f"unknown matrix {name!r}; choose from: {', '.join(PRESETS)}") from None
+
+
+# --- choosing cases: the options and the selection they make ---------------------------------
+
+#: The five list options, in the order they are declared: option, what it lists, Make variable.
+LIST_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    ("sizes", "text sizes, e.g. 1MiB,64MiB", "SIZES"),
+    ("workers", "worker counts", "WORKERS"),
+    ("kernels", "kernels", "KERNELS"),
+    ("executors", "executors", "EXECUTORS"),
+    ("start-methods", "start methods of the process executors", "START_METHODS"),
+)
+
+
+def add_matrix_options(add: Callable[..., object],
+                       defaults: Mapping[str, tuple[str, str]]) -> None:
+    """Declare ``--sizes``, ``--workers``, ``--kernels``, ``--executors``, ``--start-methods``,
+    ``--corpus`` and ``--corpus-file`` with ``add``: pytest's ``group.addoption`` or argparse's
+    ``parser.add_argument`` (their signatures agree on everything used here).
+
+    ``defaults``: option -> (its default value, what the default means in the help), for the
+    options whose default is not "" meaning "all"; each command has its own.
+    """
+    for option, what, variable in LIST_OPTIONS:
+        value, meaning = defaults.get(option, ("", f"all of wordcount.{variable}"))
+        tail = "; serial always runs 1" if option == "workers" else ""
+        add(f"--{option}", default=value, metavar="LIST",
+            help=f"{what} (make: {variable}; default: {meaning}){tail}")
+    add("--corpus", default=DEFAULT_CORPUS, choices=corpora.FLAVOURS,
+        help=f"generated corpus flavour (make: CORPUS; default {DEFAULT_CORPUS})")
+    add("--corpus-file", default="", metavar="PATH",
+        help="measure this UTF-8 text file instead of a generated corpus, at its own size "
+             "(make: CORPUS_FILE; --sizes is then ignored)")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The cases asked for and the text they count: the five lists as given (empty: not given,
+    and each consumer then uses its own defaults) and the corpus (a generated flavour, or a file
+    at its own size, named as it was given)."""
+
+    sizes: tuple[int, ...] = ()
+    workers: tuple[int, ...] = ()
+    kernels: tuple[str, ...] = ()
+    executors: tuple[str, ...] = ()
+    start_methods: tuple[str, ...] = ()
+    corpus: str = DEFAULT_CORPUS
+    corpus_file: str = ""
+
+    @classmethod
+    def parse(cls, *, sizes: str = "", workers: str = "", kernels: str = "",
+              executors: str = "", start_methods: str = "", corpus: str = DEFAULT_CORPUS,
+              corpus_file: str | os.PathLike = "") -> Selection:
+        """From the options' text (``"1MiB,32MiB"``); ``ValueError`` on a bad size or count.
+        A list given blank (``""``, ``","``) is not given; with a corpus file, ``sizes`` is
+        ignored (the file is counted at its own size)."""
+        return cls(tuple(parse_sizes(sizes)) if parse_list(sizes) and not corpus_file else (),
+                   tuple(parse_workers(workers)) if parse_list(workers) else (),
+                   tuple(parse_list(kernels)), tuple(parse_list(executors)),
+                   tuple(parse_list(start_methods)), corpus, str(corpus_file or ""))
+
+    @property
+    def given(self) -> bool:
+        """Whether any of the five lists was given."""
+        return any((self.sizes, self.workers, self.kernels, self.executors, self.start_methods))
+
+    @property
+    def file(self) -> Path | None:
+        return Path(self.corpus_file) if self.corpus_file else None
+
+    @property
+    def label(self) -> str:
+        """What the text is called in a saved record: the file's name, or the flavour."""
+        return self.file.name if self.file else self.corpus
+
+    def sizes_or(self, default: Iterable[int]) -> list[int]:
+        """The file's size when counting a file (``OSError`` when it cannot be read), else the
+        sizes given, else ``default``."""
+        if self.file is not None:
+            return [self.file.stat().st_size]
+        return list(self.sizes or default)
+
+    def cases(self, sizes: Iterable[int], workers: Iterable[int], *,
+              available_executors: Sequence[str] | None = None) -> list[Case]:
+        """:func:`build_cases` of the lists given, ``sizes`` and ``workers`` where not given."""
+        return build_cases(self.sizes_or(sizes), list(self.workers or workers), self.kernels,
+                           self.executors, self.start_methods,
+                           available_executors=available_executors)
+
+    def preset_cases(self, chosen: Preset) -> list[Case]:
+        """The preset's cases, each list given replacing the preset's own."""
+        return chosen.cases(self.sizes_or(()), self.workers, self.kernels, self.executors,
+                            self.start_methods)
+
+    def text(self, size: int) -> bytes:
+        """The text a case of ``size`` counts: the file, or the generated corpus (cached)."""
+        return self.file.read_bytes() if self.file else corpora.load(size, self.corpus)
+
+    def text_path(self, size: int) -> Path:
+        """A file holding that text, for another process to read: the file itself (resolved),
+        or the cached generated corpus."""
+        return self.file.resolve() if self.file else corpora.cached_path(size, self.corpus)

@@ -45,7 +45,8 @@ __all__ = ["MemoryFigures", "TreeSampler", "descendants", "measure_memory",
 
 @dataclass(frozen=True)
 class MemoryFigures:
-    """The memory cost of one call (bytes) and the count it produced."""
+    """The memory cost of one call (bytes) and the count it produced; saved under the names
+    :func:`wcbench.record.memory_fields` gives them."""
 
     count: int
     start_method: str | None
@@ -54,15 +55,6 @@ class MemoryFigures:
     peak_tree_bytes: int
     copied_bytes: int
     worker_pids: tuple[int, ...]
-
-    def as_extra_info(self) -> dict[str, int]:
-        """The four figures under the names the saved benchmark JSON uses."""
-        return {
-            "peak_parent_bytes": self.peak_parent_bytes,
-            "peak_workers_bytes": self.peak_workers_bytes,
-            "peak_tree_bytes": self.peak_tree_bytes,
-            "copied_bytes": self.copied_bytes,
-        }
 
 
 def release_freed_memory() -> None:

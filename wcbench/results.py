@@ -9,10 +9,10 @@ through this module, so a run is found, read and ordered one way everywhere::
     from wcbench import results
 
     run = results.latest_run("results")             # the newest saved run (rule below)
-    run.cases                                       # matrix benchmarks, typed (MeasuredCase)
+    run.cases                                       # matrix benchmarks, typed (record.MeasuredCase)
     run.cases[0].median, run.cases[0].peak_tree_bytes
     run.memory_read[(1 << 20, 2)].seconds           # the two-thread read of 1 MiB (wcbench.limits)
-    run.limit(run.cases[0]).describe()              # "97% of the limit (memory read, ...)"
+    run.read_match(run.cases[0]).describe()         # "97% of the limit (memory read, ...)"
     run.by_name["test_wordcount[numpy-serial-1MiB-w1]"].stats.rounds
     old = results.load_run(results.find_run("1", "results", machine=results.machine_id()))
 
@@ -33,7 +33,6 @@ format is pytest-benchmark's.
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -44,19 +43,13 @@ from typing import Any
 
 from pytest_benchmark.utils import get_machine_id
 
-from wcbench.limits import MEMORY_READ as MEMORY_READ  # re-exported: the kind's one name
-from wcbench.limits import Match, MemoryRead, match, reads_of
+from wcbench import record
+from wcbench.limits import Match, MemoryRead, match
+from wcbench.record import FORMAT_VERSION, OLDEST_FORMAT, MeasuredCase, SkippedCase
 from wordcount import EXECUTORS, KERNELS, START_METHODS
 
 #: How pytest-benchmark names a saved run: a four-digit run number first.
 RUN_FILE = re.compile(r"^(\d{4})_.*\.json$")
-#: The ``extra_info`` ``kind`` of a matrix benchmark (one kernel x executor x ... case).
-WORDCOUNT = "wordcount"
-#: The run format this suite writes (``wordcount_format`` in the file) and the oldest it reads.
-#: 1: every run saved before the field existed; 2: adds ``wordcount_format`` and, for a run that
-#: did not finish, ``wordcount_incomplete``. A newer format is refused by name, never guessed at.
-FORMAT_VERSION = 2
-OLDEST_FORMAT = 1
 
 
 class SavedRunError(Exception):
@@ -121,7 +114,7 @@ class Benchmark:
     @property
     def kind(self) -> str | None:
         """``wordcount`` (a matrix case), ``memory-read``, or None (e.g. the kernel benchmarks)."""
-        return self.extra_info.get("kind")
+        return record.kind(self.extra_info)
 
     @property
     def median(self) -> float:
@@ -133,71 +126,6 @@ class Benchmark:
         return cls(name=str(bench["name"]), group=bench.get("group"),
                    stats=Stats.from_json(bench["stats"]),
                    extra_info=dict(bench.get("extra_info") or {}))
-
-
-@dataclass(frozen=True)
-class MeasuredCase:
-    """A matrix benchmark's saved figures: one strategy (kernel, executor, start method) counting
-    ``text_bytes`` with ``workers``. Memory figures are None when the run did not record them.
-
-    Not to be confused with :class:`wcbench.matrix.Case`, the case to run, before measurement.
-    """
-
-    name: str
-    kernel: str
-    executor: str
-    start_method: str | None
-    workers: int
-    text_bytes: int
-    corpus: str
-    median: float
-    peak_tree_bytes: int | None
-    peak_parent_bytes: int | None
-    peak_workers_bytes: int | None
-    copied_bytes: int | None
-    estimate_bytes: int | None
-    #: The benchmark it was read from (statistics, every ``extra_info`` field).
-    benchmark: Benchmark = field(repr=False, compare=False)
-
-    @property
-    def strategy(self) -> tuple[str, str, str | None]:
-        """``(kernel, executor, start_method)``: what a line in a plot follows across sizes."""
-        return (self.kernel, self.executor, self.start_method)
-
-    @property
-    def key(self) -> tuple:
-        """What identifies the same benchmark in two runs (names may differ between builds)."""
-        return (WORDCOUNT, self.corpus, self.text_bytes, *self.strategy, self.workers)
-
-    @property
-    def throughput(self) -> float:
-        """Bytes of text per second (median)."""
-        return self.text_bytes / self.median if self.median > 0 else math.inf
-
-    @classmethod
-    def from_benchmark(cls, bench: Benchmark) -> MeasuredCase:
-        info = bench.extra_info
-        return cls(name=bench.name, kernel=info["kernel"], executor=info["executor"],
-                   start_method=info.get("start_method"), workers=int(info["workers"]),
-                   text_bytes=int(info["text_bytes"]), corpus=str(info.get("corpus", "")),
-                   median=bench.stats.median,
-                   peak_tree_bytes=_int(info.get("peak_tree_bytes")),
-                   peak_parent_bytes=_int(info.get("peak_parent_bytes")),
-                   peak_workers_bytes=_int(info.get("peak_workers_bytes")),
-                   copied_bytes=_int(info.get("copied_bytes")),
-                   estimate_bytes=_int(info.get("estimate_bytes")), benchmark=bench)
-
-
-@dataclass(frozen=True)
-class SkippedCase:
-    """A case the memory estimate skipped (``wordcount_skipped`` in the saved run)."""
-
-    name: str | None
-    reason: str | None
-
-    @classmethod
-    def from_json(cls, skip: Mapping[str, Any]) -> SkippedCase:
-        return cls(skip.get("name"), skip.get("reason"))
 
 
 @dataclass(frozen=True)
@@ -213,7 +141,8 @@ class MachineInfo:
     python_implementation: str | None
     cpu_brand: str | None
     cpu_count: int | None
-    #: What this suite adds (``wcbench.machine.machine_details``): memory, platform, executable.
+    #: What this suite adds (:func:`wcbench.record.machine_details`): memory, platform,
+    #: executable.
     wordcount: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -222,7 +151,7 @@ class MachineInfo:
         return cls(*(info.get(k) for k in ("node", "system", "release", "machine", "processor",
                                            "python_version", "python_implementation")),
                    cpu_brand=cpu.get("brand_raw"), cpu_count=_int(cpu.get("count")),
-                   wordcount=dict(info.get("wordcount") or {}))
+                   wordcount=dict(info.get(record.MACHINE) or {}))
 
 
 @dataclass(frozen=True)
@@ -256,11 +185,11 @@ class SavedRun:
     #: case of that size with as many workers (:mod:`wcbench.limits`; an old run: numpy's
     #: one-thread sum, at (size, 1)).
     memory_read: dict[tuple[int, int], MemoryRead]
-    #: The matrix that made it (``wordcount_matrix``: its name, and the options given beside
-    #: it), or None for a run saved before runs recorded it.
-    matrix: Mapping[str, Any] | None = None
-    #: Why the run did not finish (``wordcount_incomplete``: ``reason``, ``running``, ...), or
-    #: None for a run that did. Its benchmarks are those that finished, each complete.
+    #: The matrix that made it (its name, and the options given beside it), or None for a run
+    #: saved before runs recorded it.
+    matrix: record.MatrixUsed | None = None
+    #: Why the run did not finish (:func:`wcbench.record.incomplete_fields`), or None for a run
+    #: that did. Its benchmarks are those that finished, each complete.
     incomplete: Mapping[str, Any] | None = None
     #: The run format it was saved in (:data:`FORMAT_VERSION`).
     format_version: int = 1
@@ -272,26 +201,25 @@ class SavedRun:
         if not isinstance(data, Mapping) or not isinstance(data.get("benchmarks"), list):
             raise TypeError("no 'benchmarks' list")
         benchmarks = tuple(Benchmark.from_json(b) for b in data["benchmarks"])
+        fields = record.RunFields.from_json(data)
         return cls(path=Path(path), machine=MachineInfo.from_json(data.get("machine_info") or {}),
                    commit=CommitInfo.from_json(data.get("commit_info") or {}),
                    datetime=str(data.get("datetime", "")), benchmarks=benchmarks,
-                   skipped=tuple(SkippedCase.from_json(s)
-                                 for s in data.get("wordcount_skipped") or ()),
+                   skipped=fields.skipped,
                    cases=tuple(MeasuredCase.from_benchmark(b) for b in benchmarks
-                               if b.kind == WORDCOUNT),
-                   memory_read=reads_of(benchmarks),
-                   matrix=data.get("wordcount_matrix"),
-                   incomplete=data.get("wordcount_incomplete"),
-                   format_version=int(data.get("wordcount_format", 1)))
+                               if b.kind == record.WORDCOUNT),
+                   memory_read=record.reads_of(benchmarks), matrix=fields.matrix,
+                   incomplete=fields.incomplete, format_version=fields.format_version)
 
-    def limit(self, case: MeasuredCase) -> Match | None:
-        """The case beside the read of its size and worker count (None: the run has none)."""
+    def read_match(self, case: MeasuredCase) -> Match | None:
+        """The case beside its limit, the read of its size and worker count (None: the run has
+        none)."""
         return match(self.memory_read, case)
 
     @property
     def incomplete_note(self) -> str | None:
         """One sentence on why the run is incomplete (None when it finished)."""
-        return incomplete_note(self.incomplete, len(self.benchmarks))
+        return record.incomplete_note(self.incomplete, len(self.benchmarks))
 
     @property
     def number(self) -> int | None:
@@ -320,25 +248,15 @@ class SavedRun:
                       key=case_order)
 
     def distinct(self, key: str) -> tuple:
-        """The distinct values of one ``extra_info`` field over the matrix cases, in order of
-        appearance: ``run.distinct("gil_enabled") == (True,)``; several when cases disagree."""
+        """The distinct values of one field of the matrix cases (``record.GIL_ENABLED``,
+        ``record.PYTHON``, ... : :class:`MeasuredCase` has an attribute of each name), in order
+        of appearance, leaving out cases that do not say; several when cases disagree."""
         values: list = []
         for case in self.cases:
-            info = case.benchmark.extra_info
-            if key in info and info[key] not in values:
-                values.append(info[key])
+            value = getattr(case, key)
+            if value is not None and value not in values:
+                values.append(value)
         return tuple(values)
-
-
-def incomplete_note(incomplete: Mapping[str, Any] | None, saved: int) -> str | None:
-    """``incomplete: stopped by SIGTERM while test_x[...] ran; 9 benchmark(s) finished and
-    saved``: what a report or comparison prints about a run that did not finish."""
-    if not incomplete:
-        return None
-    how = incomplete.get("detail") or incomplete.get("reason") or "did not finish"
-    running = incomplete.get("running")
-    during = f" while {running} ran" if running else ""
-    return f"incomplete: {how}{during}; {saved} benchmark(s) finished and saved"
 
 
 # --- order -------------------------------------------------------------------------------------
@@ -386,7 +304,7 @@ def load_run(path: str | Path) -> SavedRun:
         raise SavedRunError(f"no saved run at {path}") from None
     except (OSError, ValueError) as exc:
         raise SavedRunError(f"{path} is not a saved pytest-benchmark run: {exc}") from None
-    fmt = data.get("wordcount_format", 1) if isinstance(data, Mapping) else 1
+    fmt = record.saved_format(data)
     if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt > FORMAT_VERSION:
         raise SavedRunError(f"{path} is a run of format {fmt!r}, newer than this checkout reads "
                             f"({OLDEST_FORMAT} to {FORMAT_VERSION}): read it with the wcbench "

@@ -15,18 +15,19 @@ strategy with no fixed cost, measured with noise), that term is set to zero and 
 How well it fits: ``r2``, the weighted coefficient of determination, and ``worst_residual``, the
 largest ``|measured - fitted| / (measured + floor)``.
 
-Pure functions over plain data (the benchmarks' ``extra_info`` with their median), so the report,
-tests and anyone else can use them without a saved run on disk.
+Pure functions over measured cases (:class:`wcbench.record.MeasuredCase`: a saved run's, or
+built in a test), so the report, tests and anyone else can use them without a saved run on disk.
+The report's sentences about the fits are the report's (:mod:`wcbench.report.findings`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from wcbench.units import format_bytes_prose as _bytes
+from wcbench.record import MeasuredCase
 
 #: Absolute noise floors of the weights: memory figures move by a few MiB between identical calls,
 #: times of a millisecond are at the scheduler's mercy.
@@ -102,28 +103,28 @@ class StrategyFit:
         return self.time.per_byte * 1e9
 
 
-def strategy_key(info: Mapping) -> tuple[str, str, str | None, int]:
-    """``(kernel, executor, start_method, workers)`` of a benchmark's ``extra_info``."""
-    return info["kernel"], info["executor"], info.get("start_method"), int(info["workers"])
+def strategy_key(case: MeasuredCase) -> tuple[str, str, str | None, int]:
+    """``(kernel, executor, start_method, workers)``: the strategy a line is fitted for."""
+    return case.kernel, case.executor, case.start_method, case.workers
 
 
-def fit_strategies(cases: Iterable[Mapping], min_sizes: int = MIN_SIZES) -> list[StrategyFit]:
+def fit_strategies(cases: Iterable[MeasuredCase],
+                   min_sizes: int = MIN_SIZES) -> list[StrategyFit]:
     """A memory line and a time line per strategy measured at ``min_sizes`` sizes or more.
 
-    ``cases``: dicts with ``text_bytes``, ``peak_tree_bytes``, ``median`` (seconds) and the
-    strategy's ``kernel``, ``executor``, ``start_method``, ``workers``. Ordered by kernel, then
-    by cost per byte of memory.
+    ``cases``: measured cases with a tree peak (``peak_tree_bytes`` not None). Ordered by
+    kernel, then by cost per byte of memory.
     """
-    groups: dict[tuple, list[Mapping]] = {}
+    groups: dict[tuple, list[MeasuredCase]] = {}
     for case in cases:
         groups.setdefault(strategy_key(case), []).append(case)
     fits = []
     for key, points in groups.items():
-        if len({p["text_bytes"] for p in points}) < min_sizes:
+        if len({p.text_bytes for p in points}) < min_sizes:
             continue
-        sizes = [p["text_bytes"] for p in points]
-        memory = fit_line(sizes, [p["peak_tree_bytes"] for p in points], MEMORY_FLOOR_BYTES)
-        time = fit_line(sizes, [p["median"] for p in points], TIME_FLOOR_SECONDS)
+        sizes = [p.text_bytes for p in points]
+        memory = fit_line(sizes, [p.peak_tree_bytes or 0 for p in points], MEMORY_FLOOR_BYTES)
+        time = fit_line(sizes, [p.median for p in points], TIME_FLOOR_SECONDS)
         fits.append(StrategyFit(*key, memory=memory, time=time))
     return sorted(fits, key=lambda f: (f.kernel, f.memory.per_byte, f.name))
 
@@ -136,100 +137,3 @@ def capacity_bytes(fit: StrategyFit, memory_bytes: int) -> int:
     """
     room = memory_bytes - fit.memory.fixed
     return max(int(room / (1.0 + fit.memory.per_byte)), 0)
-
-
-# --- sentences computed from the fits ------------------------------------------------------------
-
-def _largest(cases: Iterable[Mapping], kernel: str, executor: str, method: str | None
-             ) -> Mapping | None:
-    found = [c for c in cases if (c["kernel"], c["executor"], c.get("start_method"))
-             == (kernel, executor, method)]
-    return max(found, key=lambda c: c["text_bytes"], default=None)
-
-
-def _at_size(cases: Iterable[Mapping], kernel: str, executor: str, method: str | None,
-             size: int) -> Mapping | None:
-    return next((c for c in cases if (c["kernel"], c["executor"], c.get("start_method"),
-                                      c["text_bytes"]) == (kernel, executor, method, size)), None)
-
-
-def seed_claim_sentence(cases: Sequence[Mapping], fits: Sequence[StrategyFit],
-                        kernel: str = "numpy") -> str | None:
-    """The seed's "8 GB becomes 16 GB", checked at the largest text that ran under spawn.
-
-    ``None`` when no ``processes`` case under spawn ran. The tree peak is growth beyond the text
-    the parent already holds, so text and copies together are ``1 + peak / text`` times the text.
-    """
-    spawn = _largest(cases, kernel, "processes", "spawn")
-    if spawn is None:
-        return None
-    size = spawn["text_bytes"]
-    ratio = spawn["peak_tree_bytes"] / size
-    slope = {(f.kernel, f.executor, f.start_method): f.memory.per_byte for f in fits}
-    fitted = slope.get((kernel, "processes", "spawn"))
-    text = (f"The seed's claim, checked: processes under spawn ({kernel} kernel, "
-            f"{spawn['workers']} workers) held {_bytes(spawn['peak_tree_bytes'])} for a "
-            f"{_bytes(size)} text, {ratio:.2f} x the text")
-    text += f" (fitted over every size: {fitted:.2f} per byte)" if fitted is not None else ""
-    text += (f", so text and copies together came to {1 + ratio:.2f} x the text, where the seed "
-             "said 2 x (8 GB becomes 16 GB)")
-    shared = _at_size(cases, kernel, "shared-memory", "spawn", size)
-    if shared is not None:
-        text += (f"; shared memory under spawn held {shared['peak_tree_bytes'] / size:.2f} x "
-                 "(its one block)")
-    return text + "."
-
-
-def growth_parts(kernel: str, executor: str, method: str | None, workers: int) -> list[str]:
-    """What grows with the text in this strategy, by the memory estimate's own part names."""
-    from wcbench.estimate import estimate_case
-    from wcbench.matrix import Case
-
-    small = estimate_case(Case(kernel, executor, method, 1 << 30, workers)).parts
-    big = estimate_case(Case(kernel, executor, method, 2 << 30, workers)).parts
-    grows = [name for name, value in big.items() if value > small.get(name, 0)]
-    return [name.replace("kernel", "word lists") if kernel == "split" else name
-            for name in grows]
-
-
-def _span(values: Sequence[float], fmt) -> str:
-    low, high = fmt(min(values)), fmt(max(values))
-    return low if low == high else f"{low}-{high}"
-
-
-def capacity_sentence(fits: Sequence[StrategyFit], memory_bytes: int,
-                      skipped: Sequence[Mapping] = ()) -> str | None:
-    """Which strategy fits the most text into ``memory_bytes``, and why the others stop earlier.
-
-    Capacity comes from each fitted memory line (the text once, plus fixed, plus per byte x
-    text); strategies that stop for the same reason (the same parts of the memory estimate grow
-    with the text) are named together.
-    """
-    if not fits or memory_bytes <= 0:
-        return None
-    ranked = sorted(fits, key=lambda f: capacity_bytes(f, memory_bytes), reverse=True)
-    best = ranked[0]
-    most = capacity_bytes(best, memory_bytes)
-    tied = [f for f in ranked if capacity_bytes(f, memory_bytes) >= 0.99 * most]  # within 1%
-    lines = "their fitted lines" if len(tied) > 1 else "its fitted line"
-    text = (f"In this machine's {_bytes(memory_bytes)}, {' and '.join(f.name for f in tied)} "
-            f"{'fit' if len(tied) > 1 else 'fits'} the most text: about {_bytes(most)} by "
-            f"{lines} (beyond the text itself {best.name} holds {_bytes(best.memory.fixed)} "
-            f"plus {best.memory.per_byte:.2f} bytes per byte of text)")
-    groups: dict[tuple[str, ...], list[StrategyFit]] = {}
-    for fit in ranked[len(tied):]:
-        why = tuple(growth_parts(fit.kernel, fit.executor, fit.start_method, fit.workers))
-        groups.setdefault(why, []).append(fit)
-    others = []
-    for why, members in groups.items():
-        room = _span([capacity_bytes(f, memory_bytes) for f in members], _bytes)
-        per_byte = _span([f.memory.per_byte for f in members], lambda v: f"{v:.2f}")
-        others.append(f"{', '.join(f.name for f in members)} about {room} ({per_byte} per byte: "
-                      f"{', '.join(why) or 'nothing the estimate expects to grow'})")
-    if others:
-        text += ". The others stop where what they hold per byte of text runs out of room: "
-        text += "; ".join(others)
-    if skipped:
-        text += (f". {len(skipped)} cases of this run did not run: their estimated peak, or "
-                 "time, did not fit (each listed with its estimate)")
-    return text + "."

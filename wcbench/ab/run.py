@@ -21,7 +21,6 @@ regression, 1 regression, 2 cannot run (one line on stderr), 130 interrupted.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import random
@@ -30,12 +29,29 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import wordcount
-from wcbench import corpus
+from wcbench import record
+from wcbench.ab.result import (
+    SIDES,
+    WRONG_COUNT,
+    AbResult,
+    CaseMemory,
+    CaseResult,
+    Incomplete,
+    Machine,
+    MemoryCall,
+    MemoryFigure,
+    Pair,
+    Round,
+    Settings,
+    Side,
+)
 from wcbench.ab.sides import (
+    ROOT,
     WORKTREE,
     AbError,
     Checkout,
@@ -55,13 +71,12 @@ from wcbench.ab.stats import (
 from wcbench.ab.text import format_result
 from wcbench.compare import rules
 from wcbench.machine import cpu_count
-from wcbench.matrix import Case, build_cases, parse_list, parse_sizes, parse_workers
+from wcbench.matrix import Case, Selection, parse_sizes, parse_workers
+from wcbench.record import SkippedCase
 from wcbench.stopping import Stopped
 from wcbench.storage import save_numbered
 from wordcount.executors import INTERPRETER_EXECUTORS, PROCESS_EXECUTORS, START_METHODS
 
-#: Format of the saved JSON (bumped when its meaning changes): 2 adds each round's instance.
-FORMAT_VERSION = 2
 #: Default threshold of each kind of case (fraction): see the README, "A/B comparisons".
 #: Per kind of case: A/A runs called every kind ``same`` at 10% (README, "A/B comparisons").
 THRESHOLDS: dict[str, float] = {"in-process": 0.10, "threads": 0.10, "processes": 0.10}
@@ -81,8 +96,17 @@ STOP_CONFIDENCE = 0.99
 MEMORY_CALLS = 3
 #: The memory figures both sides report (the sampled tree peak is not measured here); each is
 #: judged by the rule set every comparison shares (:mod:`wcbench.compare.rules`).
-MEMORY_KEYS = ("copied_bytes", "peak_workers_bytes", "peak_parent_bytes")
-SIDES = ("base", "new")
+MEMORY_KEYS = (record.COPIED_BYTES, record.PEAK_WORKERS_BYTES, record.PEAK_PARENT_BYTES)
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How a session judges, besides its cases: the seconds of timing shared out among them,
+    the threshold (None: each kind of case's own, :data:`THRESHOLDS`) and the bootstrap seed."""
+
+    budget: float = BUDGET_SECONDS
+    threshold: float | None = None
+    seed: int = 0
 
 
 def default_cases(executors: Sequence[str] = ()) -> list[Case]:
@@ -114,23 +138,21 @@ def side_executors(pythons: dict[str, str], checkouts: dict[str, Checkout]) -> d
     return {side: workers[side].info for side in SIDES}
 
 
-def choose_cases(args: argparse.Namespace,
+def choose_cases(selection: Selection,
                  sides: dict[str, dict] | None = None) -> tuple[list[Case], list[Case]]:
-    """The matrix variables' cases when any is given, else ``default_cases()``, among the
-    executors both sides have (``sides``: each side's ``hello``; default: this interpreter's),
-    and apart from them the pairs an executor refuses (``Case.refusal``), to be shown as such."""
-    matrix = (args.sizes, args.workers, args.kernels, args.executors, args.start_methods)
+    """The cases of the lists given, else ``default_cases()`` (at the file's size when counting a
+    file), among the executors both sides have (``sides``: each side's ``hello``; default: this
+    interpreter's), and apart from them the pairs an executor refuses (``Case.refusal``), to be
+    shown as such."""
     both = _both_executors(sides)
-    if args.corpus_file:
-        size = Path(args.corpus_file).stat().st_size
-        args.sizes = str(size)
-    if not any(matrix):
+    if not selection.given:
         cases = default_cases(both)
-        if args.corpus_file:
+        if selection.file is not None:
+            (size,) = selection.sizes_or(())
             cases = list({c.name: c for c in (Case(c.kernel, c.executor, c.start_method, size,
                                                    c.workers) for c in cases)}.values())
     else:
-        for name in parse_list(args.executors):
+        for name in selection.executors:
             lacking = [s for s in SIDES if sides and name not in sides[s].get("executors", ())]
             if sides and lacking and len(lacking) < len(SIDES):
                 raise AbError(f"executor {name!r} is not available to "
@@ -139,9 +161,7 @@ def choose_cases(args: argparse.Namespace,
                               + (" (interpreters needs CPython 3.13 or newer: PYTHON_BASE and "
                                  "PYTHON_NEW=.venv-python3.13/bin/python after make install "
                                  "PYTHON=python3.13)" if name in INTERPRETER_EXECUTORS else ""))
-        cases = build_cases(parse_sizes(args.sizes), parse_workers(args.workers),
-                            parse_list(args.kernels), parse_list(args.executors),
-                            parse_list(args.start_methods), available_executors=both)
+        cases = selection.cases(parse_sizes(""), parse_workers(""), available_executors=both)
     return [c for c in cases if not c.refusal], [c for c in cases if c.refusal]
 
 
@@ -153,37 +173,26 @@ def _both_executors(sides: dict[str, dict] | None) -> list[str]:
     return [e for e in sides["base"].get("executors", ()) if e in new]
 
 
-def text_file(case: Case, args: argparse.Namespace) -> Path:
-    """The file both sides read: the given corpus file, or the cached generated corpus."""
-    if args.corpus_file:
-        return Path(args.corpus_file).resolve()
-    return corpus.cached_path(case.size, args.corpus)
+def _median_figures(calls: Sequence[MemoryCall]) -> dict[str, float]:
+    return {key: statistics.median(c.figure(key) for c in calls) for key in MEMORY_KEYS}
 
 
-def _case_fields(case: Case) -> dict:
-    return {"kernel": case.kernel, "executor": case.executor, "workers": case.workers,
-            "start_method": case.start_method}
-
-
-def _median_figures(calls: list[dict]) -> dict[str, float]:
-    return {key: statistics.median(c[key] for c in calls) for key in MEMORY_KEYS}
-
-
-def measure_memory(workers: dict[str, Worker], case: Case) -> dict | None:
+def measure_memory(workers: dict[str, Worker], case: Case) -> CaseMemory | None:
     """``MEMORY_CALLS`` untimed probed calls per side (A B B A), medians judged per figure by
     :func:`wcbench.compare.rules.judge` (which figures are exact depends on the executor)."""
-    calls: dict[str, list] = {s: [] for s in SIDES}
+    answers: dict[str, list] = {s: [] for s in SIDES}
     for i in range(MEMORY_CALLS):
         for side in SIDES if i % 2 == 0 else SIDES[::-1]:
-            calls[side].append(workers[side].request("memory")["memory"])
-    if any(c is None for side in SIDES for c in calls[side]):
+            answers[side].append(workers[side].request("memory")["memory"])
+    if any(c is None for side in SIDES for c in answers[side]):
         return None  # a side whose package has no count_report: no memory figures
-    base, new = _median_figures(calls["base"]), _median_figures(calls["new"])
-    context = {"executor": case.executor, "text_bytes": case.size}
+    calls = Pair(*(tuple(MemoryCall.from_json(c) for c in answers[side]) for side in SIDES))
+    base, new = _median_figures(calls.base), _median_figures(calls.new)
+    context = {record.EXECUTOR: case.executor, record.TEXT_BYTES: case.size}
     judged = {j.key: j for j in rules.judge({**base, **context}, {**new, **context})}
-    figures = {key: {"base": base[key], "new": new[key], "grew": judged[key].regression,
-                     "exact": judged[key].exact} for key in MEMORY_KEYS}
-    return {"figures": figures, "calls": calls}
+    figures = {key: MemoryFigure(base[key], new[key], judged[key].regression, judged[key].exact)
+               for key in MEMORY_KEYS}
+    return CaseMemory(figures, calls)
 
 
 def start_sides(pythons: dict[str, str], checkouts: dict[str, Checkout]) -> dict[str, Worker]:
@@ -207,11 +216,11 @@ def close_sides(workers: dict[str, Worker]) -> None:
 
 def load_case(workers: dict[str, Worker], case: Case, file: Path) -> dict[str, dict]:
     """Both sides read the text and count it once, untimed (the warm-up)."""
-    return {side: workers[side].request("case", file=str(file), **_case_fields(case))
+    return {side: workers[side].request("case", file=str(file), **case.kwargs)
             for side in SIDES}
 
 
-def time_block(workers: dict[str, Worker], instance: int, rng: random.Random) -> list[dict]:
+def time_block(workers: dict[str, Worker], instance: int, rng: random.Random) -> list[Round]:
     """``BLOCK_ROUNDS`` paired rounds: A B, then B A, both halves starting on one random CPU."""
     cpus = sorted(os.sched_getaffinity(0))
     rounds = []
@@ -220,21 +229,25 @@ def time_block(workers: dict[str, Worker], instance: int, rng: random.Random) ->
         cpu = rng.choice(cpus)
         times = {side: workers[side].request("time", n=1, cpu=cpu)["times"][0]
                  for side in order}
-        rounds.append({**times, "first": order[0], "cpu": cpu, "instance": instance})
+        rounds.append(Round(times["base"], times["new"], order[0], cpu, instance))
     return rounds
 
 
-def judge(rounds: list[dict], threshold: float, seed: int,
+def judge(rounds: Sequence[Round], threshold: float, seed: int,
           confidence: float = CONFIDENCE) -> tuple[RatioInterval, str]:
     """The median of the instances' ratios of medians, its interval over instances, a verdict."""
-    interval = ratio_interval([r["base"] for r in rounds], [r["new"] for r in rounds],
-                              groups=[r["instance"] for r in rounds], seed=seed,
+    interval = ratio_interval([r.base for r in rounds], [r.new for r in rounds],
+                              groups=[r.instance for r in rounds], seed=seed,
                               confidence=confidence)
     return interval, verdict(interval, threshold)
 
 
+def _counts(warm: dict[str, dict], key: str) -> Pair:
+    return Pair(warm["base"][key], warm["new"][key])
+
+
 def run_case(case: Case, file: Path, start: Callable[[], dict[str, Worker]], budget: float,
-             threshold: float, seed: int) -> dict:
+             threshold: float, seed: int) -> CaseResult:
     """Blocks of rounds, each in fresh side processes, until decisive or ``budget`` is spent.
 
     The first instance also makes the memory calls. Every instance warms up first and must count
@@ -242,10 +255,10 @@ def run_case(case: Case, file: Path, start: Callable[[], dict[str, Worker]], bud
     """
     deadline = time.monotonic() + budget
     rng = random.Random(seed)
-    result: dict = {"name": case.name, "kind": case_kind(case), **_case_fields(case),
-                    "size": case.size, "threshold": threshold}
-    rounds: list[dict] = []
-    processes: list[dict] = []  # each instance's process ids
+    judged = CaseResult(case.name, case_kind(case), case.kernel, case.executor, case.workers,
+                        case.start_method, case.size, threshold, verdict="", regression=False)
+    rounds: list[Round] = []
+    processes: list[Pair[int]] = []  # each instance's process ids
     target = MIN_BLOCKS
     while True:
         instance = len(rounds) // BLOCK_ROUNDS
@@ -253,120 +266,131 @@ def run_case(case: Case, file: Path, start: Callable[[], dict[str, Worker]], bud
         try:
             warm = load_case(workers, case, file)
             if instance == 0:
-                result.update(counts={s: warm[s]["count"] for s in SIDES},
-                              warmup_seconds={s: warm[s]["seconds"] for s in SIDES})
-            if any(warm[s]["count"] != result["counts"]["base"] for s in SIDES):
-                result.update(verdict="wrong count", regression=True, rounds=rounds,
-                              memory=result.get("memory"),
-                              counts_differ={s: warm[s]["count"] for s in SIDES})
-                return result
+                judged = replace(judged, counts=_counts(warm, "count"),
+                                 warmup_seconds=_counts(warm, "seconds"))
+            assert judged.counts is not None
+            if any(warm[s]["count"] != judged.counts.base for s in SIDES):
+                return replace(judged, verdict=WRONG_COUNT, regression=True,
+                               rounds=tuple(rounds), counts_differ=_counts(warm, "count"))
             if instance == 0:
-                result["memory"] = measure_memory(workers, case)
+                judged = replace(judged, memory=measure_memory(workers, case))
             rounds += time_block(workers, instance, rng)
-            processes.append({s: workers[s].info["pid"] for s in SIDES})
+            processes.append(Pair(workers["base"].info["pid"], workers["new"].info["pid"]))
         finally:
             close_sides(workers)
         blocks = instance + 1
         if blocks < target and (time.monotonic() < deadline or blocks < MIN_BLOCKS):
             continue
-        interval, judged = judge(rounds, threshold, seed)
+        interval, verdict_ = judge(rounds, threshold, seed)
         _, strict = judge(rounds, threshold, seed, STOP_CONFIDENCE)
         if time.monotonic() >= deadline or blocks >= MAX_BLOCKS or strict != INCONCLUSIVE:
             break
         target = min(MAX_BLOCKS, int(target * BLOCK_STEP))
-    grew = [k for k, f in (result["memory"] or {"figures": {}})["figures"].items() if f["grew"]]
-    result.update(rounds=rounds, processes=processes, interval=interval.as_dict(), verdict=judged,
-                  median={s: statistics.median(r[s] for r in rounds) for s in SIDES},
-                  memory_grew=grew, regression=judged == SLOWER or bool(grew))
-    return result
+    figures = judged.memory.figures if judged.memory is not None else {}
+    grew = tuple(k for k, f in figures.items() if f.grew)
+    return replace(judged, rounds=tuple(rounds), processes=tuple(processes), interval=interval,
+                   verdict=verdict_, median=Pair(*(statistics.median(r[s] for r in rounds)
+                                                   for s in SIDES)),
+                   memory_grew=grew, regression=verdict_ == SLOWER or bool(grew))
 
 
-def _side_info(co: Checkout, worker: Worker) -> dict:
-    return {**co.as_dict(), "describe": co.describe(), **worker.info}
+def _side(co: Checkout, worker: Worker) -> Side:
+    return Side(co.rev, co.commit, co.dirty, str(co.path), co.describe(), worker.info)
 
 
-def run_session(cases: list[Case], args: argparse.Namespace, checkouts: dict[str, Checkout],
-                pythons: dict[str, str]) -> dict:
+def run_session(cases: list[Case], selection: Selection, options: SessionOptions,
+                checkouts: dict[str, Checkout], pythons: dict[str, str]) -> AbResult:
     """Start both sides, run every case within the budget, return the whole result."""
     started, wall = time.monotonic(), datetime.now(UTC)
     load_before = os.getloadavg()
     first = start_sides(pythons, checkouts)  # fails early (exit 2) on a side that cannot run
     close_sides(first)
-    sides = {side: _side_info(checkouts[side], first[side]) for side in SIDES}
-    results: list[dict] = []
+    sides = Pair(_side(checkouts["base"], first["base"]), _side(checkouts["new"], first["new"]))
+    settings = _settings(options, selection.corpus_file or selection.corpus)
+    results: list[CaseResult] = []
     incomplete = None
     try:
         for i, case in enumerate(cases):
             elapsed = time.monotonic() - started
-            budget = max(args.budget - elapsed, 0.0) / (len(cases) - i)
-            threshold = args.threshold or THRESHOLDS[case_kind(case)]
-            results.append(run_case(case, text_file(case, args), lambda: start_sides(pythons,
-                                    checkouts), budget, threshold, args.seed))
-            print(f"  {case.name}: {results[-1]['verdict']}", file=sys.stderr, flush=True)
+            budget = max(options.budget - elapsed, 0.0) / (len(cases) - i)
+            threshold = options.threshold or THRESHOLDS[case_kind(case)]
+            results.append(run_case(case, selection.text_path(case.size),
+                                    lambda: start_sides(pythons, checkouts), budget, threshold,
+                                    options.seed))
+            print(f"  {case.name}: {results[-1].verdict}", file=sys.stderr, flush=True)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as the CLI raises them
-        # the case in progress was stopped by its own cleanup (sides closed); keep the others
-        # The case under way, or the next one when the signal came between two: the loop's
-        # variable would still name the case just finished.
-        running = cases[len(results)].name if len(results) < len(cases) else None
-        incomplete = {"reason": signal.Signals(exc.signum).name
-                      if isinstance(exc, Stopped) else "SIGINT",
-                      "running": running, "finished": len(results)}
-        partial = _session_result(started, wall, load_before, args, sides, results, incomplete)
-        exc.ab_partial = partial  # type: ignore[attr-defined]
+        # the case in progress was stopped by its own cleanup (sides closed); keep the others.
+        # Stopped between two cases (just after one was judged), the next is named.
+        running = cases[len(results)] if len(results) < len(cases) else case
+        incomplete = Incomplete(signal.Signals(exc.signum).name
+                                if isinstance(exc, Stopped) else "SIGINT",
+                                running.name if running else None, len(results))
+        exc.ab_partial = _session_result(  # type: ignore[attr-defined]
+            started, wall, load_before, settings, sides, results, incomplete)
         raise
-    return _session_result(started, wall, load_before, args, sides, results, incomplete)
+    return _session_result(started, wall, load_before, settings, sides, results, incomplete)
 
 
-def _session_result(started: float, wall: datetime, load_before: tuple, args: argparse.Namespace,
-                    sides: dict, results: list[dict], incomplete: dict | None) -> dict:
+def _settings(options: SessionOptions, corpus: str) -> Settings:
+    return Settings(budget_seconds=options.budget, threshold=options.threshold,
+                    thresholds=THRESHOLDS, min_rounds=MIN_ROUNDS, block_rounds=BLOCK_ROUNDS,
+                    stop_confidence=STOP_CONFIDENCE, max_rounds=MAX_ROUNDS,
+                    memory_calls=MEMORY_CALLS, seed=options.seed,
+                    memory_rules=rules.Rules().describe(), corpus=corpus)
+
+
+def _session_result(started: float, wall: datetime, load_before: tuple, settings: Settings,
+                    sides: Pair[Side], results: list[CaseResult],
+                    incomplete: Incomplete | None) -> AbResult:
     """The saved comparison: settings, sides, the cases judged, and why it stopped early."""
-    return {
-        "format": "wcbench-ab", "version": FORMAT_VERSION,
-        "created": wall.isoformat(timespec="seconds"),
-        "duration_seconds": round(time.monotonic() - started, 1),
-        "machine": {"cpu_count": cpu_count(), "loadavg_before": load_before,
-                    "loadavg_after": os.getloadavg()},
-        "settings": {"budget_seconds": args.budget, "threshold": args.threshold,
-                     "thresholds": THRESHOLDS, "min_rounds": MIN_ROUNDS,
-                     "block_rounds": BLOCK_ROUNDS,
-                     "stop_confidence": STOP_CONFIDENCE,
-                     "max_rounds": MAX_ROUNDS, "memory_calls": MEMORY_CALLS, "seed": args.seed,
-                     "memory_rules": rules.Rules().describe(),
-                     "corpus": args.corpus_file or args.corpus},
-        "sides": sides,
-        "cases": results,
-        "regression": any(r["regression"] for r in results),
-        **({"incomplete": incomplete} if incomplete else {}),
-    }
+    return AbResult(created=wall.isoformat(timespec="seconds"),
+                    duration_seconds=round(time.monotonic() - started, 1),
+                    machine=Machine(cpu_count(), load_before, os.getloadavg()),
+                    settings=settings, sides=sides, cases=tuple(results),
+                    regression=any(r.regression for r in results), incomplete=incomplete)
 
 
-def save(result: dict, folder: Path) -> Path:
+def save(result: AbResult, folder: Path) -> Path:
     """``results/ab/<UTC time>_<base>_<new>.json``; never overwrites."""
     folder.mkdir(parents=True, exist_ok=True)
-    stamp = result["created"].replace(":", "").replace("-", "")[:15]
+    stamp = result.created.replace(":", "").replace("-", "")[:15]
 
-    def name(side: str) -> str:
-        info = result["sides"][side]
-        rev = (info["commit"] or "")[:10] if info["rev"] != WORKTREE else WORKTREE
-        return "".join(c if c.isalnum() else "-" for c in rev or side)
+    def name(side: Side, label: str) -> str:
+        rev = (side.commit or "")[:10] if side.rev != WORKTREE else WORKTREE
+        return "".join(c if c.isalnum() else "-" for c in rev or label)
 
-    stem = f"{stamp}_{name('base')}_{name('new')}"
+    stem = f"{stamp}_{name(result.sides.base, 'base')}_{name(result.sides.new, 'new')}"
     return save_numbered(folder, lambda n: f"{stem}.json" if n == 1 else f"{stem}_{n}.json",
-                         (json.dumps(result, indent=1) + "\n").encode(), start=1)
+                         (json.dumps(result.to_json(), indent=1) + "\n").encode(), start=1)
 
 
-def compare_sides(args: argparse.Namespace) -> int:
-    """Check the sides, run the session, print the table and the summary, save the JSON."""
-    same_python = args.python_base == args.python_new
-    base_rev = args.base or ("HEAD" if same_python else WORKTREE)
-    pythons = {"base": find_python(args.python_base, "PYTHON_BASE"),
-               "new": find_python(args.python_new, "PYTHON_NEW")}
+def _with_builds(result: AbResult, builds: dict[str, str], refused: list[Case]) -> AbResult:
+    """The result with how each side's extensions were built, and the cases refused."""
+    return replace(result, sides=Pair(replace(result.sides.base, build=builds["base"]),
+                                      replace(result.sides.new, build=builds["new"])),
+                   refused=tuple(SkippedCase(c.name, c.refusal) for c in refused))
+
+
+def compare_sides(selection: Selection, options: SessionOptions | None = None, *,
+                  base: str | None = None,
+                  new: str = WORKTREE, python_base: str = sys.executable,
+                  python_new: str = sys.executable, repo: Path = ROOT,
+                  output_dir: Path = ROOT / "results" / "ab") -> int:
+    """Check the sides, run the session, print the table and the summary, save the JSON.
+
+    ``base`` and ``new``: git revisions, or ``worktree`` (``base`` defaults to HEAD, or to the
+    working tree when only the interpreters differ); the exit status: 0 no regression, 1 one.
+    """
+    options = options or SessionOptions()
+    base_rev = base or ("HEAD" if python_base == python_new else WORKTREE)
+    pythons = {"base": find_python(python_base, "PYTHON_BASE"),
+               "new": find_python(python_new, "PYTHON_NEW")}
     checkouts: dict[str, Checkout] = {}
     stopped: KeyboardInterrupt | None = None
     try:
-        checkouts["base"] = checkout(base_rev, args.repo.resolve())
-        checkouts["new"] = checkout(args.new or WORKTREE, args.repo.resolve())
-        cases, refused = choose_cases(args, side_executors(pythons, checkouts))
+        checkouts["base"] = checkout(base_rev, repo.resolve())
+        checkouts["new"] = checkout(new or WORKTREE, repo.resolve())
+        cases, refused = choose_cases(selection, side_executors(pythons, checkouts))
         for case in refused:
             print(f"  {case.name}: refused: {case.refusal}", file=sys.stderr, flush=True)
         if not cases:
@@ -374,26 +398,21 @@ def compare_sides(args: argparse.Namespace) -> int:
         builds = {side: build_extensions(checkouts[side], pythons[side])
                   if any(c.kernel == "native" for c in cases) else "not needed" for side in SIDES}
         try:
-            result = run_session(cases, args, checkouts, pythons)
+            result = run_session(cases, selection, options, checkouts, pythons)
         except KeyboardInterrupt as exc:
             partial = getattr(exc, "ab_partial", None)
-            if not partial or not partial["cases"]:
+            if not partial or not partial.cases:
                 raise
             result, stopped = partial, exc
-        for side in SIDES:
-            result["sides"][side]["build"] = builds[side]
-        if refused:
-            result["refused"] = [{"name": c.name, "reason": c.refusal} for c in refused]
+        result = _with_builds(result, builds, refused)
     finally:
         for co in checkouts.values():
             co.remove()
-    path = save(result, args.output_dir)
-    result["saved"] = str(path)
-    print("\n".join(format_result(result)))
+    path = save(result, output_dir)
+    print("\n".join(format_result(result, saved=str(path))))
     if stopped is not None:  # the CLI's one line says how it was stopped, and this
-        stopped.args = (f"{' '.join(map(str, stopped.args))} during "
-                        f"{result['incomplete']['running']}; the {len(result['cases'])} finished "
-                        f"case(s) saved in {path}".strip(),)
+        running = result.incomplete.running if result.incomplete else None
+        stopped.args = (f"{' '.join(map(str, stopped.args))} during {running}; the "
+                        f"{len(result.cases)} finished case(s) saved in {path}".strip(),)
         raise stopped
-    return 1 if result["regression"] else 0
-
+    return 1 if result.regression else 0

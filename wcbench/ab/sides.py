@@ -67,10 +67,6 @@ class Checkout:
         what = self.rev if self.commit is None else f"{self.rev} ({self.commit[:10]})"
         return what + (f" + {len(self.dirty)} uncommitted file(s)" if self.dirty else "")
 
-    def as_dict(self) -> dict:
-        return {"rev": self.rev, "commit": self.commit, "dirty": self.dirty,
-                "path": str(self.path)}
-
     def remove(self) -> None:
         if self.temporary:
             shutil.rmtree(self.path, ignore_errors=True)

@@ -18,7 +18,6 @@ verdicts, the median ratio, rounds and run times, with the load average the runs
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -34,6 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wcbench import corpus
+from wcbench.ab.result import load_ab
 from wcbench.ab.sides import ROOT
 from wcbench.ab.stats import RatioInterval, ratio_interval
 from wcbench.stopping import Stopped, run_child
@@ -142,7 +142,7 @@ def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: 
     print(f"{scenario}: exit {done.returncode} in {seconds:.0f}s: {done.stdout.splitlines()[-1]}",
           flush=True)
     return {"exit": done.returncode, "seconds": seconds, "file": str(path),
-            "result": json.loads(path.read_text())}
+            "result": load_ab(path)}
 
 
 def numpy_slowdown(fraction: float) -> str:
@@ -203,34 +203,33 @@ def start_delays(aa_runs: list[dict], fraction: float) -> dict[str, float]:
     """``fraction`` of BASE's median time in the ``aa`` runs, per process start method."""
     medians: dict[str, list[float]] = {}
     for run in aa_runs:
-        for case in run["result"]["cases"]:
-            if case["executor"] == "processes" and case.get("median"):
-                medians.setdefault(case["start_method"], []).append(case["median"]["base"])
+        for case in run["result"].cases:
+            if case.executor == "processes" and case.median:
+                medians.setdefault(case.start_method, []).append(case.median.base)
     return {_PROCESS_CLASS[m]: round(fraction * statistics.median(v), 4)
             for m, v in medians.items()}
 
 
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
 def summarise(runs: dict[str, list[dict]]) -> dict:
-    """Per scenario and case: verdict counts, ratios, rounds; per scenario: run times, load."""
+    """Per scenario and case: verdict counts, ratios, rounds; per scenario: run times, load.
+
+    ``runs``: scenario -> its runs, each ``{"exit", "seconds", "result"}`` (an
+    :class:`~wcbench.ab.result.AbResult`)."""
     summary: dict = {}
     for scenario, items in runs.items():
         cases: dict[str, dict] = {}
         for run in items:
-            for c in run["result"]["cases"]:
-                entry = cases.setdefault(c["name"], {"verdicts": Counter(), "ratios": [],
-                                                     "rounds": [], "widths": [],
-                                                     "threshold": c.get("threshold", 0.10)})
-                entry["verdicts"][c["verdict"]] += 1
-                if c.get("interval"):
-                    entry["ratios"].append(c["interval"]["ratio"])
-                    entry["widths"].append(c["interval"]["high"] - c["interval"]["low"])
-                entry["rounds"].append(len(c["rounds"]))
-        loads = [x for r in items for x in (r["result"]["machine"]["loadavg_before"][0],
-                                              r["result"]["machine"]["loadavg_after"][0])]
+            for c in run["result"].cases:
+                entry = cases.setdefault(c.name, {
+                    "verdicts": Counter(), "ratios": [], "rounds": [], "widths": [],
+                    "threshold": c.threshold if c.threshold is not None else 0.10})
+                entry["verdicts"][c.verdict] += 1
+                if c.interval:
+                    entry["ratios"].append(c.interval.ratio)
+                    entry["widths"].append(c.interval.high - c.interval.low)
+                entry["rounds"].append(len(c.rounds))
+        loads = [x for r in items for x in (r["result"].machine.loadavg_before[0],
+                                              r["result"].machine.loadavg_after[0])]
         summary[scenario] = {
             "runs": len(items), "exits": dict(Counter(r["exit"] for r in items)),
             "seconds": [round(r["seconds"]) for r in items],
@@ -276,26 +275,33 @@ def format_summary(summary: dict) -> list[str]:
     return lines
 
 
-def validate(args: argparse.Namespace) -> int:
-    """Run each scenario ``args.repeats`` times in a temporary clone; print, save the summary."""
-    if args.summarise:
-        saved = {d.name: [{"exit": 1 if r["regression"] else 0, "seconds": r["duration_seconds"],
-                           "result": r} for r in map(_read, sorted(d.glob("*.json")))]
-                 for d in sorted(args.summarise.iterdir()) if d.is_dir()}
+def validate(*, repeats: int = 10, scenarios: str = "aa,numpy15,start30",
+             budget: float | None = None, output_dir: Path | None = None,
+             summarise_dir: Path | None = None) -> int:
+    """Run each scenario ``repeats`` times in a temporary clone; print, save the summary.
+
+    ``budget``: seconds of timing of each run (default: ``wcbench ab``'s); ``summarise_dir``: only
+    summarise the runs saved under ``summarise_dir/<scenario>/``. The exit status: 1 when a check
+    failed (:func:`failed_checks`).
+    """
+    if summarise_dir:
+        saved = {d.name: [{"exit": 1 if r.regression else 0, "seconds": r.duration_seconds,
+                           "result": r} for r in map(load_ab, sorted(d.glob("*.json")))]
+                 for d in sorted(summarise_dir.iterdir()) if d.is_dir()}
         return _report(summarise({k: v for k, v in saved.items() if v}))
     from wcbench.ab.run import BUDGET_SECONDS
 
-    budget = args.budget or BUDGET_SECONDS
-    scenarios = [s for s in args.scenarios.split(",") if s]
-    kinds = {s: parse_scenario(s) for s in scenarios}
+    budget = budget or BUDGET_SECONDS
+    names = [s for s in scenarios.split(",") if s]
+    kinds = {s: parse_scenario(s) for s in names}
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    out = args.output_dir or ROOT / "results" / "ab" / f"validate-{stamp}"
-    runs: dict[str, list[dict]] = {s: [] for s in scenarios}
+    out = output_dir or ROOT / "results" / "ab" / f"validate-{stamp}"
+    runs: dict[str, list[dict]] = {s: [] for s in names}
     calibrations: dict = {}
     delays: dict = {}
     base = ""
     try:
-        base = _run_scenarios(args, scenarios, kinds, out, budget, runs, calibrations, delays)
+        base = _run_scenarios(repeats, names, kinds, out, budget, runs, calibrations, delays)
     except KeyboardInterrupt as exc:  # the summary of the runs that finished, marked so
         if any(runs.values()):
             path = _save_summary(out, stamp, budget, base, calibrations, delays, runs,
@@ -325,10 +331,10 @@ def _save_summary(out: Path, stamp: str, budget: float, base: str, calibrations:
     return path
 
 
-def _run_scenarios(args: argparse.Namespace, scenarios: list[str], kinds: dict, out: Path,
+def _run_scenarios(repeats: int, scenarios: list[str], kinds: dict, out: Path,
                    budget: float, runs: dict[str, list[dict]], calibrations: dict,
                    delays: dict) -> str:
-    """Every scenario ``args.repeats`` times in a temporary clone; the base commit."""
+    """Every scenario ``repeats`` times in a temporary clone; the base commit."""
     with tempfile.TemporaryDirectory(prefix="wcbench-ab-validate-") as tmp:
         repo = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
@@ -352,14 +358,14 @@ def _run_scenarios(args: argparse.Namespace, scenarios: list[str], kinds: dict, 
         aa_runs = runs.setdefault("aa", [])
         starts = {s: t for s, (k, t) in kinds.items() if k == "start"}
         if starts:  # their delays come from A/A runs: at least two first
-            for _ in range(max(2, args.repeats if "aa" in scenarios else 0)):
+            for _ in range(max(2, repeats if "aa" in scenarios else 0)):
                 aa_runs.append(run_once(repo, base, base, "aa", out, budget))
         for scenario, target in starts.items():
             delays[scenario] = start_delays(aa_runs, target)
             print(f"{scenario}: worker start delays {delays[scenario]}", flush=True)
             news[scenario] = commit_change(repo, base, scenario, "wordcount/__init__.py",
                                            START_SLOWDOWN.format(delays=delays[scenario]))
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             for scenario in scenarios:
                 if scenario != "aa" or not starts:
                     runs[scenario].append(run_once(repo, base, news[scenario], scenario, out,

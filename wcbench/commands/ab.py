@@ -6,15 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from wcbench import corpus
-from wcbench.ab.run import BUDGET_SECONDS, THRESHOLDS, compare_sides
+from wcbench.ab.run import BUDGET_SECONDS, THRESHOLDS, SessionOptions, compare_sides
 from wcbench.ab.sides import ROOT, WORKTREE
-from wcbench.commands.common import positive_fraction
+from wcbench.commands.common import positive_fraction, selection
+from wcbench.matrix import add_matrix_options
 
 HELP = "time BASE and NEW code (or interpreters) side by side, with a verdict per case"
 DESCRIPTION = ("Time BASE and NEW side by side, round by round, in one session; each case is "
                "judged by a 95%% interval of the NEW/BASE ratio of median times. Saved under "
                "results/ab/.")
+#: What a list not given means here: without any list, a small default set of cases.
+_DEFAULTS = {"sizes": ("", "1MiB,32MiB when another list is given; without any, a small "
+                           "default set of cases"),
+             "workers": ("", "1,2,4 when another list is given")}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -32,10 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                             "%", "%%") + ")")
     p.add_argument("--budget", type=float, default=BUDGET_SECONDS,
                    help=f"seconds of timing for all cases (default {BUDGET_SECONDS:g})")
-    for opt in ("sizes", "workers", "kernels", "executors", "start-methods"):
-        p.add_argument(f"--{opt}", default="", help="matrix list, as for make bench")
-    p.add_argument("--corpus", default="ascii", choices=corpus.FLAVOURS)
-    p.add_argument("--corpus-file", default="", help="count this UTF-8 file instead")
+    add_matrix_options(p.add_argument, _DEFAULTS)
     p.add_argument("--repo", type=Path, default=ROOT,
                    help="the git checkout whose revisions (and working tree) are compared "
                         "(default: this one)")
@@ -45,4 +46,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return compare_sides(args)
+    return compare_sides(selection(args), SessionOptions(args.budget, args.threshold, args.seed),
+                         base=args.base, new=args.new, python_base=args.python_base,
+                         python_new=args.python_new, repo=args.repo, output_dir=args.output_dir)

@@ -27,4 +27,5 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return validate(args)
+    return validate(repeats=args.repeats, scenarios=args.scenarios, budget=args.budget,
+                    output_dir=args.output_dir, summarise_dir=args.summarise)

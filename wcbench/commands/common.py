@@ -1,10 +1,12 @@
-"""What every subcommand shares: its exit statuses, written once, and argument types."""
+"""What every subcommand shares: its exit statuses, written once, argument types, and the
+matrix options unpacked into a :class:`wcbench.matrix.Selection`."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
 
+from wcbench.matrix import Selection
 from wcbench.units import parse_duration, parse_fraction, parse_size
 
 #: The exit statuses, the same for every subcommand (pyperf and pytest document theirs too).
@@ -53,3 +55,11 @@ def positive_fraction(text: str) -> float:
 def percent(value: float) -> str:
     """``0.5`` -> ``50%%``: a percentage for argparse help, which %-formats its strings."""
     return f"{value:.0%}".replace("%", "%%")
+
+
+def selection(args: argparse.Namespace) -> Selection:
+    """The matrix options a command declared with :func:`wcbench.matrix.add_matrix_options`,
+    parsed (a bad size or worker count: ``ValueError``, exit status 2)."""
+    return Selection.parse(sizes=args.sizes, workers=args.workers, kernels=args.kernels,
+                           executors=args.executors, start_methods=args.start_methods,
+                           corpus=args.corpus, corpus_file=args.corpus_file)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from wcbench.ab.page import find_ab, load_ab
+from wcbench.ab.result import find_ab, load_ab
 from wcbench.commands.common import OK
 from wcbench.compare import export
 from wcbench.results import find_run, latest_run, load_run, machine_id

@@ -5,35 +5,31 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from wcbench import corpus
+from wcbench.commands.common import selection
 from wcbench.flamegraphs.run import (
     DEFAULT_EXECUTORS,
     DEFAULT_OUTPUT,
     DEFAULT_SIZES,
     DEFAULT_WORKERS,
+    CaptureSettings,
     capture_all,
 )
+from wcbench.matrix import add_matrix_options
 
 HELP = "memray flamegraphs of the parent and every worker, one scenario at a time"
 DESCRIPTION = ("Run each scenario once under memray (never timed), capturing the parent and "
                "every worker process, and write flamegraphs and an index under "
                "results/flamegraphs/. A scenario that fails exits 1.")
+#: A small matrix by default: every scenario is run and rendered once, each page a few MB.
+_DEFAULTS = {"sizes": (",".join(DEFAULT_SIZES), ",".join(DEFAULT_SIZES)),
+             "workers": (",".join(map(str, DEFAULT_WORKERS)), ",".join(map(str, DEFAULT_WORKERS))),
+             "executors": (",".join(DEFAULT_EXECUTORS), ",".join(DEFAULT_EXECUTORS))}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options, named like the benchmark matrix's (``--sizes`` for ``SIZES`` and so on)."""
-    parser.add_argument("--sizes", default=",".join(DEFAULT_SIZES),
-                        help="text sizes, e.g. 1MiB,32MiB (default: %(default)s)")
-    parser.add_argument("--workers", default=",".join(map(str, DEFAULT_WORKERS)),
-                        help="worker counts (default: %(default)s)")
-    parser.add_argument("--kernels", default="", help="kernels (default: all)")
-    parser.add_argument("--executors", default=",".join(DEFAULT_EXECUTORS),
-                        help="executors (default: %(default)s)")
-    parser.add_argument("--start-methods", default="", help="start methods (default: all)")
-    parser.add_argument("--corpus", default="ascii", choices=corpus.FLAVOURS,
-                        help="corpus flavour (default: %(default)s)")
-    parser.add_argument("--corpus-file", type=Path, default=None, metavar="PATH",
-                        help="count this UTF-8 text file instead, at its size (--sizes ignored)")
+    """The matrix options, as the benchmarks' (``--sizes`` for ``SIZES`` and so on), and how
+    to capture."""
+    add_matrix_options(parser.add_argument, _DEFAULTS)
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="output directory (default: %(default)s)")
     parser.add_argument("--native", action="store_true",
@@ -49,4 +45,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    return capture_all(args)
+    return capture_all(selection(args),
+                       CaptureSettings(args.output, args.native, args.python_allocators),
+                       here=args.here, index=args.index)

@@ -22,12 +22,13 @@ interval, NEW's median and NEW's memory figures (BASE's beside them in ``extra``
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from wcbench.compare.rules import MEMORY_KEYS, SHORT
+from wcbench.ab.result import AbResult
+from wcbench.compare.rules import SHORT
 from wcbench.compare.runs import median_interval
+from wcbench.record import MEMORY_KEYS
 from wcbench.results import SavedRun
 from wcbench.units import format_time
 
@@ -67,22 +68,22 @@ def from_run(run: SavedRun) -> list[Metric]:
     return metrics
 
 
-def from_ab(result: Mapping[str, Any]) -> list[Metric]:
+def from_ab(result: AbResult) -> list[Metric]:
     """Every case's NEW/BASE ratio with its interval, NEW's median and NEW's memory figures."""
     metrics = []
-    for case in result["cases"]:
-        name, interval = case["name"], case.get("interval")
+    for case in result.cases:
+        name, interval = case.name, case.interval
         if interval:
-            metrics.append(Metric(name, RATIO, "x", interval["ratio"], interval["low"],
-                                  interval["high"], f"{case['verdict']} at "
-                                  f"+-{case['threshold']:.0%}, {interval['rounds']} rounds"))
-        if case.get("median"):
-            metrics.append(Metric(name, LATENCY, "ns", case["median"]["new"] * NS,
-                                  extra=f"BASE {format_time(case['median']['base'])}"))
-        for key, fig in ((case.get("memory") or {}).get("figures") or {}).items():
-            metrics.append(Metric(name, MEASURES[key], "bytes", round(fig["new"]),
-                                  extra=f"BASE {fig['base']:.0f} bytes"
-                                        + ("; grew past its limit" if fig.get("grew") else "")))
+            metrics.append(Metric(name, RATIO, "x", interval.ratio, interval.low,
+                                  interval.high, f"{case.verdict} at "
+                                  f"+-{case.threshold:.0%}, {interval.rounds} rounds"))
+        if case.median:
+            metrics.append(Metric(name, LATENCY, "ns", case.median.new * NS,
+                                  extra=f"BASE {format_time(case.median.base)}"))
+        for key, fig in (case.memory.figures if case.memory else {}).items():
+            metrics.append(Metric(name, MEASURES[key], "bytes", round(fig.new),
+                                  extra=f"BASE {fig.base:.0f} bytes"
+                                        + ("; grew past its limit" if fig.grew else "")))
     return metrics
 
 

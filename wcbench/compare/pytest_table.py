@@ -26,12 +26,13 @@ from typing import Any
 
 import pytest
 
+from wcbench import record
 from wcbench.compare import rules
 from wcbench.units import format_bytes
 
 OPTION = "--memory-compare-fail"
-_TITLES = {"peak_parent_bytes": "parent peak", "peak_workers_bytes": "workers' peaks",
-           "peak_tree_bytes": "tree peak", "copied_bytes": "copied"}
+_TITLES = {record.PEAK_PARENT_BYTES: "parent peak", record.PEAK_WORKERS_BYTES: "workers' peaks",
+           record.PEAK_TREE_BYTES: "tree peak", record.COPIED_BYTES: "copied"}
 
 
 def fail_spec(text: str) -> dict[str, float]:
@@ -117,7 +118,7 @@ def format_table(table: Table, rule_set: rules.Rules, checks: Mapping[str, float
     """The table as lines: two header lines, a line per benchmark, the rules, the verdict."""
     if not table.rows:
         return [f"no benchmark with memory figures in both NOW and {table.source}"]
-    keys = [k for k in rules.MEMORY_KEYS
+    keys = [k for k in record.MEMORY_KEYS
             if any(j.key == k for row in table.rows for j in row.judgements)]
     label = table.source.split("_")[0]
     sub = ["Name (memory)", *(c for _ in keys for c in (label, "NOW", f"NOW/{label}"))]
@@ -150,7 +151,7 @@ def failure_lines(failures: Sequence[tuple[str, rules.Judgement]], spec: str) ->
     for name, j in failures:
         grew = f"+{j.new / j.reference - 1:.1%}" if j.reference else "from 0"
         lines.append(f"\t{name} - {rules.SHORT[j.key]}: {format_bytes(j.reference)} -> "
-                     f"{format_bytes(j.new)} ({grew}), more than {j.limit.describe()}")
+                     f"{format_bytes(j.new)} ({grew}), more than {j.tolerance.describe()}")
     return lines
 
 

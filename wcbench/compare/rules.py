@@ -3,39 +3,17 @@
 ``wcbench compare`` (two saved runs), the memory table of ``pytest --benchmark-compare`` and
 ``wcbench ab``'s memory verdicts all judge with :func:`judge`, so a figure that fails in one fails
 in the others. A figure grew past its limit when ``new - reference > max(reference * relative,
-floor, text_bytes * floor_text)``: ``relative`` absorbs what scales with the figure, the floors
-what does not.
+floor, text_bytes * floor_text)`` (a :class:`Tolerance`): ``relative`` absorbs what scales with
+the figure, the floors what does not.
 
-Each figure is judged at the noise it shows where it is read, not at one tolerance for all:
-
-- ``copied_bytes`` is counted where pickling happens, not measured: it never differed between
-  identical runs (every A/A ``wcbench ab`` run of ``results/ab/validate-6/``, every pair of saved
-  runs). +1% and 4 KiB only keep a few bytes of pickling framing from failing a change.
-- ``peak_parent_bytes`` of ``serial``, ``processes`` and ``shared-memory`` is read exactly (the
-  peak is reset per call through ``/proc/self/clear_refs``). Identical calls in one session
-  differed by at most 4 KiB (one page; the A/A runs above). Between sessions the interpreter's
-  heap is laid out anew: two back-to-back sessions of the same commit on 64 cases
-  (``results/memory-aa/``, 1 and 32 MiB, every exact executor) moved it by up to 18.9% where
-  ``str.split()``'s list dominates (``split-serial-1MiB``: 10.5 and 12.5 MiB; the committed runs
-  0002 and 0003 of ``results/Linux-CPython-3.11-64bit/`` show the same) and by up to 220 KiB on a
-  1 MiB parent (``shared-memory``). And under load (5 to 6 on 2 cores) a single call's parent
-  under ``spawn`` now and then peaks 0.6 to 0.9 MiB higher, at 1 MiB as at 32 MiB of text (3 of
-  60 calls; once in a median of three). Hence +25% and 1.5 MiB: the numpy kernel's 3 MiB of
-  block buffers doubling fails, as does any growth of a quarter above 6 MiB.
-- ``peak_workers_bytes`` of the same executors, each worker's own exact peak, summed: A/A at most
-  1.95% (120 KiB); between the sessions above at most 8.3% (1.4 MiB, the split kernel's lists in
-  two forked workers). Hence +10% and 2 MiB: a worker whose 3 MiB working memory doubles fails
-  even under ``spawn`` (21 MiB a worker).
-- Not exact, so judged at the wide tolerance they always had (+150%, 48 MiB and 1x the text), and
-  said so wherever they are printed: ``peak_tree_bytes`` (sampled while the children run: whether
-  short-lived workers overlap is the scheduler's choice, 27 or 86 MiB for the same code), and the
-  parent's and workers' peaks of ``threads`` (whether two threads' ``str.split()`` lists coexist:
-  +103%), ``interpreters`` (the same question between subinterpreters: on CPython 3.13, 4 fresh
-  sessions of 3 calls of ``split`` at 32 MiB with 2 of them peaked at 241-345 MiB, +43%, their
-  medians 263-300 MiB; at 1 MiB 22.7-25.7 MiB; ``native`` at 1 MiB 16.1-16.6 MiB),
-  ``process-pool`` (one worker interpreter more or not: +50%) and ``dask``. The tree
-  peak's reference is BASE's tree peak or BASE's parent plus workers peaks (each exact), whichever
-  is larger: the most BASE's tree could have held had everything overlapped.
+Each figure is judged at the noise it shows where it is read, not at one tolerance for all: the
+bytes copied (counted, never measured) and the parent's and workers' peaks where they are read
+exactly (``EXACT_EXECUTORS``) tightly; the sampled tree peak, and peaks that scheduling shapes
+(threads, subinterpreters, a pool, Dask), at a wide tolerance, and said so wherever printed.
+The tree peak's reference is BASE's tree peak or BASE's parent plus workers peaks (each exact),
+whichever is larger: the most BASE's tree could have held had everything overlapped. The A/A
+runs and sessions the tolerances come from are in ``docs/comparing-runs.md`` ("The memory
+tolerances, measured").
 """
 
 from __future__ import annotations
@@ -44,33 +22,36 @@ import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from wcbench.record import (
+    COPIED_BYTES,
+    EXECUTOR,
+    MEMORY_KEYS,
+    PEAK_PARENT_BYTES,
+    PEAK_TREE_BYTES,
+    PEAK_WORKERS_BYTES,
+    TEXT_BYTES,
+    memory_figures,
+)
 from wcbench.units import format_bytes, parse_fraction
 
-#: The memory figures a matrix benchmark's ``extra_info`` holds, in the order they are printed.
-MEMORY_KEYS: tuple[str, ...] = (
-    "peak_parent_bytes",
-    "peak_workers_bytes",
-    "peak_tree_bytes",
-    "copied_bytes",
-)
 #: Short names (``--memory-compare-fail=parent:10%``, table headers) -> ``extra_info`` keys.
 FIGURES: dict[str, str] = {
-    "parent": "peak_parent_bytes",
-    "workers": "peak_workers_bytes",
-    "tree": "peak_tree_bytes",
-    "copied": "copied_bytes",
+    "parent": PEAK_PARENT_BYTES,
+    "workers": PEAK_WORKERS_BYTES,
+    "tree": PEAK_TREE_BYTES,
+    "copied": COPIED_BYTES,
 }
 SHORT: dict[str, str] = {key: short for short, key in FIGURES.items()}
 #: Executors whose parent's and workers' peaks repeat: a fixed set of processes (or none), and no
 #: threads sharing one heap.
 EXACT_EXECUTORS = frozenset({"serial", "processes", "shared-memory"})
-EXACT_KEYS = frozenset({"peak_parent_bytes", "peak_workers_bytes"})
+EXACT_KEYS = frozenset({PEAK_PARENT_BYTES, PEAK_WORKERS_BYTES})
 
 
 @dataclass(frozen=True)
-class Limit:
-    """Growth that passes: ``new - reference <= max(reference * relative, floor,
-    text_bytes * floor_text)``."""
+class Tolerance:
+    """Growth of one figure that passes: ``new - reference <= max(reference * relative, floor,
+    text_bytes * floor_text)`` (what grows past it "grew past its limit", as the output says)."""
 
     relative: float
     floor: int
@@ -88,33 +69,34 @@ class Limit:
         return text + (f" and {self.floor_text:g} x the text" if self.floor_text else "")
 
 
-COPIED = Limit(0.01, 4 << 10)
-PARENT = Limit(0.25, 1536 << 10)
-WORKERS = Limit(0.10, 2 << 20)
+COPIED = Tolerance(0.01, 4 << 10)
+PARENT = Tolerance(0.25, 1536 << 10)
+WORKERS = Tolerance(0.10, 2 << 20)
 #: Figures that are not exact: sampled, or shaped by scheduling.
-WIDE = Limit(1.5, 48 << 20, 1.0)
+WIDE = Tolerance(1.5, 48 << 20, 1.0)
 
 
 @dataclass(frozen=True)
 class Rules:
-    """The limits in force: the defaults above, or what a command line changed."""
+    """The tolerances in force: the defaults above, or what a command line changed."""
 
-    copied: Limit = COPIED
-    parent: Limit = PARENT
-    workers: Limit = WORKERS
-    wide: Limit = WIDE
+    copied: Tolerance = COPIED
+    parent: Tolerance = PARENT
+    workers: Tolerance = WORKERS
+    wide: Tolerance = WIDE
 
-    def limit(self, key: str, executor: str | None) -> tuple[Limit, bool]:
-        """The limit of figure ``key`` of a case run by ``executor``, and whether it is exact."""
-        if key == "copied_bytes":
+    def tolerance(self, key: str, executor: str | None) -> tuple[Tolerance, bool]:
+        """The tolerance of figure ``key`` of a case run by ``executor``, and whether the
+        figure is exact."""
+        if key == COPIED_BYTES:
             return self.copied, True
         if key in EXACT_KEYS and executor in EXACT_EXECUTORS:
-            return (self.parent if key == "peak_parent_bytes" else self.workers), True
+            return (self.parent if key == PEAK_PARENT_BYTES else self.workers), True
         return self.wide, False
 
     def with_relative(self, overrides: Mapping[str, float]) -> Rules:
         """These rules with the relative tolerance of some figures replaced (``{"copied": 0.01}``);
-        floors stay: they are the noise. ``tree`` replaces the wide limit's."""
+        floors stay: they are the noise. ``tree`` replaces the wide tolerance's."""
         changed = {"copied": self.copied, "parent": self.parent, "workers": self.workers,
                    "tree": self.wide}
         for short, relative in overrides.items():
@@ -142,8 +124,8 @@ class Judgement:
     reference: float
     allowed: float
     exact: bool
-    #: The limit it was judged by.
-    limit: Limit
+    #: The tolerance it was judged by.
+    tolerance: Tolerance
 
     @property
     def regression(self) -> bool:
@@ -155,16 +137,10 @@ class Judgement:
         return self.new / self.base if self.base else None
 
 
-def figures(info: Mapping[str, object]) -> dict[str, float]:
-    """The memory figures an ``extra_info`` holds (missing ones left out)."""
-    return {k: float(info[k]) for k in MEMORY_KEYS if info.get(k) is not None}  # type: ignore[arg-type]
-
-
 def reference(base: Mapping[str, float], key: str) -> float:
     """What a BASE figure allows NEW to grow from (the tree peak's: see the module docstring)."""
-    if key == "peak_tree_bytes":
-        return max(base[key], base.get("peak_parent_bytes", 0.0)
-                   + base.get("peak_workers_bytes", 0.0))
+    if key == PEAK_TREE_BYTES:
+        return max(base[key], base.get(PEAK_PARENT_BYTES, 0.0) + base.get(PEAK_WORKERS_BYTES, 0.0))
     return base[key]
 
 
@@ -173,16 +149,16 @@ def judge(base_info: Mapping[str, object], new_info: Mapping[str, object],
     """Every memory figure present in both ``extra_info``, judged by ``rules`` (the defaults).
     The executor and text size are BASE's."""
     rules = rules or Rules()
-    base, new = figures(base_info), figures(new_info)
-    executor = base_info.get("executor")
-    text_bytes = float(base_info.get("text_bytes") or 0)  # type: ignore[arg-type]
+    base, new = memory_figures(base_info), memory_figures(new_info)
+    executor = base_info.get(EXECUTOR)
+    text_bytes = float(base_info.get(TEXT_BYTES) or 0)  # type: ignore[arg-type]
     result = []
     for key in MEMORY_KEYS:
         if key in base and key in new:
-            limit, exact = rules.limit(key, executor)  # type: ignore[arg-type]
+            tolerance, exact = rules.tolerance(key, executor)  # type: ignore[arg-type]
             ref = reference(base, key)
             result.append(Judgement(key, base[key], new[key], ref,
-                                    limit.allowed(ref, text_bytes), exact, limit))
+                                    tolerance.allowed(ref, text_bytes), exact, tolerance))
     return result
 
 

@@ -39,9 +39,10 @@ from wcbench.compare.rules import (  # noqa: F401  (the figures and executors, r
     EXACT_EXECUTORS,
     EXACT_KEYS,
     MEMORY_KEYS,
-    Limit,
     Rules,
+    Tolerance,
 )
+from wcbench.matrix import NOTCH
 from wcbench.results import (
     SavedRun,
     SavedRunError,
@@ -61,9 +62,6 @@ TIME_TOLERANCE = 2.0
 TIME_FLOOR_SECONDS = 0.005
 #: A time ratio whose interval lies within this band (either way) is ``same``.
 SAME_BAND = 0.10
-#: Half-width of a median's 95% interval in IQRs, times sqrt(rounds): McGill, Tukey and Larsen's
-#: notch (what matplotlib's box plots draw).
-NOTCH = 1.57
 #: Default tolerated growth of a memory figure that is not exact (fraction), and its floors:
 #: :data:`wcbench.compare.rules.WIDE`.
 MEMORY_TOLERANCE = memory_rules.WIDE.relative
@@ -114,8 +112,8 @@ class Tolerances:
 
     def rules(self) -> Rules:
         """The memory rule set these tolerances make (floors of the exact figures fixed)."""
-        base = Rules(copied=Limit(self.copied, COPIED_FLOOR_BYTES),
-                     wide=Limit(self.memory, self.memory_floor, self.memory_floor_text))
+        base = Rules(copied=Tolerance(self.copied, COPIED_FLOOR_BYTES),
+                     wide=Tolerance(self.memory, self.memory_floor, self.memory_floor_text))
         if self.exact is None:
             return base
         return base.with_relative({"parent": self.exact, "workers": self.exact})

@@ -32,6 +32,7 @@ from wcbench.flamegraphs.hooks import ProcessFigures, WorkerCapture
 from wcbench.flamegraphs.stats import capture_stats
 from wcbench.matrix import Case
 from wcbench.memory import measure_memory
+from wcbench.record import memory_fields
 from wcbench.sampler import TreeSampler
 from wcbench.storage import atomic_write
 from wordcount import count_report
@@ -249,7 +250,7 @@ def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str =
             "workers": case.workers, "corpus": corpus_label, "count": report.count,
             "native_traces": native_traces, "python_allocators": python_allocators,
             "pickled_messages": meter.messages,
-            "suite": suite_figures.as_extra_info() if suite_figures else None,
+            "suite": memory_fields(suite_figures) if suite_figures else None,
             "processes": entries,
             "uncaptured_workers": uncaptured}
     # written last, and whole (renamed into place): its presence means the scenario finished

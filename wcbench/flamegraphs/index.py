@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from wcbench import record
 from wcbench.flamegraphs.capture import SCENARIO_FORMAT
 from wcbench.units import format_bytes_spaced
 
@@ -116,7 +117,7 @@ def reconciliation(scenarios: list[dict[str, Any]]) -> str | None:
              "text: memray counts five, resident memory three." if case["kernel"] == "numpy"
              else "")
     heap = format_bytes_spaced(parent["heap_peak_bytes"])
-    suite = format_bytes_spaced(case["suite"]["peak_parent_bytes"])
+    suite = format_bytes_spaced(case["suite"][record.PEAK_PARENT_BYTES])
     return (
         f"On {case['name']}, memray's heap peak for the parent is {heap}: every byte asked of an "
         "allocator or mapped and live at the peak, whether or not a page of it was ever written"
@@ -158,7 +159,8 @@ def _suite(s: dict[str, Any]) -> str:
     if not f:
         return ""
     tree, parent, workers, copied = (format_bytes_spaced(f[k]) for k in (
-        "peak_tree_bytes", "peak_parent_bytes", "peak_workers_bytes", "copied_bytes"))
+        record.PEAK_TREE_BYTES, record.PEAK_PARENT_BYTES, record.PEAK_WORKERS_BYTES,
+        record.COPIED_BYTES))
     return (f"<br>benchmark suite, same call without memray: tree peak {tree}, parent {parent}, "
             f"workers {workers}, copied {copied}")
 

@@ -18,27 +18,20 @@ which inlines its scripts and styles, so they open offline.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import multiprocessing.forkserver
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from wcbench import corpus
 from wcbench.flamegraphs.capture import capture_scenario
 from wcbench.flamegraphs.index import write_index
-from wcbench.matrix import Case, build_cases, parse_list
+from wcbench.matrix import Case, Selection, parse_size
 from wcbench.stopping import run_child
 from wcbench.units import format_bytes
-from wordcount import count_report
-from wordcount.executors import (
-    INTERPRETER_EXECUTORS,
-    PROCESS_EXECUTORS,
-    available_executors,
-    get_executor,
-)
+from wcbench.warmup import warm_up
+from wordcount.executors import INTERPRETER_EXECUTORS, available_executors
 
 DEFAULT_OUTPUT = Path("results") / "flamegraphs"
 
@@ -73,85 +66,72 @@ def skip_reason(case: Case, native: bool) -> str | None:
     return None
 
 
-def _sizes(text: str) -> list[int]:
-    sizes = [corpus.parse_size(s) for s in parse_list(text) or DEFAULT_SIZES]
-    if any(n <= 0 for n in sizes):
-        raise ValueError(f"sizes must be positive, got {text!r}")
-    return sizes
+@dataclass(frozen=True)
+class CaptureSettings:
+    """How each scenario is captured: where, with native frames or not, and whether memray sees
+    every small object (Python's allocators) or pymalloc's arenas."""
+
+    output: Path = DEFAULT_OUTPUT
+    native: bool = False
+    python_allocators: bool = True
 
 
-def _workers(text: str) -> list[int]:
-    try:
-        workers = [int(w) for w in parse_list(text) or DEFAULT_WORKERS]
-    except ValueError:
-        raise ValueError(f"worker counts must be integers, got {text!r}") from None
-    if any(w < 1 for w in workers):
-        raise ValueError(f"worker counts must be at least 1, got {text!r}")
-    return workers
-
-
-def _scenario_argv(case: Case, args: argparse.Namespace) -> list[str]:
+def _scenario_argv(case: Case, selection: Selection, settings: CaptureSettings) -> list[str]:
     """Options that make ``main`` run exactly ``case``, here."""
     argv = ["--here", "--no-index", "--sizes", f"{case.size}B", "--workers", str(case.workers),
             "--kernels", case.kernel, "--executors", case.executor,
-            "--corpus", args.corpus, "--output", str(args.output)]
-    if args.corpus_file is not None:
-        argv += ["--corpus-file", str(args.corpus_file)]
+            "--corpus", selection.corpus, "--output", str(settings.output)]
+    if selection.file is not None:
+        argv += ["--corpus-file", str(selection.file)]
     if case.start_method is not None:
         argv += ["--start-methods", case.start_method]
-    if args.native:
+    if settings.native:
         argv.append("--native")
-    if not args.python_allocators:
+    if not settings.python_allocators:
         argv.append("--no-python-allocators")
     return argv
 
 
-def _warm_up(case: Case) -> None:
-    """One-time costs kept out of the capture, as the benchmarks keep them out of the timing:
-    the executor's import, the forkserver's server, an engine's cluster."""
-    get_executor(case.executor)
-    if case.start_method == "forkserver":
-        multiprocessing.forkserver.ensure_running()
-    elif case.executor not in (*PROCESS_EXECUTORS, "serial", "threads"):
-        count_report("warm up", executor=case.executor, workers=case.workers)
-
-
-def _run_here(cases: Sequence[Case], args: argparse.Namespace) -> None:
+def _run_here(cases: Sequence[Case], selection: Selection, settings: CaptureSettings) -> None:
     texts: dict[int, bytes] = {}
-    label = args.corpus_file.name if args.corpus_file else args.corpus
     for case in cases:
         if case.size not in texts:
-            texts = {case.size: args.corpus_file.read_bytes() if args.corpus_file
-                     else corpus.load(case.size, args.corpus)}
-        _warm_up(case)
+            texts = {case.size: selection.text(case.size)}
+        # the executor's import and engines kept out of the capture, as the benchmarks keep
+        # them out of the timing
+        warm_up(case, resource_tracker=False, import_executor=True)
         started = time.perf_counter()
-        data = capture_scenario(case, texts[case.size], args.output, corpus_label=label,
-                                native_traces=args.native,
-                                python_allocators=args.python_allocators)
+        data = capture_scenario(case, texts[case.size], settings.output,
+                                corpus_label=selection.label, native_traces=settings.native,
+                                python_allocators=settings.python_allocators)
         peaks = ", ".join(f"{p['label']} {format_bytes(p['heap_peak_bytes'])}"
                           for p in data["processes"])
         print(f"{case.name}: peak {peaks} ({time.perf_counter() - started:.1f} s)", flush=True)
 
 
-def capture_all(args: argparse.Namespace) -> int:
-    """Capture every scenario of the matrix, render the pages and write the index."""
+def capture_all(selection: Selection, settings: CaptureSettings | None = None, *,
+                here: bool = False, index: bool = True) -> int:
+    """Capture every scenario of the matrix, render the pages and write the index.
+
+    Lists not given: ``DEFAULT_SIZES``, ``DEFAULT_WORKERS``, and every kernel, executor and
+    start method. ``here``: every scenario in this process, rather than a fresh one each.
+    Returns the exit status: 1 when a scenario failed.
+    """
+    settings = settings or CaptureSettings()
     if importlib.util.find_spec("memray") is None:
         raise FlamegraphError("flamegraphs need memray: pip install -e '.[dev]' (memray runs on "
                               "Linux and macOS)")
     try:
-        sizes = [args.corpus_file.stat().st_size] if args.corpus_file else _sizes(args.sizes)
-        cases = build_cases(sizes, _workers(args.workers),
-                            parse_list(args.kernels), parse_list(args.executors),
-                            parse_list(args.start_methods))
+        cases = selection.cases([parse_size(s) for s in DEFAULT_SIZES], DEFAULT_WORKERS)
     except (OSError, ValueError) as exc:
         raise FlamegraphError(str(exc)) from None
     for case in cases:  # shown, not run
-        if reason := skip_reason(case, args.native):
+        if reason := skip_reason(case, settings.native):
             print(f"{case.name}: {reason}", flush=True)
-    cases = [c for c in cases if not skip_reason(c, args.native)]
-    args.output.mkdir(parents=True, exist_ok=True)
-    if args.here:
-        _run_here(cases, args)
+    cases = [c for c in cases if not skip_reason(c, settings.native)]
+    settings.output.mkdir(parents=True, exist_ok=True)
+    if here:
+        _run_here(cases, selection, settings)
     else:
         # One fresh parent per scenario: its capture, and what fork children inherit, then owe
         # nothing to the scenarios before it.
@@ -162,18 +142,17 @@ def capture_all(args: argparse.Namespace) -> int:
             for n, case in enumerate(cases, 1):
                 print(f"[{n}/{len(cases)}] ", end="", flush=True)
                 done = run_child([sys.executable, "-m", "wcbench", "flamegraphs",
-                                  *_scenario_argv(case, args)])
+                                  *_scenario_argv(case, selection, settings)])
                 if done.returncode != 0:
                     print(f"flamegraphs: scenario {case.name} failed (status {done.returncode})",
                           file=sys.stderr)
                     return 1
         except KeyboardInterrupt as exc:
-            if args.index and n > 1:
+            if index and n > 1:
                 exc.args = (f"{' '.join(map(str, exc.args))} during {cases[n - 1].name}; the "
                             f"index of the finished scenarios written to "
-                            f"{write_index(args.output)}".strip(),)
+                            f"{write_index(settings.output)}".strip(),)
             raise
-    if args.index:
-        print(f"open {write_index(args.output)}")
+    if index:
+        print(f"open {write_index(settings.output)}")
     return 0
-

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wcbench.ab.page import ab_report_lines, find_ab, load_ab
+from wcbench.ab.page import ab_report_lines
+from wcbench.ab.result import find_ab, load_ab
 from wcbench.report.comparison import comparison_lines
 from wcbench.report.markdown import report_lines
 from wcbench.report.plots import write_plots

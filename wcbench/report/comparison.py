@@ -1,7 +1,7 @@
 """The Markdown of two runs side by side: BASE and NEW, with NEW/BASE ratios per benchmark.
 
 For before and after a change, or a GIL build against a free-threaded one. Benchmarks are matched
-by what they measure (:attr:`wcbench.results.MeasuredCase.key`), not by name, so runs of
+by what they measure (:attr:`wcbench.record.MeasuredCase.key`), not by name, so runs of
 different builds line up. Ratios are descriptive; ``make compare`` is what judges regressions.
 """
 
@@ -10,9 +10,10 @@ from __future__ import annotations
 import math
 
 from wcbench.limits import reads_at
+from wcbench.record import MeasuredCase
 from wcbench.report.findings import case_label, run_facts, thread_sentences
 from wcbench.report.markdown import table
-from wcbench.results import MeasuredCase, SavedRun, case_order
+from wcbench.results import SavedRun, case_order
 from wcbench.units import format_bytes_spaced, format_ratio, format_size, format_time_spaced
 
 #: One benchmark in both runs: (BASE's case, NEW's case).

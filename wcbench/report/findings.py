@@ -2,25 +2,30 @@
 
 Every sentence of ``results/report.md`` comes from here (never written by hand): which strategy
 wins at each size in time and in memory, what each start method copies to the workers, how far
-threads scale; and the names tables, plots and sentences share (``numpy · processes (spawn)``,
-``32MiB of text (ascii)``). Functions return strings; nothing is printed or written.
+threads scale, and for a run over many sizes what the fitted lines (:mod:`wcbench.scaling`) say
+of the seed's claim and of what fits in the machine; and the names tables, plots and sentences
+share (``numpy · processes (spawn)``, ``32MiB of text (ascii)``). Functions return strings;
+nothing is printed or written.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from wcbench import record
+from wcbench.estimate import estimate_case
+from wcbench.matrix import Case
+from wcbench.record import MatrixUsed, MeasuredCase, SkippedCase
 from wcbench.results import (
-    MeasuredCase,
     SavedRun,
-    SkippedCase,
     executor_order,
     kernel_order,
     start_method_order,
 )
+from wcbench.scaling import Line, StrategyFit, capacity_bytes
 from wcbench.units import (
+    format_bytes_prose,
     format_bytes_spaced,
     format_mbps,
     format_percent,
@@ -77,7 +82,7 @@ def baseline(cases: Iterable[MeasuredCase]) -> MeasuredCase | None:
 
 def gil_status(run: SavedRun) -> str:
     """``enabled``, ``disabled (free-threaded)``, ``mixed`` or ``unknown``, from the cases."""
-    states = set(run.distinct("gil_enabled"))
+    states = set(run.distinct(record.GIL_ENABLED))
     if states == {True}:
         return "enabled"
     if states == {False}:
@@ -95,9 +100,10 @@ def run_facts(run: SavedRun) -> dict[str, str]:
     """What the header says about a run: where, on what, when."""
     machine = run.machine
     processor = machine.cpu_brand or machine.processor or machine.machine or "?"
-    python = _values(run, "python", machine.python_version or "unknown")
-    implementation = _values(run, "implementation", machine.python_implementation or "unknown")
-    cpus = _values(run, "cpu_count", machine.cpu_count or "unknown")
+    python = _values(run, record.PYTHON, machine.python_version or "unknown")
+    implementation = _values(run, record.IMPLEMENTATION,
+                             machine.python_implementation or "unknown")
+    cpus = _values(run, record.CPU_COUNT, machine.cpu_count or "unknown")
     commit = run.commit.id or ""
     dirty = " (uncommitted changes)" if run.commit.dirty else ""
     return {
@@ -114,11 +120,11 @@ def run_facts(run: SavedRun) -> dict[str, str]:
     }
 
 
-def matrix_label(matrix: Mapping[str, Any]) -> str:
+def matrix_label(matrix: MatrixUsed) -> str:
     """``quick`` or ``full, sizes 1MiB``: the named matrix and what replaced its lists."""
-    options = matrix.get("options") or {}
-    given = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in options.items())
-    return f"{matrix.get('name', '?')}" + (f" ({given})" if given else "")
+    given = ", ".join(f"{name.replace('_', ' ')} {value}"
+                      for name, value in matrix.options.items())
+    return matrix.name + (f" ({given})" if given else "")
 
 
 # --- sentences -------------------------------------------------------------------------------
@@ -141,7 +147,7 @@ def winner_sentences(run: SavedRun) -> list[str]:
         base = baseline(cases)
         if base is not None and base is not fastest:
             text += f", {format_ratio(base.median / fastest.median)} the speed of serial split"
-        limit = run.limit(fastest)  # the read of its size and worker count, if the run has it
+        limit = run.read_match(fastest)  # the read of its size and worker count, if the run has it
         if limit is not None:
             text += f", {limit.describe()}"
         elif any(s == size for s, _ in run.memory_read):
@@ -307,4 +313,106 @@ def findings(run: SavedRun) -> list[str]:
             + interpreter_sentences(run))
 
 
-# --- sections ----------------------------------------------------------------------------------
+# --- the scale section: what the fitted lines say ----------------------------------------------
+
+
+def _largest(cases: Iterable[MeasuredCase], strategy: tuple[str, str, str | None]
+             ) -> MeasuredCase | None:
+    return max((c for c in cases if c.strategy == strategy), key=lambda c: c.text_bytes,
+               default=None)
+
+
+def _at_size(cases: Iterable[MeasuredCase], strategy: tuple[str, str, str | None],
+             size: int) -> MeasuredCase | None:
+    return next((c for c in cases if c.strategy == strategy and c.text_bytes == size), None)
+
+
+def seed_claim_sentence(cases: Sequence[MeasuredCase], fits: Sequence[StrategyFit],
+                        kernel: str = "numpy") -> str | None:
+    """The seed's "8 GB becomes 16 GB", checked at the largest text that ran under spawn.
+
+    ``None`` when no ``processes`` case under spawn ran. The tree peak is growth beyond the text
+    the parent already holds, so text and copies together are ``1 + peak / text`` times the text.
+    ``cases``: those with a tree peak.
+    """
+    spawn = _largest(cases, (kernel, "processes", "spawn"))
+    if spawn is None or spawn.peak_tree_bytes is None:
+        return None
+    size = spawn.text_bytes
+    ratio = spawn.peak_tree_bytes / size
+    slope = {(f.kernel, f.executor, f.start_method): f.memory.per_byte for f in fits}
+    fitted = slope.get((kernel, "processes", "spawn"))
+    text = (f"The seed's claim, checked: processes under spawn ({kernel} kernel, "
+            f"{spawn.workers} workers) held {format_bytes_prose(spawn.peak_tree_bytes)} for a "
+            f"{format_bytes_prose(size)} text, {ratio:.2f} x the text")
+    text += f" (fitted over every size: {fitted:.2f} per byte)" if fitted is not None else ""
+    text += (f", so text and copies together came to {1 + ratio:.2f} x the text, where the seed "
+             "said 2 x (8 GB becomes 16 GB)")
+    shared = _at_size(cases, (kernel, "shared-memory", "spawn"), size)
+    if shared is not None and shared.peak_tree_bytes is not None:
+        text += (f"; shared memory under spawn held {shared.peak_tree_bytes / size:.2f} x "
+                 "(its one block)")
+    return text + "."
+
+
+def growth_parts(kernel: str, executor: str, method: str | None, workers: int) -> list[str]:
+    """What grows with the text in this strategy, by the memory estimate's own part names."""
+    small = estimate_case(Case(kernel, executor, method, 1 << 30, workers)).parts
+    big = estimate_case(Case(kernel, executor, method, 2 << 30, workers)).parts
+    grows = [name for name, value in big.items() if value > small.get(name, 0)]
+    return [name.replace("kernel", "word lists") if kernel == "split" else name
+            for name in grows]
+
+
+def _range(values: Sequence[float], fmt: Callable[[float], str]) -> str:
+    low, high = fmt(min(values)), fmt(max(values))
+    return low if low == high else f"{low}-{high}"
+
+
+def capacity_sentence(fits: Sequence[StrategyFit], memory_bytes: int,
+                      skipped: Sequence[SkippedCase] = ()) -> str | None:
+    """Which strategy fits the most text into ``memory_bytes``, and why the others stop earlier.
+
+    Capacity comes from each fitted memory line (the text once, plus fixed, plus per byte x
+    text); strategies that stop for the same reason (the same parts of the memory estimate grow
+    with the text) are named together.
+    """
+    if not fits or memory_bytes <= 0:
+        return None
+    ranked = sorted(fits, key=lambda f: capacity_bytes(f, memory_bytes), reverse=True)
+    best = ranked[0]
+    most = capacity_bytes(best, memory_bytes)
+    tied = [f for f in ranked if capacity_bytes(f, memory_bytes) >= 0.99 * most]  # within 1%
+    lines = "their fitted lines" if len(tied) > 1 else "its fitted line"
+    text = (f"In this machine's {format_bytes_prose(memory_bytes)}, "
+            f"{' and '.join(f.name for f in tied)} {'fit' if len(tied) > 1 else 'fits'} the "
+            f"most text: about {format_bytes_prose(most)} by {lines} (beyond the text itself "
+            f"{best.name} holds {format_bytes_prose(best.memory.fixed)} plus "
+            f"{best.memory.per_byte:.2f} bytes per byte of text)")
+    groups: dict[tuple[str, ...], list[StrategyFit]] = {}
+    for fit in ranked[len(tied):]:
+        why = tuple(growth_parts(fit.kernel, fit.executor, fit.start_method, fit.workers))
+        groups.setdefault(why, []).append(fit)
+    others = []
+    for why, members in groups.items():
+        room = _range([capacity_bytes(f, memory_bytes) for f in members], format_bytes_prose)
+        per_byte = _range([f.memory.per_byte for f in members], lambda v: f"{v:.2f}")
+        others.append(f"{', '.join(f.name for f in members)} about {room} ({per_byte} per byte: "
+                      f"{', '.join(why) or 'nothing the estimate expects to grow'})")
+    if others:
+        text += ". The others stop where what they hold per byte of text runs out of room: "
+        text += "; ".join(others)
+    if skipped:
+        text += (f". {len(skipped)} cases of this run did not run: their estimated peak, or "
+                 "time, did not fit (each listed with its estimate)")
+    return text + "."
+
+
+def read_line_sentences(lines: Mapping[int, tuple[str, Line]]) -> list[str]:
+    """What reading the bytes costs per GB, per thread count: the limits of the fitted lines."""
+    if not lines:
+        return []
+    parts = [f"{label}: {line.per_byte * 1e9:.3g} s per GB, {1 / (line.per_byte * 1e9):.3g} "
+             "GB/s" for label, line in lines.values()]
+    return [f"Reading the same bytes once ({'; '.join(parts)}) is the limit of a strategy's "
+            "seconds per GB, against the read with as many threads as it has workers."]

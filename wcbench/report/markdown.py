@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from wcbench.limits import BEYOND, MemoryRead, reads_at, thread_labelled
+from wcbench.record import MeasuredCase, SkippedCase
 from wcbench.report.findings import (
     baseline,
     findings,
@@ -18,7 +19,7 @@ from wcbench.report.findings import (
     section_slug,
     section_title,
 )
-from wcbench.results import MeasuredCase, SavedRun, SkippedCase
+from wcbench.results import SavedRun
 from wcbench.units import (
     format_bytes_spaced,
     format_mbps,
@@ -95,7 +96,7 @@ def _limit_lines(reads: list[MemoryRead]) -> list[str]:
 
 def _percent_cell(run: SavedRun, case: MeasuredCase) -> str:
     """The case's "% of limit" cell: against the read of its worker count, ``*`` past 105%."""
-    found = run.limit(case)
+    found = run.read_match(case)
     if found is None:
         return "n/a"
     return format_percent(found.fraction) + ("*" if found.beyond else "")

@@ -10,8 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from wcbench.limits import reads_at
+from wcbench.record import MeasuredCase
 from wcbench.report.findings import gil_status, section_slug, section_title, strategy_label
-from wcbench.results import MeasuredCase, SavedRun, kernel_order, strategy_order
+from wcbench.results import SavedRun, kernel_order, strategy_order
 from wcbench.units import (
     format_bytes_tick,
     format_mbps,

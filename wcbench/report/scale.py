@@ -17,8 +17,15 @@ from pathlib import Path
 
 import numpy as np
 
-from wcbench import scaling
-from wcbench.report.findings import gil_status
+from wcbench import record, scaling
+from wcbench.limits import MemoryRead
+from wcbench.record import MeasuredCase
+from wcbench.report.findings import (
+    capacity_sentence,
+    gil_status,
+    read_line_sentences,
+    seed_claim_sentence,
+)
 from wcbench.report.markdown import table
 from wcbench.report.plots import (
     READ_DASHES,
@@ -28,7 +35,7 @@ from wcbench.report.plots import (
     _style,
     _time_axis,
 )
-from wcbench.results import MemoryRead, SavedRun, kernel_order, strategy_order
+from wcbench.results import SavedRun, kernel_order, strategy_order
 from wcbench.units import format_bytes_spaced, format_size, format_time_spaced
 
 #: The section's plot, beside the report's other plots.
@@ -36,17 +43,14 @@ PLOT_NAME = "cost-vs-size.png"
 TITLE = "How cost grows with the text"
 
 
-def scale_points(run: SavedRun) -> list[dict]:
-    """The run's matrix cases as the plain records :func:`scaling.fit_strategies` takes."""
-    return [{"kernel": c.kernel, "executor": c.executor, "start_method": c.start_method,
-             "workers": c.workers, "text_bytes": c.text_bytes, "median": c.median,
-             "peak_tree_bytes": c.peak_tree_bytes}
-            for c in run.cases if c.peak_tree_bytes is not None]
+def scale_cases(run: SavedRun) -> list[MeasuredCase]:
+    """The run's matrix cases with a tree peak: the points the lines are fitted through."""
+    return [c for c in run.cases if c.peak_tree_bytes is not None]
 
 
 def scale_fits(run: SavedRun) -> list[scaling.StrategyFit]:
     """A line per strategy measured at enough sizes, in the report's strategy order."""
-    fits = scaling.fit_strategies(scale_points(run))
+    fits = scaling.fit_strategies(scale_cases(run))
     return sorted(fits, key=lambda f: (strategy_order((f.kernel, f.executor, f.start_method)),
                                        f.workers))
 
@@ -71,19 +75,9 @@ def memory_read_lines(run: SavedRun) -> dict[int, tuple[str, scaling.Line]]:
     return lines
 
 
-def _read_sentences(lines: dict[int, tuple[str, scaling.Line]]) -> list[str]:
-    """What reading the bytes costs per GB, per thread count: the limits of the fitted lines."""
-    if not lines:
-        return []
-    parts = [f"{label}: {line.per_byte * 1e9:.3g} s per GB, {1 / (line.per_byte * 1e9):.3g} "
-             "GB/s" for label, line in lines.values()]
-    return [f"Reading the same bytes once ({'; '.join(parts)}) is the limit of a strategy's "
-            "seconds per GB, against the read with as many threads as it has workers."]
-
-
 def memory_total(run: SavedRun) -> int:
     """The machine's memory as the run recorded it (0 when the run does not say)."""
-    return int(run.machine.wordcount.get("memory_total_bytes") or 0)
+    return record.memory_total(run.machine.wordcount)
 
 
 def _fit_quality(line: scaling.Line) -> str:
@@ -122,11 +116,9 @@ def scale_section_lines(run: SavedRun, plot: str | None) -> list[str]:
              "alike, costs kept non-negative): peak tree memory = fixed + bytes per byte x "
              "text; median time = start-up + seconds per GB x text. Fit: weighted R² / the "
              "largest relative residual.", ""]
-    sentences = [scaling.seed_claim_sentence(scale_points(run), fits),
-                 scaling.capacity_sentence(fits, memory,
-                                           [{"name": s.name, "reason": s.reason}
-                                            for s in run.skipped])]
-    sentences += _read_sentences(memory_read_lines(run))
+    sentences = [seed_claim_sentence(scale_cases(run), fits),
+                 capacity_sentence(fits, memory, run.skipped)]
+    sentences += read_line_sentences(memory_read_lines(run))
     lines += [f"- {s}" for s in sentences if s] + [""]
     if plot:
         lines += [f"![time and peak memory against text size, fitted lines]({plot})", ""]
@@ -137,17 +129,18 @@ def scale_section_lines(run: SavedRun, plot: str | None) -> list[str]:
     return [*lines, ""]
 
 
-def _draw_strategy(time_ax, mem_ax, fit: scaling.StrategyFit, points: list[dict]) -> None:
+def _draw_strategy(time_ax, mem_ax, fit: scaling.StrategyFit,
+                   points: list[MeasuredCase]) -> None:
     """One strategy's measured points (markers) and fitted lines (drawn densely: ``a + b*n``
     bends on log-log axes), 0 B peaks left out (no place on a log axis)."""
     style = _style(fit.executor, fit.start_method)
     mine = sorted((p for p in points if scaling.strategy_key(p) == (
-        fit.kernel, fit.executor, fit.start_method, fit.workers)), key=lambda p: p["text_bytes"])
-    xs = [p["text_bytes"] for p in mine]
+        fit.kernel, fit.executor, fit.start_method, fit.workers)), key=lambda p: p.text_bytes)
+    xs = [p.text_bytes for p in mine]
     label = fit.executor + (f" ({fit.start_method})" if fit.start_method else "")
     dense = np.geomspace(xs[0], xs[-1], 40)
-    for ax, ys, line in ((time_ax, [p["median"] for p in mine], fit.time),
-                         (mem_ax, [p["peak_tree_bytes"] for p in mine], fit.memory)):
+    for ax, ys, line in ((time_ax, [p.median for p in mine], fit.time),
+                         (mem_ax, [p.peak_tree_bytes or 0 for p in mine], fit.memory)):
         kept = [(x, y) for x, y in zip(xs, ys, strict=True) if y > 0]
         if kept:
             ax.plot(*zip(*kept, strict=True), linestyle="none", marker=style["marker"],
@@ -185,8 +178,8 @@ def plot_cost_vs_size(run: SavedRun, path: Path) -> bool:
     plt = _pyplot()
     kernels = sorted({f.kernel for f in fits}, key=kernel_order)
     fig, grid = plt.subplots(len(kernels), 2, figsize=(13, 4.8 * len(kernels)), squeeze=False)
-    points = scale_points(run)
-    sizes = sorted({p["text_bytes"] for p in points})
+    points = scale_cases(run)
+    sizes = sorted({p.text_bytes for p in points})
     series = read_series(run)
     for (time_ax, mem_ax), kernel in zip(grid, kernels, strict=True):
         for fit in (f for f in fits if f.kernel == kernel):

@@ -9,14 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from wcbench.limits import BEYOND_NOTE, Reads, match, reads_at, reads_of
+from wcbench import record
+from wcbench.limits import BEYOND_NOTE, Reads, match, reads_at
+from wcbench.record import MeasuredCase, SkippedCase
 from wcbench.report.findings import is_refused
-from wcbench.results import (
-    WORDCOUNT,
-    Benchmark,
-    MeasuredCase,
-    SkippedCase,
-)
+from wcbench.results import Benchmark
 from wcbench.units import format_bytes, format_gbps, format_percent, format_time
 
 
@@ -52,10 +49,10 @@ def summary_lines(benchmarks: Iterable[Benchmark],
     (:mod:`wcbench.limits`), the physical limit.
     """
     by_size: dict[int, list[MeasuredCase]] = {}
-    benchmarks = [b for b in benchmarks if "text_bytes" in b.extra_info]
-    reads = reads_of(benchmarks)
+    benchmarks = [b for b in benchmarks if record.has_text(b.extra_info)]
+    reads = record.reads_of(benchmarks)
     for bench in benchmarks:
-        if bench.kind == WORDCOUNT:
+        if bench.kind == record.WORDCOUNT:
             case = MeasuredCase.from_benchmark(bench)
             by_size.setdefault(case.text_bytes, []).append(case)
     lines = []

@@ -1,5 +1,13 @@
-"""The benchmark session's side of an interrupted run (a pytest plugin, registered by the root
-``conftest.py``; active only in a session that saves its run, as ``make bench`` does).
+"""The benchmark session's pytest plugin (registered by the root ``conftest.py``): the run's own
+record, and what happens when a run is interrupted.
+
+The run's own fields (:class:`wcbench.record.RunFields`) are written by one hook,
+``pytest_benchmark_update_json``: the format, why the run did not finish, the cases skipped and
+the matrix that made it; ``machine_info["wordcount"]`` by pytest-benchmark's machine-info hook.
+The cases skipped are kept here (:func:`skipped`): the benchmark module adds each through the
+``wordcount_skips`` fixture, the journal, the saved run and the summary at the end read them.
+
+Interrupted runs (active only in a session that saves its run, as ``make bench`` does):
 
 - SIGTERM and SIGHUP stop the session as Ctrl-C does (:class:`wcbench.stopping.Stopped`, a
   ``KeyboardInterrupt``): the case in progress is stopped by the executors' own cleanup (workers
@@ -25,9 +33,10 @@ from typing import Any
 
 import pytest
 
-from wcbench import stopping
-from wcbench.results import FORMAT_VERSION, incomplete_note
+from wcbench import record, stopping
+from wcbench.record import RunFields, SkippedCase, incomplete_note
 from wcbench.session import journal as journals
+from wcbench.session import options
 from wcbench.storage import make_saves_atomic
 
 
@@ -50,6 +59,8 @@ class _State:
 
 
 _STATE = pytest.StashKey[_State]()
+#: The cases skipped so far (refused by their executor, or over a budget by their estimate).
+_SKIPPED = pytest.StashKey[list[SkippedCase]]()
 #: The session's config (``pytest_keyboard_interrupt`` is given none).
 _CONFIG: list[pytest.Config] = []
 
@@ -75,8 +86,20 @@ def _on_signal(state: _State):
     return handler
 
 
+def skipped(config: pytest.Config) -> list[SkippedCase]:
+    """The cases this session skipped so far, in order."""
+    return config.stash.setdefault(_SKIPPED, [])
+
+
+@pytest.fixture(scope="session")
+def wordcount_skips(pytestconfig: pytest.Config) -> list[SkippedCase]:
+    """Where a benchmark records why it was skipped: an estimate, or its executor's refusal."""
+    return skipped(pytestconfig)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    skipped(config)
     save = _saves(config)
     if not save:
         return
@@ -157,10 +180,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
     if state is None or call.when != "call":
         return report
     funcargs = getattr(item, "funcargs", None) or {}
-    skips = funcargs.get("wordcount_skips")
-    if state.journal and isinstance(skips, list):
+    skips = skipped(item.config)
+    if state.journal:
         for skip in skips[state.skips_journaled:]:
-            state.journal.append({"type": "skipped", "skip": skip})
+            state.journal.append({"type": "skipped", "skip": skip.to_json()})
         state.skips_journaled = len(skips)
     if report.passed:
         state.finished.add(item.nodeid)
@@ -193,19 +216,48 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo) -> None:
         state.running_name = None
 
 
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    machine_info[record.MACHINE] = record.machine_details()
+
+
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: list,
                                  output_json: dict) -> None:
-    output_json["wordcount_format"] = FORMAT_VERSION
+    """Every field the suite adds to a saved run (:class:`wcbench.record.RunFields`)."""
     state = config.stash.get(_STATE, None)
+    incomplete = None
     if state is not None and state.interrupted_by:
-        output_json["wordcount_incomplete"] = {
-            "reason": state.interrupted_by, "detail": f"stopped by {state.interrupted_by}",
-            "running": state.running_name, "finished": len(output_json["benchmarks"])}
+        incomplete = record.incomplete_fields(
+            reason=state.interrupted_by, detail=f"stopped by {state.interrupted_by}",
+            running=state.running_name, finished=len(output_json["benchmarks"]))
+    output_json.update(RunFields(
+        skipped=tuple(skipped(config)), incomplete=incomplete,
+        matrix=record.MatrixUsed(options.matrix_name(config),
+                                 options.given_options(config))).to_json())
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    """Per size, the fastest strategy and the leanest (:mod:`wcbench.report.summary`)."""
+    from wcbench.report.summary import summary_lines
+    from wcbench.results import Benchmark
+
+    session = getattr(config, "_benchmarksession", None)
+    benchmarks = [
+        Benchmark.from_json({"name": b.name, "group": b.group, "stats": {"median": b.stats.median},
+                             "extra_info": dict(b.extra_info)})
+        for b in getattr(session, "benchmarks", [])
+        if b  # a benchmark with timings (not one that failed before timing)
+    ]
+    lines = summary_lines(benchmarks, skipped(config))
+    if lines:
+        terminalreporter.section("wordcount summary")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_benchmark_compare_machine_info(config: pytest.Config, benchmarksession: Any,
                                           machine_info: dict, compared_benchmark: dict) -> None:
-    note = incomplete_note(compared_benchmark.get("wordcount_incomplete"),
+    note = incomplete_note(RunFields.from_json(compared_benchmark).incomplete,
                            len(compared_benchmark.get("benchmarks") or ()))
     if note:
         benchmarksession.logger.warning(f"the run compared against is {note}")

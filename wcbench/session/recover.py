@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wcbench.results import FORMAT_VERSION
+from wcbench import record
+from wcbench.record import FORMAT_VERSION
 from wcbench.session import journal as journals
 from wcbench.storage import save_run
 
@@ -51,24 +52,25 @@ def oom_line(log: str, pid: int) -> str | None:
 def why_it_ended(pid: int | None, exit_status: int | None, log: str | None) -> dict[str, Any]:
     """``reason``, ``detail`` and the evidence: the kernel log's line, the exit status."""
     found = oom_line(log, pid) if log is not None and pid is not None else None
-    evidence: dict[str, Any] = {"exit_status": exit_status,
-                                "kernel_log": found or ("not readable" if log is None
-                                                        else "no OOM kill of this process")}
+    kernel_log = found or ("not readable" if log is None else "no OOM kill of this process")
+
+    def ended(reason: str, detail: str) -> dict[str, Any]:
+        return record.ended_fields(reason, detail, exit_status=exit_status,
+                                   kernel_log=kernel_log)
+
     if found:
-        return {"reason": "killed for memory",
-                "detail": f"killed for memory by the kernel's OOM killer ({found})", **evidence}
+        return ended("killed for memory",
+                     f"killed for memory by the kernel's OOM killer ({found})")
     if exit_status in (137, -9):
         where = ("the kernel log was not readable" if log is None
                  else "the kernel log names no OOM kill of it")
-        return {"reason": "killed", "detail": f"killed by SIGKILL (exit status {exit_status}; "
-                f"{where}: the OOM killer, a timeout or a user)", **evidence}
+        return ended("killed", f"killed by SIGKILL (exit status {exit_status}; {where}: the "
+                     "OOM killer, a timeout or a user)")
     if exit_status is not None:
-        return {"reason": "ended", "detail": f"ended with exit status {exit_status} without "
-                "saving", **evidence}
+        return ended("ended", f"ended with exit status {exit_status} without saving")
     where = "the kernel log was not readable" if log is None \
         else "the kernel log names no OOM kill of it"
-    return {"reason": "ended", "detail": f"ended without saving (SIGKILL or a crash; {where})",
-            **evidence}
+    return ended("ended", f"ended without saving (SIGKILL or a crash; {where})")
 
 
 @dataclass
@@ -90,12 +92,11 @@ def run_json(contents: journals.Contents, incomplete: dict[str, Any]) -> dict[st
         "benchmarks": contents.benchmarks,
         "datetime": contents.last_time or header.get("started"),
         "version": header.get("pytest_benchmark"),
-        "wordcount_skipped": contents.skipped,
-        "wordcount_format": FORMAT_VERSION,
-        "wordcount_incomplete": {**incomplete, "running": contents.running,
-                                 "finished": len(contents.benchmarks),
-                                 "recovered_from": contents.path.name,
-                                 "pid": contents.pid},
+        record.SKIPPED: contents.skipped,
+        record.FORMAT: FORMAT_VERSION,
+        record.INCOMPLETE: record.recovered_fields(
+            incomplete, running=contents.running, finished=len(contents.benchmarks),
+            journal=contents.path.name, pid=contents.pid),
     })
     return output
 
@@ -103,20 +104,18 @@ def run_json(contents: journals.Contents, incomplete: dict[str, Any]) -> dict[st
 def recover_one(contents: journals.Contents, exit_status: int | None,
                 log: str | None) -> Recovered:
     """Save the journal's run (when anything finished) and remove the journal."""
-    from wcbench.results import incomplete_note
-
     incomplete = why_it_ended(contents.pid, exit_status, log)
     saved = None
     if contents.benchmarks:
-        note = incomplete_note({**incomplete, "running": contents.running},
-                               len(contents.benchmarks))
+        note = record.incomplete_note({**incomplete, record.RUNNING: contents.running},
+                                      len(contents.benchmarks))
         save = str(contents.header.get("save") or "recovered")
         saved = save_run(contents.path.parent, run_json(contents, incomplete), save)
         line = f"saved {saved} from {contents.path.name}: {note}"
     else:
         during = f" while {contents.running} ran" if contents.running else ""
-        line = (f"{contents.path}: the run {incomplete['detail']}{during}; no benchmark had "
-                "finished, nothing to save")
+        line = (f"{contents.path}: the run {incomplete[record.DETAIL]}{during}; no benchmark "
+                "had finished, nothing to save")
     contents.path.unlink()
     return Recovered(contents.path, saved, line)
 
