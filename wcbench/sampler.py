@@ -7,8 +7,8 @@ thread holds a lock can hang), and a sampling thread takes the GIL from the call
 ``python -m wcbench.sampler`` runs beside the measured process, is told over a pipe when a window
 starts and ends, and in between reads ``/proc`` every ``interval`` seconds:
 
-- the tree's summed PSS (proportional set size: a page shared after ``fork`` counted once), the
-  sampler itself left out wherever it sits in the tree;
+- the tree's summed PSS (proportional set size: a page shared after ``fork`` counted once),
+  sampler processes (this one and any other) left out wherever they sit in the tree;
 - each process's own peak PSS, private (USS) and resident memory, its parent and command line;
 - optionally a timeline (tree and per process, halved in resolution whenever it grows past
   ``MAX_POINTS``) and the largest resident size of the root's shared data mappings (a shared
@@ -159,6 +159,9 @@ class _Recorder:
         seen = self.window.processes.get(pid)
         if seen is None:
             ppid, cmdline = _ppid_and_cmdline(pid)
+            if cmdline[1:] == ["-m", MODULE]:  # another sampler (a test's own watcher, say)
+                self.me |= {pid}
+                return 0
             seen = self.window.processes[pid] = ProcessPeak(pid, ppid, cmdline, now, now)
         pss = fields.get("Pss", 0)
         seen.last_seen = now
@@ -174,7 +177,8 @@ class _Recorder:
             if pid in self.me:
                 continue
             with contextlib.suppress(OSError, ValueError):  # it exited meanwhile
-                each[pid] = self._process(pid, now)
+                if pss := self._process(pid, now):
+                    each[pid] = pss
         total = sum(each.values())
         w = self.window
         w.peak = max(w.peak, total)

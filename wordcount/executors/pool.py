@@ -142,9 +142,10 @@ def run(text: Text, workers: int, kernel: Callable[..., int], *,
                 task = Task(i, kernel, chunk_copy(text, a, b), 0, b - a, a, measure)
                 try:
                     futures.append(pool.submit(_count_in_worker, task))
-                except (BrokenProcessPool, OSError) as exc:
+                except (BrokenProcessPool, OSError, EOFError) as exc:
                     # a worker died while others were being started: CPython broke the pool
-                    # and closed its queues under the next start
+                    # and closed its queues under the next start; or the fork server ended
+                    # (EOFError from its socket: an unguarded main module, 3.13.15+)
                     raise _broken(watched, i, exc) from None
         _wait(watched, futures, FIRST_EXCEPTION)
         errors: list[Exception] = []
