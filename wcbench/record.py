@@ -56,6 +56,7 @@ READ_SECONDS, READ_BEST_SECONDS, READ_ROUNDS, GB_PER_S = (
 #: ``machine_info["wordcount"]``: what a saved run's header adds to pytest-benchmark's.
 MACHINE = "wordcount"
 MEMORY_TOTAL_BYTES, PLATFORM, EXECUTABLE = "memory_total_bytes", "platform", "executable"
+DEFAULT_START_METHOD = "default_start_method"
 #: The run's own fields.
 FORMAT, INCOMPLETE = "wordcount_format", "wordcount_incomplete"
 SKIPPED, MATRIX = "wordcount_skipped", "wordcount_matrix"
@@ -84,12 +85,29 @@ def machine_fields() -> dict[str, object]:
 
 
 def machine_details() -> dict[str, object]:
-    """``machine_info["wordcount"]``: :func:`machine_fields` plus memory, platform, executable.
+    """``machine_info["wordcount"]``: :func:`machine_fields` plus memory, platform, executable,
+    and the start method multiprocessing uses when told none (``fork`` on Linux before 3.14,
+    ``forkserver`` from 3.14).
 
     Only stable facts: pytest-benchmark warns when a compared run's machine info differs.
     """
     return {**machine_fields(), MEMORY_TOTAL_BYTES: total_memory_bytes(),
-            PLATFORM: platform.platform(), EXECUTABLE: sys.executable}
+            PLATFORM: platform.platform(), EXECUTABLE: sys.executable,
+            DEFAULT_START_METHOD: default_start_method()}
+
+
+def default_start_method(details: Mapping[str, Any] | None = None) -> str:
+    """The default start method: this interpreter's, or the one a saved run's details recorded
+    (for a run saved before runs recorded it: CPython's rule on Linux, from its version)."""
+    if details is None:
+        import multiprocessing
+
+        return multiprocessing.get_start_method(allow_none=True) or \
+            multiprocessing.get_all_start_methods()[0]
+    if details.get(DEFAULT_START_METHOD):
+        return str(details[DEFAULT_START_METHOD])
+    version = tuple(int(p) for p in str(details.get(PYTHON) or "0.0").split(".")[:2])
+    return "forkserver" if version >= (3, 14) else "fork"
 
 
 def memory_total(details: Mapping[str, Any]) -> int:

@@ -16,22 +16,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from wcbench import record
 from wcbench.report.findings import baseline, gil_status, strategy_label
 from wcbench.results import MeasuredCase, SavedRun, kernel_order
 from wcbench.units import format_ratio, format_size, parse_size
 
 #: The text size the page compares at, unless told otherwise.
 DEFAULT_SIZE = "32MiB"
-
-
-def default_start_method(run: SavedRun) -> str:
-    """The run's recorded default start method; for a run saved before runs recorded it, what
-    CPython's own rule gives on Linux (``forkserver`` from 3.14, else ``fork``)."""
-    recorded = run.machine.wordcount.get("default_start_method")
-    if recorded:
-        return str(recorded)
-    version = tuple(int(p) for p in (run.machine.python_version or "0.0").split(".")[:2])
-    return "forkserver" if version >= (3, 14) else "fork"
 
 
 @dataclass(frozen=True)
@@ -67,7 +58,8 @@ def column(run: SavedRun, size: int) -> Column:
     gil = gil_status(run)
     python = run.machine.python_version or "?"
     label = f"{python}" + ("t (GIL off)" if gil.startswith("disabled") else "")
-    return Column(run, label, default_start_method(run), cases, baseline(at_size))
+    details = {**run.machine.wordcount, record.PYTHON: python}
+    return Column(run, label, record.default_start_method(details), cases, baseline(at_size))
 
 
 def _cell(col: Column, key: tuple[str, str, str | None]) -> str:
