@@ -71,7 +71,8 @@ def _no_fork_beside_threads() -> Iterator[None]:
 @pytest.fixture
 def audit() -> Iterator[Audit]:
     """Watch this process's /dev/shm mappings during the test; check for leftovers after it."""
-    with helpers.shm_watch() as seen:
-        a = Audit(helpers.worker_processes(), helpers.shm_segments_mapped(os.getpid()), seen)
+    with helpers.shm_watch() as seen, helpers.created_blocks() as created:
+        a = Audit(helpers.worker_processes(), helpers.shm_segments_mapped(os.getpid()), seen,
+                  created)
         yield a
     a.assert_clean()

@@ -233,6 +233,27 @@ _watcher: SamplerProcess | None = None
 
 
 @contextmanager
+def created_blocks() -> Iterator[set[str]]:
+    """The names of the ``SharedMemory`` blocks this process creates during the block: the
+    class's constructor is wrapped for its duration (the executors create theirs in the caller)."""
+    from multiprocessing import shared_memory
+
+    names: set[str] = set()
+    original = shared_memory.SharedMemory.__init__
+
+    def recording(self: shared_memory.SharedMemory, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+        if kwargs.get("create") or (len(args) > 1 and args[1]):
+            names.add(self._name.lstrip("/"))  # type: ignore[attr-defined]
+
+    shared_memory.SharedMemory.__init__ = recording  # type: ignore[method-assign]
+    try:
+        yield names
+    finally:
+        shared_memory.SharedMemory.__init__ = original  # type: ignore[method-assign]
+
+
+@contextmanager
 def shm_watch(pid: int | None = None, every: float = 0.002) -> Iterator[SegmentsSeen]:
     """Collect the names of the /dev/shm segments ``pid`` maps at any time during the block.
 
@@ -327,9 +348,14 @@ class Audit:
     def new_workers(self) -> set[int]:
         return worker_processes() - self.before
 
+    #: Names of the blocks this process created during the test (``created_blocks``): known
+    #: exactly, however short-lived, where sampling the mappings can miss one under load.
+    created: set[str] = field(default_factory=set)
+
     def shared_blocks(self) -> set[str]:
-        """multiprocessing.shared_memory blocks this process mapped during the test."""
-        return {n for n in self.seen - self.mapped_before if n.startswith("psm_")}
+        """multiprocessing.shared_memory blocks this process created or mapped during the test."""
+        return {n for n in (set(self.seen) | self.created) - self.mapped_before
+                if n.startswith("psm_")}
 
     def assert_clean(self) -> None:
         """No worker process, no unreaped child and no shared-memory segment of this test is
@@ -340,7 +366,7 @@ class Audit:
         # running, say) that ends during it is its owner's to reap, in its own time.
         assert wait_for(lambda: not zombie_children() - self.before, REAP_GRACE), \
             f"children never reaped: {sorted(zombie_children() - self.before)}"
-        left = leftover_segments(set(self.seen) - self.mapped_before)
+        left = leftover_segments((set(self.seen) | self.created) - self.mapped_before)
         assert not left, f"shared-memory segments left in /dev/shm: {sorted(left)}"
 
 
