@@ -113,8 +113,9 @@ def test_a_kernel_numpy_underneath_fails_as_a_worker_error() -> None:
     assert "subinterpreters" in str(info.value)
 
 
+@pytest.mark.parametrize("executor", ["interpreters", "interpreter-pool"])
 def test_raising_kernel_names_the_chunk_and_stops_the_others(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, executor: str) -> None:
     """The first chunk raises in its first block; the other two have a thousand blocks of work
     each and must stop at their next one rather than finish."""
     from wordcount.executors import interpreters
@@ -125,7 +126,7 @@ def test_raising_kernel_names_the_chunk_and_stops_the_others(
     t0 = time.monotonic()
     with pytest.raises(WorkerError, match=r"worker for chunk 0 failed.*RuntimeError.*on purpose"):
         wordcount.count_report(text, kernel=interp_kernels.raise_or_nap_kernel,
-                               executor="interpreters", workers=3)
+                               executor=executor, workers=3)
     assert time.monotonic() - t0 < LIVENESS_SECONDS
     assert helpers.kernels_running(tmp_path) < 2000 / 2  # the others stopped early
 
@@ -136,8 +137,11 @@ def test_a_kernel_not_importable_is_refused() -> None:
                                workers=2)
 
 
-def test_ctrl_c_stops_every_interpreter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """SIGINT once every chunk's kernel runs: KeyboardInterrupt, promptly, nothing left."""
+@pytest.mark.parametrize("executor", ["interpreters", "interpreter-pool"])
+def test_ctrl_c_stops_every_interpreter(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                        executor: str) -> None:
+    """SIGINT once every chunk's kernel runs: KeyboardInterrupt, promptly, nothing left (the
+    pool closed too)."""
     from wordcount.executors import interpreters
 
     monkeypatch.setattr(interpreters, "BLOCK_BYTES", 4)
@@ -153,7 +157,7 @@ def test_ctrl_c_stops_every_interpreter(monkeypatch: pytest.MonkeyPatch, tmp_pat
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         wordcount.count_report("word " * 3000, kernel=interp_kernels.napping_kernel,
-                               executor="interpreters", workers=3)
+                               executor=executor, workers=3)
     sender.join()
     assert time.monotonic() - t0 < LIVENESS_SECONDS
 
