@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 from test_properties import LATE_BAD_BYTES, check, inputs
 
 import wordcount
+from wcbench.machine import gil_enabled
 from wordcount import InvalidUTF8Error, WorkerError
 from wordcount.executors import _subinterpreters as sub
 from wordcount.measure import Measurement
@@ -224,7 +225,10 @@ def test_bytes_are_shared_not_copied(kernel: str) -> None:
     figures = measure_memory(text, kernel=kernel, executor="interpreters", workers=2)
     assert figures.count == len(text.split())
     assert figures.copied_bytes == tiny.copied_bytes == 0
-    if kernel == "native":
+    # On a free-threaded build mimalloc keeps pages between calls, and an interpreter's start-up
+    # there moved the caller's growth by 0-22 MiB whatever the text's size (1-64 MiB, 3.13.15t):
+    # the growth is judged on GIL builds only (docs/free-threaded.md).
+    if kernel == "native" and gil_enabled():
         assert figures.peak_parent_bytes - tiny.peak_parent_bytes < len(text) / 8, \
             (figures, tiny)
 
