@@ -30,21 +30,31 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from wcbench.ab.result import SIDES, WRONG_COUNT, CaseInstructions, CaseResult, Pair
+from wcbench.ab.result import (
+    INSTRUCTIONS,
+    SIDES,
+    TIME,
+    WRONG_COUNT,
+    CaseInstructions,
+    CaseResult,
+    Pair,
+)
 from wcbench.ab.sides import WORKTREE, AbError, Checkout, Worker
 from wcbench.ab.stats import SLOWER, count_interval, verdict
 from wcbench.matrix import Case
+from wcbench.record import SkippedCase
 from wordcount.executors import PROCESS_EXECUTORS
 
 #: The environment variable naming the valgrind to run (``--valgrind`` wins over it).
 VALGRIND_ENV = "WCBENCH_VALGRIND"
-#: Calls counted a side per case, after the warm-up.
-CALLS = 5
+#: Calls counted a side per case, after the warm-up (each takes about 0.3 s of valgrind's own
+#: work besides the call: the translations it drops when instrumentation starts, and the dump).
+CALLS = 3
 #: Uncounted calls first: CPython (3.11+) specialises a function's bytecode once it has run
 #: about 8 times, and until then each call runs other instructions. After one warm-up call the
 #: threads case's first counted calls ran 0.3% more than its later ones (32 MiB; 0.7% at
@@ -104,6 +114,20 @@ def refusal(case: Case) -> str | None:
     if case.executor in PROCESS_EXECUTORS or case.executor == "dask":
         return PROCESSES_REFUSED
     return None
+
+
+def refusals(cases: list[Case], refused: list[Case], measures: Sequence[str]
+             ) -> tuple[list[Case], list[SkippedCase]]:
+    """The cases to run, and every refusal: an executor's (``refused``), and, where
+    instructions are measured, each case that starts processes (:func:`refusal`: not run when
+    measured by instructions alone, timed only beside time)."""
+    skips = [SkippedCase(c.name, c.refusal) for c in refused]
+    if INSTRUCTIONS in measures:
+        uncounted = [c for c in cases if refusal(c)]
+        skips += [SkippedCase(c.name, refusal(c)) for c in uncounted]
+        if TIME not in measures:
+            cases = [c for c in cases if c not in uncounted]
+    return cases, skips
 
 
 @contextmanager
@@ -182,11 +206,15 @@ class CountingSides:
         if self._folder is not None:
             self._folder.cleanup()
 
-    def simulated_cpu(self) -> dict[str, object]:
-        """What valgrind's simulated CPU offers each side (it has no AVX-512): the AVX
-        features numpy found, and the native kernel's instruction set where it is built."""
-        return {side: {k: v for k, v in self.workers[side].info["callgrind"].items()
-                       if k in ("cpu_features", "native_isa")} for side in SIDES}
+    def describe(self, calls: int, threshold: float | None) -> dict[str, object]:
+        """How the session counts, for its settings: valgrind and its options, the calls, the
+        threshold given (None: :data:`THRESHOLDS`), what the simulated CPU offers each side (it
+        has no AVX-512: the AVX features numpy found, the native kernel's instruction set)."""
+        cpu = {side: {k: v for k, v in self.workers[side].info["callgrind"].items()
+                      if k in ("cpu_features", "native_isa")} for side in SIDES}
+        return {**self.callgrind.describe(), "calls": calls, "warmup_calls": WARMUP_CALLS,
+                "threshold": threshold, "thresholds": THRESHOLDS, "pythonhashseed": 0,
+                "simulated_cpu": cpu}
 
     def count_calls(self, calls: int, expected: int) -> Pair[tuple[int, ...]]:
         """``calls`` counted calls a side; each must count ``expected`` words."""
@@ -200,15 +228,19 @@ class CountingSides:
                 counts[side].append(answers[side]["instructions"])
         return Pair(tuple(counts["base"]), tuple(counts["new"]))
 
-    def run_case(self, case: Case, file: Path, judged: CaseResult, threshold: float,
+    def run_case(self, case: Case, file: Path, judged: CaseResult, threshold: float | None,
                  calls: int = CALLS) -> CaseResult:
-        """``judged`` (the case, timed or not yet) with its instructions counted and judged.
+        """``judged`` (the case, timed or not yet) with its instructions counted and judged at
+        ``threshold`` (None: its kind's, :data:`THRESHOLDS`); as it was when it counted wrong
+        or starts processes (:func:`refusal`).
 
         Both sides load the text and count it ``WARMUP_CALLS`` times uninstrumented (the
         warm-up; the counts must agree, else the case is a wrong count), then ``calls`` counted
-        calls each. A case not
-        timed takes the instructions' verdict and threshold as its own.
+        calls each. A case not timed takes the instructions' verdict and threshold as its own.
         """
+        if judged.verdict == WRONG_COUNT or refusal(case):
+            return judged
+        threshold = threshold or THRESHOLDS[judged.kind]
         timed = bool(judged.verdict)
         warm = _both(self.workers, "case", file=str(file), warmup=WARMUP_CALLS, **case.kwargs)
         counts = Pair(warm["base"]["count"], warm["new"]["count"])
@@ -231,7 +263,7 @@ def judge(calls: Pair[tuple[int, ...]], threshold: float) -> CaseInstructions:
 
 
 def count_case(case: Case, file: Path, *, python: str = sys.executable,
-               callgrind: Callgrind | None = None, calls: int = 3,
+               callgrind: Callgrind | None = None, calls: int = CALLS,
                root: Path | None = None) -> tuple[int, ...]:
     """The instructions of ``calls`` calls of one case in this checkout (``root``, default the
     one running), counted as ``wcbench ab --measure instructions`` counts a side: for the

@@ -5,13 +5,11 @@ printed table (:mod:`wcbench.ab.text`), the Markdown page (:mod:`wcbench.ab.page
 ``wcbench ab-validate`` and ``wcbench export --ab`` read it back with :func:`load_ab`. Written
 and read side by side, so the JSON's names live here.
 
-Format ``wcbench-ab``, version 3 (the settings' ``measures``; a case's ``instructions`` where
-they were counted: ``wcbench ab --measure instructions``, and a case measured by instructions
-alone has no rounds, no interval of times and no memory); versions 1 and 2 (2: each round names
-its instance, each case the processes of each instance) are read too. Older files lack what
-later versions added (a figure's ``exact``, the settings' ``block_rounds``; ``memory_limits``
-where newer ones hold ``memory_rules``): those read as None and are written back only when
-present, so a saved file reads and writes back unchanged.
+Format ``wcbench-ab``, version 3 (the settings' ``measures``, a case's ``instructions``: a case
+measured by instructions alone has no rounds, times or memory); 1 and 2 (2: rounds name their
+instance) are read too. Older files lack what later versions added (a figure's ``exact``, the
+settings' ``block_rounds``; ``memory_limits`` where newer ones hold ``memory_rules``): those
+read as None and are written back only when present, so a saved file writes back unchanged.
 """
 
 from __future__ import annotations
@@ -206,12 +204,6 @@ class CaseInstructions:
     @property
     def median(self) -> Pair[float]:
         return Pair(*(float(statistics.median(self.calls[s])) for s in SIDES))
-
-    @property
-    def spread(self) -> Pair[float]:
-        """Each side's own range, ``(max - min) / median`` of its counts."""
-        return Pair(*((max(self.calls[s]) - min(self.calls[s])) / self.median[s]
-                      for s in SIDES))
 
     def to_json(self) -> dict[str, Any]:
         return {"calls": self.calls.to_json(list), "interval": self.interval.as_dict(),

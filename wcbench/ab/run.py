@@ -364,10 +364,8 @@ def _run_cases(cases: list[Case], selection: Selection, options: SessionOptions,
             file = selection.text_path(case.size)
             judged = (run_case(case, file, lambda: start_sides(pythons, checkouts), budget,
                                threshold, options.seed) if timed else _unjudged(case))
-            if counting is not None and judged.verdict != WRONG_COUNT \
-                    and not instructions.refusal(case):
-                judged = counting.run_case(case, file, judged, options.instructions_threshold
-                                           or instructions.THRESHOLDS[case_kind(case)],
+            if counting is not None:
+                judged = counting.run_case(case, file, judged, options.instructions_threshold,
                                            options.calls)
             results.append(judged)
             counted = f"; instructions {judged.instructions.verdict}" \
@@ -394,13 +392,8 @@ def _unjudged(case: Case) -> CaseResult:
 
 def _settings(options: SessionOptions, corpus: str,
               counting: instructions.CountingSides | None = None) -> Settings:
-    counted = None
-    if counting is not None:
-        counted = {**counting.callgrind.describe(), "calls": options.calls,
-                   "warmup_calls": instructions.WARMUP_CALLS,
-                   "threshold": options.instructions_threshold,
-                   "thresholds": instructions.THRESHOLDS, "pythonhashseed": 0,
-                   "simulated_cpu": counting.simulated_cpu()}
+    counted = counting.describe(options.calls, options.instructions_threshold) \
+        if counting is not None else None
     return Settings(budget_seconds=options.budget, threshold=options.threshold,
                     thresholds=THRESHOLDS, min_rounds=MIN_ROUNDS, block_rounds=BLOCK_ROUNDS,
                     stop_confidence=STOP_CONFIDENCE, max_rounds=MAX_ROUNDS,
@@ -442,20 +435,6 @@ def _with_builds(result: AbResult, builds: dict[str, str],
                    refused=tuple(refused))
 
 
-def _refusals(cases: list[Case], refused: list[Case], measures: Sequence[str]
-              ) -> tuple[list[Case], list[SkippedCase]]:
-    """The cases to run, and every refusal: an executor's, and, where instructions are
-    measured, each case that starts processes (not run when measured by instructions alone,
-    timed only beside time)."""
-    skips = [SkippedCase(c.name, c.refusal) for c in refused]
-    if INSTRUCTIONS in measures:
-        uncounted = [c for c in cases if instructions.refusal(c)]
-        skips += [SkippedCase(c.name, instructions.refusal(c)) for c in uncounted]
-        if TIME not in measures:
-            cases = [c for c in cases if c not in uncounted]
-    return cases, skips
-
-
 def compare_sides(selection: Selection, options: SessionOptions | None = None, *,
                   base: str | None = None,
                   new: str = WORKTREE, python_base: str = sys.executable,
@@ -479,7 +458,7 @@ def compare_sides(selection: Selection, options: SessionOptions | None = None, *
         checkouts["new"] = checkout(new or WORKTREE, repo.resolve())
         cases, refused = choose_cases(selection, side_executors(pythons, checkouts),
                                       options.measures)
-        cases, skips = _refusals(cases, refused, options.measures)
+        cases, skips = instructions.refusals(cases, refused, options.measures)
         for skip in skips:
             print(f"  {skip.name}: refused: {skip.reason}", file=sys.stderr, flush=True)
         if not cases:

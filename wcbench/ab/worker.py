@@ -110,7 +110,7 @@ def _probed_report(text: Any, case: dict) -> tuple[Any, int]:
     return report, meter.bytes
 
 
-def _load_callgrind() -> Any:
+def load_callgrind() -> Any:
     """``_callgrind`` (the client requests), built beside this file for this interpreter; None
     where it was not built (no valgrind headers, or another interpreter)."""
     import importlib.machinery
@@ -127,7 +127,7 @@ def _load_callgrind() -> Any:
     return None
 
 
-def _dump_total(path: str) -> int:
+def dump_total(path: str) -> int:
     """The instructions a callgrind dump holds (its ``totals:`` line; ``summary:`` in formats
     that have no totals)."""
     found = {}
@@ -139,6 +139,25 @@ def _dump_total(path: str) -> int:
     if not found:
         raise RuntimeError(f"callgrind dump {path} has no totals")
     return found.get("totals", found.get("summary", 0))
+
+
+def count_alone(callgrind: Any, out: str, func: Any, *args: Any, **kwargs: Any
+                ) -> tuple[Any, int]:
+    """``func(*args, **kwargs)`` after a ``gc.collect()``, counted alone by ``callgrind``
+    (:func:`load_callgrind`) in a process under ``valgrind --tool=callgrind --instr-atstart=no
+    --callgrind-out-file=<out>.%p``: its result and its instructions, read from the dump it
+    wrote (removed)."""
+    prefix = f"{out}.{os.getpid()}"
+    gc.collect()
+    result = callgrind.count_call("wcbench", func, *args, **kwargs)
+    dumps = sorted(glob.glob(glob.escape(prefix) + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+    if not dumps:
+        raise RuntimeError(f"callgrind wrote no dump at {prefix}.N: is this process running "
+                           "under valgrind --tool=callgrind?")
+    total = dump_total(dumps[-1])
+    for path in dumps:
+        os.unlink(path)
+    return result, total
 
 
 def _native_isa() -> str | None:
@@ -185,7 +204,7 @@ class Side:
             "pid": os.getpid(),
         }
         if request.get("callgrind"):
-            self.callgrind = _load_callgrind()
+            self.callgrind = load_callgrind()
             answer["callgrind"] = {
                 "built": self.callgrind is not None,
                 "running_on_valgrind": self.callgrind.running_on_valgrind()
@@ -234,18 +253,8 @@ class Side:
 
         if self.callgrind is None:
             raise RuntimeError("no _callgrind: say hello with callgrind first")
-        prefix = f"{request['out']}.{os.getpid()}"
-        gc.collect()
-        count = self.callgrind.count_call("wcbench-ab", wordcount.count_words, self.text,
-                                          **self.case)
-        dumps = sorted(glob.glob(glob.escape(prefix) + ".*"),
-                       key=lambda p: int(p.rsplit(".", 1)[1]))
-        if not dumps:
-            raise RuntimeError(f"callgrind wrote no dump at {prefix}.N: is this process running "
-                               "under valgrind --tool=callgrind?")
-        total = _dump_total(dumps[-1])
-        for path in dumps:
-            os.unlink(path)
+        count, total = count_alone(self.callgrind, request["out"], wordcount.count_words,
+                                   self.text, **self.case)
         return {"instructions": total, "count": count}
 
     def memory(self, request: dict) -> dict:
