@@ -124,7 +124,8 @@ def refusals(cases: list[Case], refused: list[Case], measures: Sequence[str]
     skips = [SkippedCase(c.name, c.refusal) for c in refused]
     if INSTRUCTIONS in measures:
         uncounted = [c for c in cases if refusal(c)]
-        skips += [SkippedCase(c.name, refusal(c)) for c in uncounted]
+        timed = "timed only, not counted: " if TIME in measures else ""
+        skips += [SkippedCase(c.name, f"{timed}{refusal(c)}") for c in uncounted]
         if TIME not in measures:
             cases = [c for c in cases if c not in uncounted]
     return cases, skips

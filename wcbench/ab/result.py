@@ -203,7 +203,7 @@ class CaseInstructions:
 
     @property
     def median(self) -> Pair[float]:
-        return Pair(*(float(statistics.median(self.calls[s])) for s in SIDES))
+        return Pair(*(statistics.median(self.calls[s]) for s in SIDES))
 
     def to_json(self) -> dict[str, Any]:
         return {"calls": self.calls.to_json(list), "interval": self.interval.as_dict(),

@@ -337,12 +337,16 @@ def run_session(cases: list[Case], selection: Selection, options: SessionOptions
     caller leaves it out)."""
     started, wall = time.monotonic(), datetime.now(UTC)
     load_before = os.getloadavg()
-    first = start_sides(pythons, checkouts)  # fails early (exit 2) on a side that cannot run
-    close_sides(first)
-    sides = Pair(_side(checkouts["base"], first["base"]), _side(checkouts["new"], first["new"]))
     with contextlib.ExitStack() as stack:
         counting = (stack.enter_context(instructions.CountingSides(callgrind, pythons, checkouts))
                     if callgrind is not None else None)  # exit 2 early: they cannot run
+        if counting is not None and TIME not in options.measures:
+            first = counting.workers  # their hello says what each side is
+        else:
+            first = start_sides(pythons, checkouts)  # fails early (exit 2) on a side that
+            close_sides(first)  # cannot run
+        sides = Pair(_side(checkouts["base"], first["base"]),
+                     _side(checkouts["new"], first["new"]))
         return _run_cases(cases, selection, options, checkouts, pythons, counting,
                           (started, wall, load_before), sides)
 

@@ -44,6 +44,8 @@ NS = 1e9
 MEASURES = {key: key.replace("_", "-") for key in MEMORY_KEYS}
 LATENCY, RATIO = "latency", "time-ratio"
 INSTRUCTIONS, INSTRUCTIONS_RATIO = "instructions", "instructions-ratio"
+#: What the bounds of instruction figures are: the whole range over the calls counted.
+CALLS_RANGE = "range of the calls"
 _LABELS = {LATENCY: "median", RATIO: "time ratio NEW/BASE", INSTRUCTIONS: "instructions",
            INSTRUCTIONS_RATIO: "instructions ratio NEW/BASE"}
 
@@ -61,6 +63,7 @@ class Metric:
     extra: str | None = None
     #: What the bounds are: a 95% interval, or the whole range of the counted calls.
     bounds: str = "95%"
+
 
 
 def from_run(run: SavedRun) -> list[Metric]:
@@ -81,7 +84,7 @@ def from_run(run: SavedRun) -> list[Metric]:
             metrics.append(Metric(bench.name, INSTRUCTIONS, "instructions",
                                   int(bench.extra_info[record.INSTRUCTIONS]), min(calls),
                                   max(calls), f"median of {len(calls)} calls under callgrind",
-                                  bounds="range"))
+                                  bounds=CALLS_RANGE))
     return metrics
 
 
@@ -107,10 +110,10 @@ def from_ab(result: AbResult) -> list[Metric]:
             metrics.append(Metric(name, INSTRUCTIONS_RATIO, "x", ratio.ratio, ratio.low,
                                   ratio.high, f"{counted.verdict} at +-{counted.threshold:.1%}, "
                                   f"range over every pair of {calls} calls a side",
-                                  bounds="range"))
+                                  bounds=CALLS_RANGE))
             metrics.append(Metric(name, INSTRUCTIONS, "instructions", counted.median.new,
                                   min(counted.calls.new), max(counted.calls.new),
-                                  f"BASE {format_count(counted.median.base)}", bounds="range"))
+                                  f"BASE {format_count(counted.median.base)}", bounds=CALLS_RANGE))
     return metrics
 
 
