@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers import WCBENCH
+from test_ab import WRONG_COUNT
 
 from wcbench import corpus, record, results
 from wcbench.ab import instructions, validate
@@ -229,10 +230,11 @@ def run_ab(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 
 @needs_valgrind
-def test_the_same_code_is_the_same_and_five_percent_more_work_is_slower(
+def test_the_same_code_is_same_more_work_slower_and_a_wrong_count_a_regression(
         clone: Path, small_text: Path, tmp_path: Path) -> None:
     """HEAD against itself, then against a numpy kernel that counts the first 5% of its span
-    again (``ab-validate``'s slowdown): exit 0 ``same``, then exit 1 ``slower``."""
+    again (``ab-validate``'s slowdown), then one that counts a word too many: exit 0 ``same``,
+    exit 1 ``slower``, exit 1 ``wrong count``."""
     quick = ["--repo", str(clone), "--kernels", "numpy", "--executors", "serial",
              "--corpus-file", str(small_text)]
     done = run_ab("--base", "HEAD", "--new", "HEAD", *quick, "--output-dir", str(tmp_path / "aa"))
@@ -256,6 +258,16 @@ def test_the_same_code_is_the_same_and_five_percent_more_work_is_slower(
     # 5% of the kernel's work, and its second call's own cost (about 80,000 instructions)
     assert 1.04 < case.instructions.interval.low <= case.instructions.interval.high < 1.08
     assert "REGRESSION" in done.stdout.splitlines()[-1]
+    kernel.write_text(original + WRONG_COUNT)
+    try:
+        done = run_ab("--base", "HEAD", *quick, "--output-dir", str(tmp_path / "wrong"))
+    finally:
+        kernel.write_text(original)
+    assert done.returncode == 1, done.stdout + done.stderr
+    (path,) = (tmp_path / "wrong").glob("*.json")
+    (case,) = load_ab(path).cases
+    assert case.verdict == "wrong count" and case.instructions is None
+    assert case.counts_differ.new == case.counts_differ.base + 1 and case.threshold == 0.01
 
 
 # -- without valgrind --------------------------------------------------------------------------

@@ -246,13 +246,13 @@ class CountingSides:
         warm = _both(self.workers, "case", file=str(file), warmup=WARMUP_CALLS, **case.kwargs)
         counts = Pair(warm["base"]["count"], warm["new"]["count"])
         if not timed:
-            judged = replace(judged, counts=counts, warmup_seconds=Pair(
+            judged = replace(judged, counts=counts, threshold=threshold, warmup_seconds=Pair(
                 warm["base"]["seconds"], warm["new"]["seconds"]))
         if counts.base != counts.new:
             return replace(judged, verdict=WRONG_COUNT, regression=True, counts_differ=counts)
         counted = judge(self.count_calls(calls, counts.base), threshold)
         if not timed:
-            judged = replace(judged, verdict=counted.verdict, threshold=threshold)
+            judged = replace(judged, verdict=counted.verdict)
         return replace(judged, instructions=counted,
                        regression=judged.regression or counted.verdict == SLOWER)
 

@@ -15,7 +15,7 @@ from wcbench.matrix import add_matrix_options
 
 HELP = "time BASE and NEW code (or interpreters) side by side, with a verdict per case"
 DESCRIPTION = ("Time BASE and NEW side by side, round by round, in one session; each case is "
-               "judged by a 95%% interval of the NEW/BASE ratio of median times. With --measure "
+               "judged by a 95% interval of the NEW/BASE ratio of median times. With --measure "
                "instructions, each side's calls are counted in valgrind's callgrind instead (or "
                "as well: time,instructions), judged by the ratio of counts. Saved under "
                "results/ab/.")

@@ -11,7 +11,7 @@ from wcbench.ab.validate import DEFAULT_SCENARIOS, validate
 HELP = "measure how often wcbench ab is right here: A/A runs and committed slowdowns"
 DESCRIPTION = ("In a temporary clone, commit known slowdowns and run wcbench ab again and again: "
                "A/A runs must exit 0, runs with a slowdown 1. With --measure instructions the "
-               "runs count instructions (a 2%% numpy slowdown by default). Summary in "
+               "runs count instructions (a 2% numpy slowdown by default). Summary in "
                "results/ab/validate-<time>/summary.json.")
 
 
