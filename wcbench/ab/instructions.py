@@ -3,12 +3,12 @@
 Time on a shared machine moves with everything else the machine does; the number of instructions
 a call executes does not. Each side's worker runs under ``valgrind --tool=callgrind
 --instr-atstart=no``: the interpreter starts, imports and loads the text uninstrumented, the
-warm-up call is not counted, and each measured call is counted alone, through callgrind's client
+warm-up calls are not counted, and each measured call is counted alone, through callgrind's client
 requests around it (``wcbench/ab/_callgrind``, a C extension built by ``make install`` beside the
 worker: counters zeroed, instrumentation on, the call, instrumentation off, the counters dumped).
 The count covers every thread of the side's process, and nothing else: no start-up, no import, no
 pipe. Both sides run at once (the counts do not depend on the load), ``CALLS`` calls each, in one
-process a side per case, with ``PYTHONHASHSEED=0``.
+process a side for the whole session, with ``PYTHONHASHSEED=0``.
 
 The verdict of a case compares NEW's counts with BASE's: the ratio of the median counts, and its
 range over every pair of calls (the lowest NEW count over the highest BASE count, to the highest
@@ -44,7 +44,7 @@ from wcbench.ab.result import (
     CaseResult,
     Pair,
 )
-from wcbench.ab.sides import WORKTREE, AbError, Checkout, Worker
+from wcbench.ab.sides import ROOT, WORKTREE, AbError, Checkout, Worker
 from wcbench.ab.stats import SLOWER, count_interval, verdict
 from wcbench.matrix import Case
 from wcbench.record import SkippedCase
@@ -61,8 +61,9 @@ CALLS = 3
 #: 8 MiB); after 12, its calls were within 0.03% of each other.
 WARMUP_CALLS = 12
 #: Default threshold of each kind of case (fraction), from the widest A/A ranges measured
-#: (docs/ab.md, "Counting instructions"): in one thread a call's count repeats to within
-#: 0.02%; with two threads the GIL's hand-overs move it by up to 0.4%.
+#: (docs/ab.md, "Counting instructions"): within 0.33% in one thread from 1 MiB up, within
+#: 0.38% in two threads from 8 MiB up; 1% is more than 2.5 times either. Two threads at 1 MiB
+#: (thread start, GIL hand-overs, join) spread wider, and are judged inconclusive.
 THRESHOLDS: dict[str, float] = {"in-process": 0.01, "threads": 0.01}
 #: Why a case that starts worker processes is not counted.
 PROCESSES_REFUSED = ("instructions are counted in the side's own process only: this case's cost "
@@ -85,6 +86,7 @@ class Callgrind:
         return [self.path, *CALLGRIND_OPTIONS, f"--callgrind-out-file={out}.%p"]
 
     def describe(self) -> dict[str, object]:
+        """What a session's settings say of it."""
         return {"valgrind": self.path, "version": self.version,
                 "options": list(CALLGRIND_OPTIONS)}
 
@@ -269,8 +271,6 @@ def count_case(case: Case, file: Path, *, python: str = sys.executable,
     """The instructions of ``calls`` calls of one case in this checkout (``root``, default the
     one running), counted as ``wcbench ab --measure instructions`` counts a side: for the
     benchmark suite's ``--instructions``. ``AbError`` as for a session."""
-    from wcbench.ab.sides import ROOT
-
     callgrind = callgrind or find_valgrind()
     reason = refusal(case)
     if reason:
