@@ -1,7 +1,8 @@
 # Every target sets itself up on a fresh machine: `install` makes a virtual environment in the
 # checkout (one per interpreter: PYTHON=python3.14t gets .venv-python3.14t) and installs the
-# project editable with its dev and dask extras, compiling the native kernel's C extension (csrc/,
-# setup.py; about 2 s with gcc; skipped with a warning where it cannot build). --prefer-binary: on a free-threaded interpreter
+# project editable with its dev and dask extras, compiling the native kernel's C extension and
+# callgrind's client requests for `wcbench ab --measure instructions` (csrc/, setup.py; about 2 s
+# with gcc; each skipped with a warning where it cannot build). --prefer-binary: on a free-threaded interpreter
 # (3.13t) the newest numpy may lack a wheel, and pip would compile it from source for minutes.
 
 PYTHON ?= python3
@@ -93,8 +94,9 @@ flamegraphs: install
 # by a 95% interval of the NEW/BASE ratio of median times: BASE=<git rev> (default HEAD) against
 # NEW=<git rev> (default: the working tree, uncommitted changes included); PYTHON_BASE= and
 # PYTHON_NEW= compare interpreters (each needs numpy). Matrix variables choose the cases, else a
-# small default set. THRESHOLD=10% AB_BUDGET=<seconds of timing>. Saved under results/ab/; exit
-# status 0 no regression, 1 regression, 2 cannot run.
+# small default set. THRESHOLD=10% AB_BUDGET=<seconds of timing>. MEASURE=instructions counts each
+# side's calls in valgrind's callgrind instead (MEASURE=time,instructions: both). Saved under
+# results/ab/; exit status 0 no regression, 1 regression, 2 cannot run.
 ab_opt = $(if $(filter command environment,$(origin $(1))),--$(2) '$($(1))')
 ab: install
 	$(WCBENCH) ab $(call ab_opt,BASE,base) $(call ab_opt,NEW,new) \
@@ -103,15 +105,16 @@ ab: install
 		$(call ab_opt,SIZES,sizes) $(call ab_opt,WORKERS,workers) \
 		$(call ab_opt,KERNELS,kernels) $(call ab_opt,EXECUTORS,executors) \
 		$(call ab_opt,START_METHODS,start-methods) $(call ab_opt,CORPUS,corpus) \
-		$(call ab_opt,CORPUS_FILE,corpus-file)
+		$(call ab_opt,CORPUS_FILE,corpus-file) $(call ab_opt,MEASURE,measure)
 
 # How often make ab gets it right here: A/A runs, a numpy kernel 15% slower and worker starts 30%
 # slower, committed in a temporary clone, AB_REPEATS times each (default 10; about 25 minutes in
-# all on a quiet machine); AB_SCENARIOS=numpy30,start20 other sizes (README); summary in
+# all on a quiet machine); AB_SCENARIOS=numpy30,start20 other sizes (README); MEASURE=instructions
+# the same by instruction counts (A/A and a numpy kernel 2% slower; a few minutes); summary in
 # results/ab/validate-<time>/summary.json.
 ab-validate: install
 	$(WCBENCH) ab-validate $(call ab_opt,AB_REPEATS,repeats) $(call ab_opt,AB_BUDGET,budget) \
-		$(call ab_opt,AB_SCENARIOS,scenarios)
+		$(call ab_opt,AB_SCENARIOS,scenarios) $(call ab_opt,MEASURE,measure)
 
 clean:
 	rm -rf .venv .venv-* .pytest_cache .hypothesis .ruff_cache *.egg-info build \

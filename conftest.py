@@ -40,6 +40,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--time-limit", default="", metavar="SECONDS",
                     help="skip cases whose estimated time (memory call and rounds) exceeds this "
                          "(make: TIME_LIMIT; default: the matrix's own, none for the default)")
+    group.addoption("--instructions", action="store_true", default=False,
+                    help="also count each case's instructions in valgrind's callgrind (the "
+                         "calls alone, after a warm-up; cases that start worker processes are "
+                         "not counted), saved in its record as instructions; $WCBENCH_VALGRIND "
+                         "names the valgrind")
     from wcbench.compare import pytest_table  # the memory table of --benchmark-compare
 
     pytest_table.addoption(group)
@@ -48,8 +53,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     from wcbench import forkguard
     from wcbench.compare import pytest_table
+    from wcbench.session import options
 
     forkguard.install()  # the benchmarks fail a case that forked beside a thread
+    options.callgrind(config)  # --instructions without a valgrind: exit 2 here, one line
 
     pytest_table.register(config)
     # Runs go under results/ by default (pytest-benchmark reads the option after this hook).

@@ -1,7 +1,10 @@
-"""The native kernel's C extension (everything else is configured in pyproject.toml).
+"""The C extensions (everything else is configured in pyproject.toml): the native kernel, and
+callgrind's client requests for ``wcbench ab --measure instructions``.
 
-``optional=True``: where it cannot be compiled (no C compiler, no Python headers) the package
-still installs, without the ``native`` kernel; ``wordcount.kernels.native_kernel`` says why.
+``optional=True``: where one cannot be compiled (no C compiler, no Python headers, no valgrind
+headers for ``_callgrind``) the package still installs without it; the native kernel's
+absence is said by ``wordcount.kernels.native_kernel``, ``_callgrind``'s by ``wcbench ab
+--measure instructions`` (exit 2, one line).
 """
 
 import sys
@@ -19,6 +22,14 @@ setup(
             depends=["csrc/count.h"],
             extra_compile_args=FLAGS,
             optional=True,
-        )
+        ),
+        # Next to the A/B worker, which loads it by path (wcbench/ab/worker.py); needs
+        # <valgrind/callgrind.h>, which Debian's valgrind package installs.
+        Extension(
+            "wcbench.ab._callgrind",
+            sources=["csrc/callgrind.c"],
+            extra_compile_args=FLAGS,
+            optional=True,
+        ),
     ]
 )

@@ -4,10 +4,12 @@ Per case, outside any timing: the corpus is loaded (generated and cached on firs
 memory estimate may skip the case, untimed calls with every probe on measure its memory
 (``wcbench.memory.measure_memory``; the median of three calls where calls are quick) and check
 the count; then pedantic rounds time ``count_words`` itself, worker start-up included, as a
-user pays it. Beside each size's cases, the physical limit to compare them against: reading the
-same bytes (``wordcount.bandwidth.read_limit``: the native extension streaming through the text,
-vector loads, nothing written; numpy's sum only where the extension is not built) with each
-thread count the size's cases use as workers, and always with one thread (``memory-read-32MiB-t2``).
+user pays it (with ``--instructions``, each case's instructions too, counted apart under
+callgrind: ``wcbench.session.cases.count_instructions``). Beside each size's cases, the physical
+limit to compare them against: reading the same bytes (``wordcount.bandwidth.read_limit``: the
+native extension streaming through the text, vector loads, nothing written; numpy's sum only
+where the extension is not built) with each thread count the size's cases use as workers, and
+always with one thread (``memory-read-32MiB-t2``).
 
 This module parametrises, calls and times; what each case does besides is
 ``wcbench.session.cases``', what it saves ``wcbench.record``'s. Run through ``make bench`` (or
@@ -22,6 +24,7 @@ import pytest
 
 import wordcount
 from wcbench import forkguard, record
+from wcbench.ab.instructions import Callgrind
 from wcbench.matrix import Case, rounds_for, size_group
 from wcbench.record import SkippedCase
 from wcbench.session import cases, options
@@ -49,8 +52,14 @@ def time_budget(pytestconfig: pytest.Config) -> float | None:
     return options.time_budget(pytestconfig)
 
 
+@pytest.fixture(scope="session")
+def callgrind(pytestconfig: pytest.Config) -> Callgrind | None:
+    return options.callgrind(pytestconfig)
+
+
 def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list[SkippedCase],
-                   time_budget: float | None, request: pytest.FixtureRequest) -> None:
+                   time_budget: float | None, callgrind: Callgrind | None,
+                   request: pytest.FixtureRequest) -> None:
     benchmark.group = case.group
     if case.refusal:  # shown, with the executor's own reason, rather than left out
         wordcount_skips.append(SkippedCase(request.node.name, case.refusal))
@@ -78,6 +87,8 @@ def test_wordcount(benchmark, case: Case, corpus: Corpus, wordcount_skips: list[
         case, start_method=memory[0].start_method, text_bytes=len(text), corpus=corpus.label,
         memory=record.median_memory_fields(memory), estimate_bytes=estimate_bytes,
         estimate_seconds=estimate_seconds, pilot_seconds=pilot))
+    if callgrind is not None:  # --instructions: counted apart, in a process under callgrind
+        benchmark.extra_info.update(cases.count_instructions(case, corpus, callgrind))
 
 
 def test_memory_read(benchmark, read_size: int, threads: int, corpus: Corpus,

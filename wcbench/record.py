@@ -6,7 +6,8 @@ side (as pyperf's ``Run`` and ``Benchmark`` own their JSON):
 
 - a matrix case's ``extra_info`` (kind ``wordcount``): what ran, on what text, on what
   interpreter, its four memory figures (:mod:`wcbench.memory`), what was estimated before it ran
-  and its pilot calls; read back as :class:`MeasuredCase`;
+  and its pilot calls, and its instructions where they were counted (``--instructions``);
+  read back as :class:`MeasuredCase`;
 - a memory read's ``extra_info`` (kind ``memory-read``): threads, cache or memory, the method and
   the read's own seconds; read back as :class:`wcbench.limits.MemoryRead`;
 - the run's own fields (:class:`RunFields`): the format, why the run did not finish, the cases
@@ -50,6 +51,10 @@ MEMORY_KEYS: tuple[str, ...] = (PEAK_PARENT_BYTES, PEAK_WORKERS_BYTES, PEAK_TREE
                                 COPIED_BYTES)
 ESTIMATE_BYTES, ESTIMATE_SECONDS, PILOT_SECONDS = (
     "estimate_bytes", "estimate_seconds", "pilot_seconds")
+#: A case's instructions (``pytest bench/bench_wordcount.py --instructions``): the median of
+#: its counted calls, every call's count, and the valgrind that counted them.
+INSTRUCTIONS, INSTRUCTION_CALLS, INSTRUCTIONS_TOOL = (
+    "instructions", "instruction_calls", "instructions_tool")
 THREADS, LEVEL, METHOD = "threads", "level", "method"
 READ_SECONDS, READ_BEST_SECONDS, READ_ROUNDS, GB_PER_S = (
     "read_seconds", "read_best_seconds", "read_rounds", "gb_per_s")
@@ -145,6 +150,18 @@ def case_fields(case: Case, *, start_method: str | None, text_bytes: int, corpus
             ESTIMATE_SECONDS: estimate_seconds, PILOT_SECONDS: list(pilot_seconds)}
 
 
+def instruction_fields(calls: Sequence[int], tool: str) -> dict[str, object]:
+    """A case's instructions, added to its ``extra_info`` where they were counted: the median
+    of the counted calls, each call's count, the valgrind that counted (``valgrind-3.19.0``)."""
+    return {INSTRUCTIONS: int(statistics.median(calls)), INSTRUCTION_CALLS: list(calls),
+            INSTRUCTIONS_TOOL: tool}
+
+
+def instruction_calls(info: Mapping[str, Any]) -> list[int]:
+    """Each counted call's instructions an ``extra_info`` holds (none where not counted)."""
+    return [int(n) for n in info.get(INSTRUCTION_CALLS) or ()]
+
+
 def memory_figures(info: Mapping[str, object]) -> dict[str, float]:
     """The memory figures an ``extra_info`` holds (missing ones left out)."""
     return {k: float(info[k]) for k in MEMORY_KEYS if info.get(k) is not None}  # type: ignore[arg-type]
@@ -178,6 +195,8 @@ class MeasuredCase:
     implementation: str | None = field(default=None, repr=False, compare=False)
     gil_enabled: bool | None = field(default=None, repr=False, compare=False)
     cpu_count: int | None = field(default=None, repr=False, compare=False)
+    #: The median instructions of a call, where counted (``--instructions``).
+    instructions: int | None = field(default=None, repr=False, compare=False)
 
     @property
     def strategy(self) -> tuple[str, str, str | None]:
@@ -208,7 +227,8 @@ class MeasuredCase:
                    copied_bytes=_int(info.get(COPIED_BYTES)),
                    estimate_bytes=_int(info.get(ESTIMATE_BYTES)), benchmark=bench,
                    python=info.get(PYTHON), implementation=info.get(IMPLEMENTATION),
-                   gil_enabled=info.get(GIL_ENABLED), cpu_count=info.get(CPU_COUNT))
+                   gil_enabled=info.get(GIL_ENABLED), cpu_count=info.get(CPU_COUNT),
+                   instructions=_int(info.get(INSTRUCTIONS)))
 
 
 def kind(info: Mapping[str, Any]) -> str | None:

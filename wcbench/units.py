@@ -116,6 +116,18 @@ def format_bytes(n: float) -> str:
     return f"{n:.0f}B"
 
 
+def format_count(n: float) -> str:
+    """An instruction count to 1,000 in millions, ``81.613M`` (``950.1k`` below a million)."""
+    if abs(n) >= 1e6:
+        return f"{n / 1e6:,.3f}M"
+    return f"{n / 1e3:.1f}k"
+
+
+def format_change(ratio: float) -> str:
+    """A ratio as a signed change, two decimals of a percent: ``+2.04%``, ``-0.01%``."""
+    return f"{(ratio - 1) * 100:+.2f}%"
+
+
 def format_gbps(nbytes: float, seconds: float) -> str:
     """Throughput in decimal GB/s, ``5.26 GB/s`` (``inf GB/s`` for a zero time)."""
     return f"{nbytes / seconds / 1e9:.3g} GB/s" if seconds > 0 else "inf GB/s"

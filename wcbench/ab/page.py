@@ -8,9 +8,9 @@ CLI writes the file.
 from __future__ import annotations
 
 from wcbench import record
-from wcbench.ab.result import AbResult, format_interval
+from wcbench.ab.result import INSTRUCTIONS, TIME, AbResult, format_interval
 from wcbench.ab.text import describe_side
-from wcbench.units import format_bytes, format_time
+from wcbench.units import format_bytes, format_change, format_count, format_time
 
 _FIGURES = {record.COPIED_BYTES: "copied", record.PEAK_WORKERS_BYTES: "workers' own peaks",
             record.PEAK_PARENT_BYTES: "parent's peak"}
@@ -43,9 +43,42 @@ def _memory_rows(result: AbResult) -> list[str]:
     return lines
 
 
+def _counted(result: AbResult) -> str:
+    """How the instructions were counted, as the saved settings say."""
+    how = result.settings.instructions or {}
+    cpu = (how.get("simulated_cpu") or {}).get("new") or {}
+    return ("- Instructions: each side's process ran under callgrind "
+            f"({how.get('version', 'valgrind')}), counting only the measured calls: "
+            f"{how.get('calls', '?')} a side after {how.get('warmup_calls', '?')} uncounted "
+            "warm-up calls, both sides at once (counts do not depend on the load); the ratio is "
+            "that of the median counts, the range that of NEW/BASE over every pair of calls; "
+            "valgrind's simulated CPU offers "
+            + (", ".join(cpu.get("cpu_features") or ()) or "?") + " (no AVX-512).")
+
+
+def _instruction_rows(result: AbResult, timed: bool) -> list[str]:
+    lines = ["| case | kind | calls | BASE instructions | NEW instructions | change | "
+             "NEW/BASE [range] | verdict |" + (" time NEW/BASE [95%] | time verdict |"
+                                              if timed else ""),
+             "|---|---|---:|---:|---:|---:|---|---|" + ("---|---|" if timed else "")]
+    for c in result.cases:
+        n = c.instructions
+        if n is None:
+            continue
+        lines.append(f"| {c.name} | {c.kind} | {len(n.calls.new)} | "
+                     f"{format_count(n.median.base)} | {format_count(n.median.new)} | "
+                     f"{format_change(n.interval.ratio)} | "
+                     f"{format_interval(n.interval, '–', 4)} | {n.verdict} "
+                     f"(±{n.threshold * 100:g}%) |"
+                     + (f" {format_interval(c.interval, '–')} | {c.verdict} |" if timed else ""))
+    return lines
+
+
 def ab_report_lines(result: AbResult, source: str) -> list[str]:
-    """The page: sides, how it was measured, one time row and one memory row per case."""
+    """The page: sides, how it was measured, one time row and one memory row per case, and
+    one instructions row per case counted (with the time ratio beside it where both exist)."""
     m = result.machine
+    measured = result.settings.measured
     status = "**regression**" if result.regression else "no regression"
     stop = result.incomplete
     lines = ["# A/B comparison: NEW against BASE", "",
@@ -57,17 +90,27 @@ def ab_report_lines(result: AbResult, source: str) -> list[str]:
              f"- {describe_side('NEW', result.sides.new)}",
              f"- {m.cpu_count} CPUs, load average {m.loadavg_before[0]:.1f} at the start "
              f"and {m.loadavg_after[0]:.1f} at the end",
-             _how(result), "",
-             "| case | kind | rounds | BASE median | NEW median | NEW/BASE [95% interval] | "
-             "verdict |", "|---|---|---:|---:|---:|---|---|"]
-    for c in result.cases:
-        times = [format_time(c.median[k]) if c.median else "–" for k in ("base", "new")]
-        lines.append(f"| {c.name} | {c.kind} | {len(c.rounds)} | {times[0]} "
-                     f"| {times[1]} | {format_interval(c.interval, '–')} | {c.verdict} "
-                     f"(±{c.threshold:.0%}) |")
-    lines += ["", f"Memory, median of {result.settings.memory_calls} untimed calls a side "
-              "(**bold**: grew past its limit; ~: not exact, shaped by scheduling, judged at "
-              "the wide tolerance):", "",
-              "| case | " + " | ".join(_FIGURES.values()) + " |",
-              "|---|" + "---|" * len(_FIGURES)]
-    return lines + _memory_rows(result)
+             *([_how(result)] if TIME in measured else []),
+             *([_counted(result)] if INSTRUCTIONS in measured else []), ""]
+    if TIME in measured:
+        lines += ["| case | kind | rounds | BASE median | NEW median | NEW/BASE [95% interval] "
+                  "| verdict |", "|---|---|---:|---:|---:|---|---|"]
+        for c in result.cases:
+            times = [format_time(c.median[k]) if c.median else "–" for k in ("base", "new")]
+            lines.append(f"| {c.name} | {c.kind} | {len(c.rounds)} | {times[0]} "
+                         f"| {times[1]} | {format_interval(c.interval, '–')} | {c.verdict} "
+                         f"(±{c.threshold:.0%}) |")
+        lines += ["", f"Memory, median of {result.settings.memory_calls} untimed calls a side "
+                  "(**bold**: grew past its limit; ~: not exact, shaped by scheduling, judged at "
+                  "the wide tolerance):", "",
+                  "| case | " + " | ".join(_FIGURES.values()) + " |",
+                  "|---|" + "---|" * len(_FIGURES)]
+        lines += _memory_rows(result)
+    if INSTRUCTIONS in measured:
+        lines += [*([""] if TIME in measured else []), "Instructions" + (
+            ", with the time ratio of the same case beside them" if TIME in measured else "")
+            + ":", "", *_instruction_rows(result, TIME in measured)]
+    if result.refused and INSTRUCTIONS in measured:
+        lines += ["", "Not counted or not run:", "",
+                  *[f"- {r.name}: {r.reason}" for r in result.refused]]
+    return lines

@@ -5,16 +5,17 @@ printed table (:mod:`wcbench.ab.text`), the Markdown page (:mod:`wcbench.ab.page
 ``wcbench ab-validate`` and ``wcbench export --ab`` read it back with :func:`load_ab`. Written
 and read side by side, so the JSON's names live here.
 
-Format ``wcbench-ab``, version 2 (each round names its instance, each case the processes of
-each instance); version 1 is read too. Older files lack what later versions added (a figure's
-``exact``, the settings' ``block_rounds``; ``memory_limits`` where newer ones hold
-``memory_rules``): those read as None and are written back only when present, so a saved file
-reads and writes back unchanged.
+Format ``wcbench-ab``, version 3 (the settings' ``measures``, a case's ``instructions``: a case
+measured by instructions alone has no rounds, times or memory); 1 and 2 (2: rounds name their
+instance) are read too. Older files lack what later versions added (a figure's ``exact``, the
+settings' ``block_rounds``; ``memory_limits`` where newer ones hold ``memory_rules``): those
+read as None and are written back only when present, so a saved file writes back unchanged.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,13 @@ from wcbench.record import SkippedCase
 
 FORMAT = "wcbench-ab"
 #: The version written, and the versions read.
-VERSION, VERSIONS = 2, (1, 2)
+VERSION, VERSIONS = 3, (1, 2, 3)
 SIDES = ("base", "new")
 #: The verdict of a case whose two sides counted differently (a regression, never timed on).
 WRONG_COUNT = "wrong count"
+#: What a session can measure (``wcbench ab --measure``); time alone by default.
+TIME, INSTRUCTIONS = "time", "instructions"
+MEASURES = (TIME, INSTRUCTIONS)
 
 T = TypeVar("T")
 
@@ -72,11 +76,13 @@ def _pair_json(pair: Pair | None) -> dict[str, Any] | None:
     return pair.to_json() if pair is not None else None
 
 
-def format_interval(interval: RatioInterval | None, dash: str) -> str:
-    """``1.050 [1.010-1.080]`` (``dash`` between the ends, and alone when there is none)."""
+def format_interval(interval: RatioInterval | None, dash: str, digits: int = 3) -> str:
+    """``1.050 [1.010-1.080]`` (``dash`` between the ends, and alone when there is none;
+    ``digits`` decimals: 4 for instruction counts, which move by hundredths of a percent)."""
     if interval is None:
         return dash
-    return f"{interval.ratio:.3f} [{interval.low:.3f}{dash}{interval.high:.3f}]"
+    return (f"{interval.ratio:.{digits}f} [{interval.low:.{digits}f}{dash}"
+            f"{interval.high:.{digits}f}]")
 
 
 def interval_from_json(data: Mapping[str, Any]) -> RatioInterval:
@@ -185,11 +191,40 @@ class CaseMemory:
 
 
 @dataclass(frozen=True)
+class CaseInstructions:
+    """A case's instructions (``--measure instructions``): every counted call of each side
+    (callgrind, warm-up excluded), the ratio of median counts with its range over every pair of
+    calls (:func:`wcbench.ab.stats.count_interval`), the threshold and the verdict."""
+
+    calls: Pair[tuple[int, ...]]
+    interval: RatioInterval
+    threshold: float
+    verdict: str
+
+    @property
+    def median(self) -> Pair[float]:
+        return Pair(*(statistics.median(self.calls[s]) for s in SIDES))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"calls": self.calls.to_json(list), "interval": self.interval.as_dict(),
+                "threshold": self.threshold, "verdict": self.verdict}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CaseInstructions:
+        return cls(Pair.from_json(data["calls"], tuple), interval_from_json(data["interval"]),
+                   data["threshold"], data["verdict"])
+
+
+@dataclass(frozen=True)
 class CaseResult:
     """One case judged: what ran, both sides' counts, memory and rounds, the ratio, a verdict.
 
     A case whose sides counted differently stops there: its verdict is :data:`WRONG_COUNT`, it
     has no interval or medians, and ``counts_differ`` holds the counts that differed.
+
+    ``verdict`` and ``threshold`` are the times' when the case was timed; a case measured by
+    instructions alone takes its instructions' (``instructions``). ``regression`` covers all:
+    a wrong count, either measure ``slower``, a memory figure past its limit.
     """
 
     name: str
@@ -213,6 +248,13 @@ class CaseResult:
     #: The memory figures that grew past their limits.
     memory_grew: tuple[str, ...] = ()
     counts_differ: Pair[int] | None = None
+    #: The instructions counted (version 3), None where they were not.
+    instructions: CaseInstructions | None = None
+
+    @property
+    def timed(self) -> bool:
+        """Whether the case has rounds of times (not one measured by instructions alone)."""
+        return bool(self.rounds) or self.interval is not None
 
     def to_json(self) -> dict[str, Any]:
         """In the order ``wcbench ab`` always wrote it (a wrong count: as it stopped)."""
@@ -230,13 +272,18 @@ class CaseResult:
                 out["memory"] = memory
             out.update(verdict=self.verdict, regression=self.regression, rounds=rounds,
                        memory=memory, counts_differ=_pair_json(self.counts_differ))
-            return out
+            return self._with_instructions(out)
         out.update(memory=memory, rounds=rounds)
         if self.processes is not None:
             out["processes"] = [p.to_json() for p in self.processes]
         out.update(interval=self.interval.as_dict() if self.interval else None,
                    verdict=self.verdict, median=_pair_json(self.median),
                    memory_grew=list(self.memory_grew), regression=self.regression)
+        return self._with_instructions(out)
+
+    def _with_instructions(self, out: dict[str, Any]) -> dict[str, Any]:
+        if self.instructions is not None:
+            out["instructions"] = self.instructions.to_json()
         return out
 
     @classmethod
@@ -255,7 +302,9 @@ class CaseResult:
             if processes is not None else None,
             interval=interval_from_json(interval) if interval else None,
             median=_pair(data.get("median")), memory_grew=tuple(data.get("memory_grew") or ()),
-            counts_differ=_pair(data.get("counts_differ")))
+            counts_differ=_pair(data.get("counts_differ")),
+            instructions=CaseInstructions.from_json(data["instructions"])
+            if data.get("instructions") else None)
 
 
 @dataclass(frozen=True)
@@ -276,6 +325,11 @@ class Settings:
     #: ... or, in files from before those, the limits per figure.
     memory_limits: Mapping[str, Any] | None = None
     corpus: str | None = None
+    #: What was measured (version 3; older files: time alone).
+    measures: Sequence[str] | None = None
+    #: How instructions were counted: valgrind, its options, calls a side, thresholds, the
+    #: instruction set the native kernel ran on the simulated CPU (version 3).
+    instructions: Mapping[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"budget_seconds": self.budget_seconds,
@@ -288,7 +342,14 @@ class Settings:
                   list(self.memory_rules) if self.memory_rules is not None else None)
         _optional(out, "memory_limits", self.memory_limits)
         out["corpus"] = self.corpus
+        _optional(out, "measures", list(self.measures) if self.measures is not None else None)
+        _optional(out, "instructions", self.instructions)
         return out
+
+    @property
+    def measured(self) -> tuple[str, ...]:
+        """What the session measured: ``("time",)`` for files from before it was said."""
+        return tuple(self.measures) if self.measures else (TIME,)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Settings:

@@ -13,14 +13,21 @@ of those, with a bootstrap interval over instances (``wcbench.ab.stats``). Block
 growing steps, until the 99% interval is decisive or the case's share of the time budget is
 spent; the verdict reported is the 95% one.
 
-A regression is a case judged ``slower`` (its whole interval beyond the threshold), a memory
-figure that grew past its limit, or NEW counting a different number of words. Every round's
-times, both sides' commits and interpreters are saved under ``results/ab/``. Exit status: 0 no
-regression, 1 regression, 2 cannot run (one line on stderr), 130 interrupted.
+With ``measures`` holding ``instructions`` (``--measure instructions``, or ``time,instructions``
+for both), each case's calls are also, or instead, counted in callgrind's simulated CPU and
+judged by the ratio of counts (:mod:`wcbench.ab.instructions`); cases that start worker
+processes are refused there by name.
+
+A regression is a case judged ``slower`` (its whole interval beyond the threshold), by time or
+by instructions, a memory figure that grew past its limit, or NEW counting a different number of
+words. Every round's times and every counted call, both sides' commits and interpreters are
+saved under ``results/ab/``. Exit status: 0 no regression, 1 regression, 2 cannot run (one line
+on stderr), 130 interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -35,8 +42,13 @@ from pathlib import Path
 
 import wordcount
 from wcbench import record
+from wcbench.ab import instructions
+from wcbench.ab.instructions import Callgrind
 from wcbench.ab.result import (
+    INSTRUCTIONS,
+    MEASURES,
     SIDES,
+    TIME,
     WRONG_COUNT,
     AbResult,
     CaseMemory,
@@ -102,20 +114,37 @@ MEMORY_KEYS = (record.COPIED_BYTES, record.PEAK_WORKERS_BYTES, record.PEAK_PAREN
 @dataclass(frozen=True)
 class SessionOptions:
     """How a session judges, besides its cases: the seconds of timing shared out among them,
-    the threshold (None: each kind of case's own, :data:`THRESHOLDS`) and the bootstrap seed."""
+    the threshold (None: each kind of case's own, :data:`THRESHOLDS`), the bootstrap seed; what
+    it measures (:data:`~wcbench.ab.result.MEASURES`), and for instructions their threshold
+    (None: :data:`wcbench.ab.instructions.THRESHOLDS`), the valgrind to run (None: ``$WCBENCH_
+    VALGRIND`` or ``valgrind``) and the calls counted a side."""
 
     budget: float = BUDGET_SECONDS
     threshold: float | None = None
     seed: int = 0
+    measures: tuple[str, ...] = (TIME,)
+    instructions_threshold: float | None = None
+    valgrind: str | None = None
+    calls: int = instructions.CALLS
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.measures if m not in MEASURES]
+        if unknown or not self.measures:
+            raise ValueError(f"--measure: {', '.join(unknown) or 'nothing'} given; one or both "
+                             f"of {', '.join(MEASURES)}")
+        if self.calls < 2:
+            raise ValueError(f"--calls must be 2 or more, got {self.calls}")
 
 
-def default_cases(executors: Sequence[str] = ()) -> list[Case]:
+def default_cases(executors: Sequence[str] = (), measures: Sequence[str] = (TIME,)
+                  ) -> list[Case]:
     """One in-process case, one threads case, one process-start case per start method, and,
     when both sides have subinterpreters (``executors``), one case starting two of them (split:
-    numpy is refused there)."""
+    numpy is refused there). Measured by instructions alone, no process-start case."""
     cases = [Case("numpy", "serial", None, 32 << 20, 1),
              Case("numpy", "threads", None, 32 << 20, 2)]
-    cases += [Case("numpy", "processes", m, 1 << 20, 1) for m in START_METHODS]
+    if TIME in measures:
+        cases += [Case("numpy", "processes", m, 1 << 20, 1) for m in START_METHODS]
     if "interpreters" in executors:
         cases.append(Case("split", "interpreters", None, 1 << 20, 2))
     return cases
@@ -138,15 +167,15 @@ def side_executors(pythons: dict[str, str], checkouts: dict[str, Checkout]) -> d
     return {side: workers[side].info for side in SIDES}
 
 
-def choose_cases(selection: Selection,
-                 sides: dict[str, dict] | None = None) -> tuple[list[Case], list[Case]]:
+def choose_cases(selection: Selection, sides: dict[str, dict] | None = None,
+                 measures: Sequence[str] = (TIME,)) -> tuple[list[Case], list[Case]]:
     """The cases of the lists given, else ``default_cases()`` (at the file's size when counting a
     file), among the executors both sides have (``sides``: each side's ``hello``; default: this
     interpreter's), and apart from them the pairs an executor refuses (``Case.refusal``), to be
     shown as such."""
     both = _both_executors(sides)
     if not selection.given:
-        cases = default_cases(both)
+        cases = default_cases(both, measures)
         if selection.file is not None:
             (size,) = selection.sizes_or(())
             cases = list({c.name: c for c in (Case(c.kernel, c.executor, c.start_method, size,
@@ -299,14 +328,36 @@ def _side(co: Checkout, worker: Worker) -> Side:
 
 
 def run_session(cases: list[Case], selection: Selection, options: SessionOptions,
-                checkouts: dict[str, Checkout], pythons: dict[str, str]) -> AbResult:
-    """Start both sides, run every case within the budget, return the whole result."""
+                checkouts: dict[str, Checkout], pythons: dict[str, str],
+                callgrind: Callgrind | None = None) -> AbResult:
+    """Start both sides, run every case within the budget, return the whole result.
+
+    ``callgrind``: where instructions are measured, the valgrind that counts them; a case that
+    starts processes is then timed only (or, measured by instructions alone, not run: the
+    caller leaves it out)."""
     started, wall = time.monotonic(), datetime.now(UTC)
     load_before = os.getloadavg()
-    first = start_sides(pythons, checkouts)  # fails early (exit 2) on a side that cannot run
-    close_sides(first)
-    sides = Pair(_side(checkouts["base"], first["base"]), _side(checkouts["new"], first["new"]))
-    settings = _settings(options, selection.corpus_file or selection.corpus)
+    with contextlib.ExitStack() as stack:
+        counting = (stack.enter_context(instructions.CountingSides(callgrind, pythons, checkouts))
+                    if callgrind is not None else None)  # exit 2 early: they cannot run
+        if counting is not None and TIME not in options.measures:
+            first = counting.workers  # their hello says what each side is
+        else:
+            first = start_sides(pythons, checkouts)  # fails early (exit 2) on a side that
+            close_sides(first)  # cannot run
+        sides = Pair(_side(checkouts["base"], first["base"]),
+                     _side(checkouts["new"], first["new"]))
+        return _run_cases(cases, selection, options, checkouts, pythons, counting,
+                          (started, wall, load_before), sides)
+
+
+def _run_cases(cases: list[Case], selection: Selection, options: SessionOptions,
+               checkouts: dict[str, Checkout], pythons: dict[str, str],
+               counting: instructions.CountingSides | None, when: tuple[float, datetime, tuple],
+               sides: Pair[Side]) -> AbResult:
+    started, wall, load_before = when
+    settings = _settings(options, selection.corpus_file or selection.corpus, counting)
+    timed = TIME in options.measures
     results: list[CaseResult] = []
     incomplete = None
     try:
@@ -314,10 +365,16 @@ def run_session(cases: list[Case], selection: Selection, options: SessionOptions
             elapsed = time.monotonic() - started
             budget = max(options.budget - elapsed, 0.0) / (len(cases) - i)
             threshold = options.threshold or THRESHOLDS[case_kind(case)]
-            results.append(run_case(case, selection.text_path(case.size),
-                                    lambda: start_sides(pythons, checkouts), budget, threshold,
-                                    options.seed))
-            print(f"  {case.name}: {results[-1].verdict}", file=sys.stderr, flush=True)
+            file = selection.text_path(case.size)
+            judged = (run_case(case, file, lambda: start_sides(pythons, checkouts), budget,
+                               threshold, options.seed) if timed else _unjudged(case))
+            if counting is not None:
+                judged = counting.run_case(case, file, judged, options.instructions_threshold,
+                                           options.calls)
+            results.append(judged)
+            counted = f"; instructions {judged.instructions.verdict}" \
+                if judged.instructions and timed else ""
+            print(f"  {case.name}: {judged.verdict}{counted}", file=sys.stderr, flush=True)
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM/SIGHUP as the CLI raises them
         # the case in progress was stopped by its own cleanup (sides closed); keep the others.
         # Stopped between two cases (just after one was judged), the next is named.
@@ -331,12 +388,22 @@ def run_session(cases: list[Case], selection: Selection, options: SessionOptions
     return _session_result(started, wall, load_before, settings, sides, results, incomplete)
 
 
-def _settings(options: SessionOptions, corpus: str) -> Settings:
+def _unjudged(case: Case) -> CaseResult:
+    """A case before any measure judged it (its instructions will)."""
+    return CaseResult(case.name, case_kind(case), case.kernel, case.executor, case.workers,
+                      case.start_method, case.size, 0.0, verdict="", regression=False)
+
+
+def _settings(options: SessionOptions, corpus: str,
+              counting: instructions.CountingSides | None = None) -> Settings:
+    counted = counting.describe(options.calls, options.instructions_threshold) \
+        if counting is not None else None
     return Settings(budget_seconds=options.budget, threshold=options.threshold,
                     thresholds=THRESHOLDS, min_rounds=MIN_ROUNDS, block_rounds=BLOCK_ROUNDS,
                     stop_confidence=STOP_CONFIDENCE, max_rounds=MAX_ROUNDS,
                     memory_calls=MEMORY_CALLS, seed=options.seed,
-                    memory_rules=rules.Rules().describe(), corpus=corpus)
+                    memory_rules=rules.Rules().describe(), corpus=corpus,
+                    measures=options.measures, instructions=counted)
 
 
 def _session_result(started: float, wall: datetime, load_before: tuple, settings: Settings,
@@ -364,11 +431,12 @@ def save(result: AbResult, folder: Path) -> Path:
                          (json.dumps(result.to_json(), indent=1) + "\n").encode(), start=1)
 
 
-def _with_builds(result: AbResult, builds: dict[str, str], refused: list[Case]) -> AbResult:
+def _with_builds(result: AbResult, builds: dict[str, str],
+                 refused: list[SkippedCase]) -> AbResult:
     """The result with how each side's extensions were built, and the cases refused."""
     return replace(result, sides=Pair(replace(result.sides.base, build=builds["base"]),
                                       replace(result.sides.new, build=builds["new"])),
-                   refused=tuple(SkippedCase(c.name, c.refusal) for c in refused))
+                   refused=tuple(refused))
 
 
 def compare_sides(selection: Selection, options: SessionOptions | None = None, *,
@@ -385,26 +453,30 @@ def compare_sides(selection: Selection, options: SessionOptions | None = None, *
     base_rev = base or ("HEAD" if python_base == python_new else WORKTREE)
     pythons = {"base": find_python(python_base, "PYTHON_BASE"),
                "new": find_python(python_new, "PYTHON_NEW")}
+    callgrind = (instructions.find_valgrind(options.valgrind)
+                 if INSTRUCTIONS in options.measures else None)
     checkouts: dict[str, Checkout] = {}
     stopped: KeyboardInterrupt | None = None
     try:
         checkouts["base"] = checkout(base_rev, repo.resolve())
         checkouts["new"] = checkout(new or WORKTREE, repo.resolve())
-        cases, refused = choose_cases(selection, side_executors(pythons, checkouts))
-        for case in refused:
-            print(f"  {case.name}: refused: {case.refusal}", file=sys.stderr, flush=True)
+        cases, refused = choose_cases(selection, side_executors(pythons, checkouts),
+                                      options.measures)
+        cases, skips = instructions.refusals(cases, refused, options.measures)
+        for skip in skips:
+            print(f"  {skip.name}: refused: {skip.reason}", file=sys.stderr, flush=True)
         if not cases:
-            raise AbError("no case to run: the executors refuse every kernel asked (above)")
+            raise AbError("no case to run: every case asked is refused (above)")
         builds = {side: build_extensions(checkouts[side], pythons[side])
                   if any(c.kernel == "native" for c in cases) else "not needed" for side in SIDES}
         try:
-            result = run_session(cases, selection, options, checkouts, pythons)
+            result = run_session(cases, selection, options, checkouts, pythons, callgrind)
         except KeyboardInterrupt as exc:
             partial = getattr(exc, "ab_partial", None)
             if not partial or not partial.cases:
                 raise
             result, stopped = partial, exc
-        result = _with_builds(result, builds, refused)
+        result = _with_builds(result, builds, skips)
     finally:
         for co in checkouts.values():
             co.remove()

@@ -3,7 +3,7 @@
 A side is a checkout of the ``wordcount`` package and an interpreter. A git revision is exported
 (``git archive``, which leaves the repository untouched) into a temporary folder; ``worktree``
 is the current checkout as it is, uncommitted changes included. Each side runs
-``wcbench/ab_worker.py`` processes (one per block of rounds) from the current tree, with
+``wcbench/ab/worker.py`` processes (one per block of rounds) from the current tree, with
 ``PYTHONPATH`` pointing at the side's checkout, talking JSON lines over a pipe. Anything that
 keeps a side from running is an ``AbError``: the CLI prints it as one line and exits with
 status 2.
@@ -19,12 +19,13 @@ import shutil
 import subprocess
 import tarfile
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The name that means the current checkout, uncommitted changes included.
 WORKTREE = "worktree"
-#: The current tree: the harness (and ``ab_worker.py``) always come from here.
+#: The current tree: the harness (and ``worker.py``) always come from here.
 ROOT = Path(__file__).resolve().parents[2]
 #: Exported beside ``wordcount/`` when a revision has them: what building its C extensions needs
 #: (not pyproject.toml: its metadata may need a newer setuptools than the side's interpreter has).
@@ -143,18 +144,26 @@ def find_python(python: str, role: str) -> str:
 
 
 class Worker:
-    """One side's ``ab_worker.py`` process and its pipe; ``request`` sends and waits."""
+    """One side's ``worker.py`` process and its pipe; ``request`` sends and waits (``send`` and
+    ``receive`` apart, to keep both sides busy at once).
 
-    def __init__(self, label: str, python: str, checkout: Checkout) -> None:
+    ``prefix``: a command the interpreter runs under (valgrind's, for instruction counts);
+    ``env``: variables set for it beside the side's ``PYTHONPATH``.
+    """
+
+    def __init__(self, label: str, python: str, checkout: Checkout,
+                 prefix: Sequence[str] = (), env: Mapping[str, str] | None = None) -> None:
         self.label = label
         self.checkout = checkout
-        env = dict(os.environ, PYTHONPATH=str(checkout.path), PYTHONDONTWRITEBYTECODE="1")
-        env.pop("PYTHONSAFEPATH", None)
+        environ = dict(os.environ, **(env or {}), PYTHONPATH=str(checkout.path),
+                       PYTHONDONTWRITEBYTECODE="1")
+        environ.pop("PYTHONSAFEPATH", None)
         script = Path(__file__).with_name("worker.py")
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 (closed in close())
-        self.proc = subprocess.Popen([python, "-P", str(script)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-                                     text=True, cwd=checkout.path)
+        self.proc = subprocess.Popen([*prefix, python, "-P", str(script)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._stderr, env=environ, text=True,
+                                     cwd=checkout.path)
         self.info: dict = {}
 
     def _stderr_tail(self) -> str:
@@ -164,12 +173,21 @@ class Worker:
 
     def request(self, op: str, timeout: float = REQUEST_TIMEOUT, **args: object) -> dict:
         """Send one request and return its answer; ``AbError`` if the side fails or dies."""
-        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.send(op, **args)
+        return self.receive(op, timeout)
+
+    def send(self, op: str, **args: object) -> None:
+        """Send one request (its answer: :meth:`receive`)."""
+        assert self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps({"op": op, **args}) + "\n")
             self.proc.stdin.flush()
         except BrokenPipeError:
-            pass  # the side died: reported below from its exit status
+            pass  # the side died: reported by receive from its exit status
+
+    def receive(self, op: str, timeout: float = REQUEST_TIMEOUT) -> dict:
+        """The answer to the request ``op`` sent last; ``AbError`` if the side fails or dies."""
+        assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         line = self.proc.stdout.readline() if ready else ""
         if not ready:
@@ -184,10 +202,10 @@ class Worker:
             raise AbError(f"{self.label} failed at {op!r}: {answer['error']}")
         return answer
 
-    def start(self) -> dict:
+    def start(self, **hello: object) -> dict:
         """Say hello; check that the side really imports its own checkout's ``wordcount``."""
         try:
-            self.info = self.request("hello", timeout=120)
+            self.info = self.request("hello", timeout=120, **hello)
         except AbError as exc:
             if "ModuleNotFoundError" not in str(exc):
                 raise

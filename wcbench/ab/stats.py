@@ -8,6 +8,10 @@ mean, or a t-test, is at the mercy of one descheduled round). A/A runs chose the
 (README, "A/B comparisons"). When rounds come in instances (fresh processes a side), each
 instance's own ratio of medians is the unit: the median of those, and a bootstrap over instances.
 
+Instruction counts (``wcbench ab --measure instructions``) vary little and have no load to pair
+against: :func:`count_interval` gives the ratio of median counts and its whole range over every
+pair of calls, no bootstrap.
+
 Verdicts against a threshold ``t`` (0.10 for 10%), on the interval ``[low, high]``:
 ``slower`` when ``low > 1 + t``, ``faster`` when ``high < 1 / (1 + t)``, ``same`` when the
 interval lies inside ``[1 / (1 + t), 1 + t]``, else ``inconclusive``.
@@ -86,6 +90,20 @@ def instance_ratios(base: np.ndarray, new: np.ndarray, groups: Sequence[int]) ->
     if names.size < 2:
         raise ValueError("grouped rounds need at least two instances")
     return np.array([np.median(new[g == k]) / np.median(base[g == k]) for k in names])
+
+
+def count_interval(base: Sequence[int], new: Sequence[int]) -> RatioInterval:
+    """``median(new) / median(base)`` of instruction counts, with the range of NEW/BASE over
+    every pair of calls (``min(new) / max(base)`` to ``max(new) / min(base)``): the spread the
+    counts really had, whole. ``rounds``: the calls a side (as many each)."""
+    if len(base) != len(new) or len(base) < 2:
+        raise ValueError(f"counts need as many calls a side, two or more: {len(base)} and "
+                         f"{len(new)}")
+    if min(base) <= 0 or min(new) <= 0:
+        raise ValueError("instruction counts must be positive")
+    a, b = np.asarray(base, dtype=float), np.asarray(new, dtype=float)
+    return RatioInterval(float(np.median(b) / np.median(a)), float(b.min() / a.max()),
+                         float(b.max() / a.min()), len(base))
 
 
 def verdict(interval: RatioInterval, threshold: float) -> str:

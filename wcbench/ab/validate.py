@@ -12,6 +12,11 @@ harness (``wcbench ab``) again and again:
 
 Other sizes (``numpy12``, ``start20``) measure the smallest slowdown it calls.
 
+With ``measure="instructions"`` (``--measure instructions``) every run is ``wcbench ab
+--measure instructions``, the default scenarios are ``aa`` and ``numpy2`` (the numpy kernel
+doing 2% more work, calibrated by its instructions under callgrind, within 0.1 point), and
+worker-start scenarios are refused (instruction counts refuse process cases).
+
 Each run's JSON is kept; ``summary.json`` and the printed table give, per scenario and case, the
 verdicts, the median ratio, rounds and run times, with the load average the runs saw.
 """
@@ -33,9 +38,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from wcbench import corpus
-from wcbench.ab.result import load_ab
+from wcbench.ab.instructions import Callgrind, find_valgrind
+from wcbench.ab.result import INSTRUCTIONS, MEASURES, TIME, CaseResult, load_ab
 from wcbench.ab.sides import ROOT
-from wcbench.ab.stats import RatioInterval, ratio_interval
+from wcbench.ab.stats import RatioInterval, count_interval, ratio_interval
 from wcbench.stopping import Stopped, run_child
 from wcbench.storage import atomic_write
 
@@ -59,6 +65,11 @@ def count_numpy(data, start=0, end=None, **options):
 '''
 #: The numpy slowdown asked for, and how closely its calibration must reach it (fraction).
 NUMPY_TARGET, NUMPY_TOLERANCE = 0.15, 0.01
+#: By instructions, which repeat to within hundredths of a percent: how closely, and how many
+#: counted calls of each kernel (after as many uncounted ones as ``wcbench ab`` makes).
+INSTRUCTIONS_TOLERANCE, INSTRUCTIONS_CALLS = 0.001, 3
+#: The scenarios run when none are named, per measure.
+DEFAULT_SCENARIOS = {TIME: "aa,numpy15,start30", INSTRUCTIONS: "aa,numpy2"}
 #: Calibration: alternating timed calls of each kernel, on the ``numpy15`` cases' 32 MiB text.
 CALIBRATION_PAIRS, CALIBRATION_SIZE = 101, 32 << 20
 
@@ -124,7 +135,8 @@ def commit_change(repo: Path, base: str, branch: str, path: str, addition: str) 
     return commit
 
 
-def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: float) -> dict:
+def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: float,
+             measure: str = TIME) -> dict:
     """One ``wcbench ab`` run; its exit status, duration and saved result."""
     folder = out / scenario
     kind, _ = parse_scenario(scenario)
@@ -133,7 +145,8 @@ def run_once(repo: Path, base: str, new: str, scenario: str, out: Path, budget: 
     # stopped, the run in progress gets the signal too, and saves what it judged
     done = run_child([sys.executable, "-m", "wcbench", "ab", "--repo", str(repo), "--base",
                       base, "--new", new, "--budget", str(budget * SCENARIO_SHARE[kind]),
-                      "--output-dir", str(folder), *SCENARIO_CASES[kind]],
+                      "--measure", measure, "--output-dir", str(folder),
+                      *SCENARIO_CASES[kind]],
                      cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seconds = time.monotonic() - started
     if done.returncode == 2:
@@ -180,17 +193,61 @@ def measure_numpy_slowdown(fraction: float, text: bytes, pairs: int = CALIBRATIO
     return ratio_interval(times[fast], times[slow])
 
 
+_COUNT_KERNELS = """
+import json, sys
+from wcbench.ab import validate, worker
+from wordcount.kernels import numpy_kernel
+
+out, path, fraction, calls, warmup = sys.argv[1], sys.argv[2], float(sys.argv[3]), *map(
+    int, sys.argv[4:6])
+callgrind = worker.load_callgrind()
+text = open(path, "rb").read()
+kernels = {"fast": numpy_kernel.count_numpy}
+kernels["slow"] = validate.slowed_kernel(fraction, kernels["fast"])
+counts = {"fast": [], "slow": []}
+for name, kernel in kernels.items():
+    for _ in range(warmup):
+        kernel(text)
+for i in range(calls):
+    for name in ("fast", "slow") if i % 2 == 0 else ("slow", "fast"):
+        counts[name].append(worker.count_alone(callgrind, out, kernels[name], text)[1])
+print(json.dumps(counts))
+"""
+
+
+def measure_numpy_instructions(fraction: float, path: Path, callgrind: Callgrind,
+                               calls: int = INSTRUCTIONS_CALLS) -> RatioInterval:
+    """The extra instructions ``numpy_slowdown(fraction)`` costs, the kernel alone, counted in
+    one process under callgrind as ``wcbench ab --measure instructions`` counts a call (after
+    as many uncounted calls): the ratio of median counts and its range."""
+    from wcbench.ab.instructions import WARMUP_CALLS, dump_folder
+
+    with dump_folder() as out:
+        done = subprocess.run(
+            [*callgrind.prefix(out), sys.executable, "-c", _COUNT_KERNELS, str(out), str(path),
+             repr(fraction), str(calls), str(WARMUP_CALLS)], cwd=ROOT, capture_output=True,
+            text=True, env=dict(os.environ, PYTHONHASHSEED="0"), timeout=600)
+    if done.returncode != 0:
+        raise RuntimeError("counting the slowed numpy kernel's instructions failed: "
+                           + (done.stderr.strip().splitlines() or ["?"])[-1])
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    return count_interval(counts["fast"], counts["slow"])
+
+
 def calibrate_numpy_slowdown(text: bytes, target: float = NUMPY_TARGET,
-                             tolerance: float = NUMPY_TOLERANCE, attempts: int = 6
+                             tolerance: float = NUMPY_TOLERANCE, attempts: int = 6,
+                             measure: Callable[[float, bytes], RatioInterval] | None = None
                              ) -> tuple[float, RatioInterval]:
-    """The share of its span the kernel must count again to run ``1 + target`` times as long.
+    """The share of its span the kernel must count again to run ``1 + target`` times as long
+    (``measure``: how a fraction's slowdown is measured, default :func:`measure_numpy_slowdown`
+    on ``text``; by instructions, :func:`measure_numpy_instructions`).
 
     Starts from ``target`` (time linear in bytes) and corrects by the measured ratio until it is
     within ``tolerance``; ``RuntimeError`` if it never is (a machine too noisy to validate on).
     """
     fraction = target
     for _ in range(attempts):
-        measured = measure_numpy_slowdown(fraction, text)
+        measured = (measure or measure_numpy_slowdown)(fraction, text)
         if abs(measured.ratio - 1 - target) <= tolerance:
             return fraction, measured
         fraction *= target / max(measured.ratio - 1, target / 4)
@@ -210,8 +267,19 @@ def start_delays(aa_runs: list[dict], fraction: float) -> dict[str, float]:
             for m, v in medians.items()}
 
 
+def judged(case: CaseResult) -> tuple[str, RatioInterval | None, float | None, int]:
+    """A case's verdict, interval, threshold and rounds as its measure judged them: its
+    instructions' (rounds: calls a side) where it was measured by instructions alone."""
+    if case.instructions is not None and not case.timed:
+        n = case.instructions
+        return n.verdict, n.interval, n.threshold, len(n.calls.new)
+    return case.verdict, case.interval, case.threshold, len(case.rounds)
+
+
 def summarise(runs: dict[str, list[dict]]) -> dict:
-    """Per scenario and case: verdict counts, ratios, rounds; per scenario: run times, load.
+    """Per scenario and case: verdict counts, ratios, rounds, the widest interval's ends; per
+    scenario: run times, load. Instruction counts (cases measured by them alone) keep four
+    decimals, times two or three.
 
     ``runs``: scenario -> its runs, each ``{"exit", "seconds", "result"}`` (an
     :class:`~wcbench.ab.result.AbResult`)."""
@@ -220,14 +288,17 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
         cases: dict[str, dict] = {}
         for run in items:
             for c in run["result"].cases:
+                verdict, interval, threshold, rounds = judged(c)
                 entry = cases.setdefault(c.name, {
-                    "verdicts": Counter(), "ratios": [], "rounds": [], "widths": [],
-                    "threshold": c.threshold if c.threshold is not None else 0.10})
-                entry["verdicts"][c.verdict] += 1
-                if c.interval:
-                    entry["ratios"].append(c.interval.ratio)
-                    entry["widths"].append(c.interval.high - c.interval.low)
-                entry["rounds"].append(len(c.rounds))
+                    "verdicts": Counter(), "ratios": [], "rounds": [], "widths": [], "ends": [],
+                    "threshold": threshold if threshold is not None else 0.10,
+                    "digits": 4 if c.instructions is not None and not c.timed else 2})
+                entry["verdicts"][verdict] += 1
+                if interval:
+                    entry["ratios"].append(interval.ratio)
+                    entry["widths"].append(interval.high - interval.low)
+                    entry["ends"] += [interval.low, interval.high]
+                entry["rounds"].append(rounds)
         loads = [x for r in items for x in (r["result"].machine.loadavg_before[0],
                                               r["result"].machine.loadavg_after[0])]
         summary[scenario] = {
@@ -235,12 +306,17 @@ def summarise(runs: dict[str, list[dict]]) -> dict:
             "seconds": [round(r["seconds"]) for r in items],
             "load": [min(loads), max(loads)] if loads else [],
             "cases": {name: {"verdicts": dict(e["verdicts"]),
-                             "median_ratio": round(statistics.median(e["ratios"]), 3),
-                             "median_width": round(statistics.median(e["widths"]), 3),
+                             "median_ratio": round(statistics.median(e["ratios"]),
+                                                   e["digits"] + 1),
+                             "median_width": round(statistics.median(e["widths"]),
+                                                   e["digits"] + 1),
+                             "widest": [round(min(e["ends"]), e["digits"] + 2),
+                                        round(max(e["ends"]), e["digits"] + 2)]
+                             if e["ends"] else None,
                              # the interval's low end must clear 1 + threshold
                              "threshold": e["threshold"],
                              "smallest_callable": round(1 + e["threshold"] + statistics.median(
-                                 e["widths"]) / 2, 2),
+                                 e["widths"]) / 2, e["digits"]),
                              "median_rounds": statistics.median(e["rounds"])}
                       for name, e in cases.items()},
         }
@@ -269,20 +345,23 @@ def format_summary(summary: dict) -> list[str]:
         for name, c in s["cases"].items():
             verdicts = ", ".join(f"{n} {v}" for v, n in sorted(c["verdicts"].items()))
             lines.append(f"  {name}: {verdicts}; median ratio {c['median_ratio']}, interval "
-                         f"width {c['median_width']} (threshold {c['threshold']:.0%}: smallest "
+                         f"width {c['median_width']}, widest "
+                         + ("-".join(map(str, c["widest"])) if c["widest"] else "-")
+                         + f" (threshold {c['threshold']:.1%}: smallest "
                          "slowdown it could call about "
                          f"x{c['smallest_callable']}), rounds {c['median_rounds']}")
     return lines
 
 
-def validate(*, repeats: int = 10, scenarios: str = "aa,numpy15,start30",
+def validate(*, repeats: int = 10, scenarios: str | None = None,
              budget: float | None = None, output_dir: Path | None = None,
-             summarise_dir: Path | None = None) -> int:
+             summarise_dir: Path | None = None, measure: str = TIME) -> int:
     """Run each scenario ``repeats`` times in a temporary clone; print, save the summary.
 
-    ``budget``: seconds of timing of each run (default: ``wcbench ab``'s); ``summarise_dir``: only
-    summarise the runs saved under ``summarise_dir/<scenario>/``. The exit status: 1 when a check
-    failed (:func:`failed_checks`).
+    ``scenarios``: default :data:`DEFAULT_SCENARIOS` of ``measure`` (``time`` or
+    ``instructions``); ``budget``: seconds of timing of each run (default: ``wcbench ab``'s);
+    ``summarise_dir``: only summarise the runs saved under ``summarise_dir/<scenario>/``. The
+    exit status: 1 when a check failed (:func:`failed_checks`).
     """
     if summarise_dir:
         saved = {d.name: [{"exit": 1 if r.regression else 0, "seconds": r.duration_seconds,
@@ -291,75 +370,101 @@ def validate(*, repeats: int = 10, scenarios: str = "aa,numpy15,start30",
         return _report(summarise({k: v for k, v in saved.items() if v}))
     from wcbench.ab.run import BUDGET_SECONDS
 
+    if measure not in MEASURES:
+        raise ValueError(f"--measure {measure!r}: {' or '.join(MEASURES)}")
     budget = budget or BUDGET_SECONDS
-    names = [s for s in scenarios.split(",") if s]
+    names = [s for s in (scenarios or DEFAULT_SCENARIOS[measure]).split(",") if s]
     kinds = {s: parse_scenario(s) for s in names}
+    callgrind = None
+    if measure == INSTRUCTIONS:
+        starts = [s for s, (kind, _) in kinds.items() if kind == "start"]
+        if starts:
+            raise ValueError(f"{', '.join(starts)}: worker starts are not counted by "
+                             "instructions (wcbench ab --measure instructions refuses process "
+                             "cases); validate them by time")
+        callgrind = find_valgrind()  # exit 2 now when there is none
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     out = output_dir or ROOT / "results" / "ab" / f"validate-{stamp}"
     runs: dict[str, list[dict]] = {s: [] for s in names}
-    calibrations: dict = {}
-    delays: dict = {}
-    base = ""
+    state = {"measure": measure, "calibrations": {}, "start_delays": {}, "commit": "",
+             "started": time.monotonic()}
     try:
-        base = _run_scenarios(repeats, names, kinds, out, budget, runs, calibrations, delays)
+        _run_scenarios(repeats, names, kinds, out, budget, runs, state, callgrind)
     except KeyboardInterrupt as exc:  # the summary of the runs that finished, marked so
         if any(runs.values()):
-            path = _save_summary(out, stamp, budget, base, calibrations, delays, runs,
+            path = _save_summary(out, stamp, budget, state, runs,
                                  incomplete="SIGINT" if not isinstance(exc, Stopped)
                                  else signal.Signals(exc.signum).name)
             exc.args = (f"{' '.join(map(str, exc.args))}; the summary of the "
                         f"{sum(map(len, runs.values()))} finished run(s) saved in "
                         f"{path}".strip(),)
         raise
-    summary = _save_summary(out, stamp, budget, base, calibrations, delays, runs)
-    print(f"saved {summary}")
+    summary = _save_summary(out, stamp, budget, state, runs)
+    print(f"saved {summary} ({time.monotonic() - state['started']:.0f}s in all)")
     return _report(summarise({k: v for k, v in runs.items() if v}))
 
 
-def _save_summary(out: Path, stamp: str, budget: float, base: str, calibrations: dict,
-                  delays: dict, runs: dict[str, list[dict]], incomplete: str | None = None
-                  ) -> Path:
+def _save_summary(out: Path, stamp: str, budget: float, state: dict,
+                  runs: dict[str, list[dict]], incomplete: str | None = None) -> Path:
     """``summary.json`` of the runs so far (``incomplete``: the signal that stopped them)."""
     summary = summarise({k: v for k, v in runs.items() if v})
     out.mkdir(parents=True, exist_ok=True)
     path = out / "summary.json"
     atomic_write(path, (json.dumps(
-        {"created": stamp, "budget_seconds": budget, "commit": base, "cpu_count": os.cpu_count(),
-         "calibrations": calibrations, "start_delays": delays, "summary": summary,
-         **({"incomplete": {"reason": incomplete}} if incomplete else {})},
+        {"created": stamp, "measure": state["measure"], "budget_seconds": budget,
+         "commit": state["commit"], "cpu_count": os.cpu_count(),
+         "duration_seconds": round(time.monotonic() - state["started"]),
+         "calibrations": state["calibrations"], "start_delays": state["start_delays"],
+         "summary": summary, **({"incomplete": {"reason": incomplete}} if incomplete else {})},
         indent=1) + "\n").encode())
     return path
 
 
+def _calibrate(scenario: str, target: float, callgrind: Callgrind | None
+               ) -> tuple[float, RatioInterval]:
+    """The share of its span the ``numpy<N>`` commit's kernel counts again, calibrated by time
+    in this process, or by instructions under ``callgrind``; said on stdout."""
+    path = corpus.cached_path(CALIBRATION_SIZE)
+    if callgrind is None:
+        fraction, measured = calibrate_numpy_slowdown(path.read_bytes(), target)
+        how = "alone, in one process, on 32 MiB"
+    else:
+        fraction, measured = calibrate_numpy_slowdown(
+            b"", target, INSTRUCTIONS_TOLERANCE,
+            measure=lambda f, _: measure_numpy_instructions(f, path, callgrind))
+        how = "its instructions alone, under callgrind, on 32 MiB"
+    print(f"{scenario}: the kernel counts {fraction:.1%} of its span again; {how}: "
+          f"x{measured.ratio:.4f} [{measured.low:.4f}-{measured.high:.4f}] over "
+          f"{measured.rounds} pairs", flush=True)
+    return fraction, measured
+
+
 def _run_scenarios(repeats: int, scenarios: list[str], kinds: dict, out: Path,
-                   budget: float, runs: dict[str, list[dict]], calibrations: dict,
-                   delays: dict) -> str:
-    """Every scenario ``repeats`` times in a temporary clone; the base commit."""
+                   budget: float, runs: dict[str, list[dict]], state: dict,
+                   callgrind: Callgrind | None) -> None:
+    """Every scenario ``repeats`` times in a temporary clone (``state``: the base commit, the
+    calibrations and start delays, filled in as they are known)."""
+    measure = state["measure"]
+    calibrations, delays = state["calibrations"], state["start_delays"]
     with tempfile.TemporaryDirectory(prefix="wcbench-ab-validate-") as tmp:
         repo = Path(tmp) / "repo"
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(repo)], check=True)
-        base = _git(repo, "rev-parse", "HEAD")
+        base = state["commit"] = _git(repo, "rev-parse", "HEAD")
         _git(repo, "checkout", "--quiet", "--detach", base)
         news = {"aa": base}
-        text = None
         for scenario, (kind, target) in kinds.items():
             if kind != "numpy":
                 continue
-            text = text or corpus.cached_path(CALIBRATION_SIZE).read_bytes()
-            fraction, measured = calibrate_numpy_slowdown(text, target)
+            fraction, measured = _calibrate(scenario, target, callgrind)
             calibrations[scenario] = {"counted_again": round(fraction, 4), **measured.as_dict()}
-            print(f"{scenario}: the kernel counts {fraction:.1%} of its span again; alone, in "
-                  f"one process, on 32 MiB: x{measured.ratio:.3f} [{measured.low:.3f}-"
-                  f"{measured.high:.3f}] over {measured.rounds} pairs", flush=True)
             news[scenario] = commit_change(repo, base, scenario,
                                            "wordcount/kernels/numpy_kernel.py",
                                            numpy_slowdown(fraction))
-        del text
         aa_runs = runs.setdefault("aa", [])
         starts = {s: t for s, (k, t) in kinds.items() if k == "start"}
         if starts:  # their delays come from A/A runs: at least two first
             for _ in range(max(2, repeats if "aa" in scenarios else 0)):
-                aa_runs.append(run_once(repo, base, base, "aa", out, budget))
+                aa_runs.append(run_once(repo, base, base, "aa", out, budget, measure))
         for scenario, target in starts.items():
             delays[scenario] = start_delays(aa_runs, target)
             print(f"{scenario}: worker start delays {delays[scenario]}", flush=True)
@@ -369,8 +474,7 @@ def _run_scenarios(repeats: int, scenarios: list[str], kinds: dict, out: Path,
             for scenario in scenarios:
                 if scenario != "aa" or not starts:
                     runs[scenario].append(run_once(repo, base, news[scenario], scenario, out,
-                                                   budget))
-    return base
+                                                   budget, measure))
 
 
 def _report(summary: dict) -> int:

@@ -9,7 +9,8 @@ other module), and reads one JSON request per line on stdin, answering one JSON 
 
 - ``{"op": "hello"}``: where ``wordcount`` came from, the interpreter, which memory API it has;
 - ``{"op": "case", "file": ..., "kernel": ..., "executor": ..., "workers": ..., "start_method":
-  ...}``: load the text (bytes) and count once, untimed (the warm-up); answers the count;
+  ..., "warmup": n}``: load the text (bytes) and count it ``n`` times (default once), untimed
+  (the warm-up); answers the count and the first call's seconds;
 - ``{"op": "time", "n": k, "cpu": c}``: ``k`` timed calls of ``count_words`` on the loaded case,
   each after a ``gc.collect()`` outside the timing, so one round's garbage is not collected
   inside the next; answers the seconds of each. The process first moves to CPU ``c`` (then may
@@ -17,7 +18,14 @@ other module), and reads one JSON request per line on stdin, answering one JSON 
   a long-lived process keeps to one CPU, and one side can sit for a whole session on the CPU
   another job is hogging;
 - ``{"op": "memory"}``: one untimed call with every probe on, the kernels' kept buffers emptied
-  first: ``copied_bytes``, each worker's own peak, this process's exact peak growth.
+  first: ``copied_bytes``, each worker's own peak, this process's exact peak growth;
+- ``{"op": "instructions", "out": prefix}`` (the process runs under ``valgrind
+  --tool=callgrind --instr-atstart=no --callgrind-out-file=<prefix>.%p``): one call of
+  ``count_words`` on the loaded case, after a ``gc.collect()``, counted alone through callgrind's
+  client requests (``_callgrind``, the C extension beside this file, loaded by its path: a BASE
+  revision's package cannot be expected to have it); answers the instructions of that call, read
+  from the dump it wrote (``<prefix>.<pid>.<n>``, removed after reading). ``hello`` with
+  ``"callgrind": true`` loads it first and says whether valgrind runs this process.
 
 Timing happens here, in the side's own process: interpreter start-up and the pipe are outside it.
 Anything ``wordcount`` prints goes to stderr; the protocol has stdout to itself. The module body
@@ -29,6 +37,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import glob
 import json
 import os
 import platform
@@ -101,6 +110,75 @@ def _probed_report(text: Any, case: dict) -> tuple[Any, int]:
     return report, meter.bytes
 
 
+def load_callgrind() -> Any:
+    """``_callgrind`` (the client requests), built beside this file for this interpreter; None
+    where it was not built (no valgrind headers, or another interpreter)."""
+    import importlib.machinery
+    import importlib.util
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = os.path.join(here, "_callgrind" + suffix)
+        if os.path.exists(path):
+            spec = importlib.util.spec_from_file_location("_callgrind", path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    return None
+
+
+def dump_total(path: str) -> int:
+    """The instructions a callgrind dump holds (its ``totals:`` line; ``summary:`` in formats
+    that have no totals)."""
+    found = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("totals", "summary") and value.strip():
+                found[key] = int(value.split()[0])
+    if not found:
+        raise RuntimeError(f"callgrind dump {path} has no totals")
+    return found.get("totals", found.get("summary", 0))
+
+
+def count_alone(callgrind: Any, out: str, func: Any, *args: Any, **kwargs: Any
+                ) -> tuple[Any, int]:
+    """``func(*args, **kwargs)`` after a ``gc.collect()``, counted alone by ``callgrind``
+    (:func:`load_callgrind`) in a process under ``valgrind --tool=callgrind --instr-atstart=no
+    --callgrind-out-file=<out>.%p``: its result and its instructions, read from the dump it
+    wrote (removed)."""
+    prefix = f"{out}.{os.getpid()}"
+    gc.collect()
+    result = callgrind.count_call("wcbench", func, *args, **kwargs)
+    dumps = sorted(glob.glob(glob.escape(prefix) + ".*"), key=lambda p: int(p.rsplit(".", 1)[1]))
+    if not dumps:
+        raise RuntimeError(f"callgrind wrote no dump at {prefix}.N: is this process running "
+                           "under valgrind --tool=callgrind?")
+    total = dump_total(dumps[-1])
+    for path in dumps:
+        os.unlink(path)
+    return result, total
+
+
+def _native_isa() -> str | None:
+    """The native kernel's instruction set here (under valgrind: the simulated CPU's)."""
+    try:
+        from wordcount.kernels import _native
+    except ImportError:
+        return None
+    return getattr(_native, "ISA", None)
+
+
+def _cpu_features() -> list[str]:
+    """The AVX features numpy found on this CPU (under valgrind: the simulated one's), where
+    ``wordcount`` has imported numpy."""
+    numpy = sys.modules.get("numpy")
+    core = getattr(numpy, "_core", None) or getattr(numpy, "core", None)
+    umath = getattr(core, "_multiarray_umath", None)
+    features = getattr(umath, "__cpu_features__", {})
+    return sorted(k for k, v in features.items() if v and k.startswith("AVX"))
+
+
 class Side:
     """The loaded case and the requests on it."""
 
@@ -108,12 +186,13 @@ class Side:
         self.text: bytes = b""
         self.file: str | None = None
         self.case: dict = {}
+        self.callgrind: Any = None
 
     def hello(self, request: dict) -> dict:
         import wordcount
 
         probe = getattr(sys, "_is_gil_enabled", None)
-        return {
+        answer = {
             "wordcount": os.path.dirname(os.path.abspath(wordcount.__file__)),
             "python": platform.python_version(),
             "implementation": platform.python_implementation(),
@@ -124,6 +203,16 @@ class Side:
             "executors": list(getattr(wordcount, "EXECUTORS", ())),
             "pid": os.getpid(),
         }
+        if request.get("callgrind"):
+            self.callgrind = load_callgrind()
+            answer["callgrind"] = {
+                "built": self.callgrind is not None,
+                "running_on_valgrind": self.callgrind.running_on_valgrind()
+                if self.callgrind is not None else 0,
+                "native_isa": _native_isa(),
+                "cpu_features": _cpu_features(),
+            }
+        return answer
 
     def load(self, request: dict) -> dict:
         if request["file"] != self.file:
@@ -134,7 +223,11 @@ class Side:
         self.case = {k: request[k] for k in ("kernel", "executor", "workers", "start_method")}
         started = time.perf_counter()
         count = self._count()
-        return {"count": count, "seconds": time.perf_counter() - started}
+        seconds = time.perf_counter() - started
+        for _ in range(int(request.get("warmup", 1)) - 1):
+            if self._count() != count:
+                raise RuntimeError("the warm-up calls counted differently")
+        return {"count": count, "seconds": seconds}
 
     def _count(self) -> int:
         import wordcount
@@ -154,6 +247,15 @@ class Side:
             self._count()
             times.append(time.perf_counter() - started)
         return {"times": times}
+
+    def instructions(self, request: dict) -> dict:
+        import wordcount
+
+        if self.callgrind is None:
+            raise RuntimeError("no _callgrind: say hello with callgrind first")
+        count, total = count_alone(self.callgrind, request["out"], wordcount.count_words,
+                                   self.text, **self.case)
+        return {"instructions": total, "count": count}
 
     def memory(self, request: dict) -> dict:
         if _memory_api() == "none":
@@ -179,7 +281,8 @@ class Side:
 def serve(requests: Any, answers: Any) -> None:
     """Answer each request line until stdin closes; an error is answered, not raised."""
     side = Side()
-    ops = {"hello": side.hello, "case": side.load, "time": side.time, "memory": side.memory}
+    ops = {"hello": side.hello, "case": side.load, "time": side.time, "memory": side.memory,
+           "instructions": side.instructions}
     for line in requests:
         request = json.loads(line)
         try:

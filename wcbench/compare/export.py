@@ -9,15 +9,20 @@ format with any measure, so this module writes time and memory in those:
   "lower_value": lo, "upper_value": hi}}}``, bounds optional. Measures are slugs (at most 64
   characters, Bencher's limit) that carry their unit, since a measure Bencher creates from a
   name has none: ``latency`` (Bencher's built-in measure, nanoseconds), ``peak-parent-bytes``,
-  ``peak-workers-bytes``, ``peak-tree-bytes``, ``copied-bytes``, and for an A/B
-  ``time-ratio`` (NEW / BASE).
+  ``peak-workers-bytes``, ``peak-tree-bytes``, ``copied-bytes``, ``instructions`` (a case's
+  count, callgrind's, where it was counted: ``wcbench ab --measure instructions``, ``pytest
+  bench/bench_wordcount.py --instructions``), and for an A/B ``time-ratio`` and
+  ``instructions-ratio`` (NEW / BASE).
 - github-action-benchmark ``tool: customSmallerIsBetter``: a non-empty list of ``{"name",
   "unit", "value", "range"?, "extra"?}``, ``range`` and ``extra`` strings; every figure here is
   smaller-is-better. Time in ``ns`` (a unit the action converts between runs).
 
 A saved run gives each benchmark's median with its 95% interval (the notch ``wcbench compare``
-uses) and its memory figures; an A/B gives each case's ratio of medians with its bootstrap
-interval, NEW's median and NEW's memory figures (BASE's beside them in ``extra``).
+uses), its memory figures and its instructions where counted (the median of its counted calls,
+their range as bounds); an A/B gives each case's ratio of medians with its bootstrap interval,
+NEW's median and NEW's memory figures (BASE's beside them in ``extra``), and where instructions
+were counted NEW's median count (its calls' range as bounds) and the ratio of counts with its
+range over every pair of calls, beside the time figures where both exist.
 """
 
 from __future__ import annotations
@@ -25,18 +30,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from wcbench import record
 from wcbench.ab.result import AbResult
 from wcbench.compare.rules import SHORT
 from wcbench.compare.runs import median_interval
 from wcbench.record import MEMORY_KEYS
 from wcbench.results import SavedRun
-from wcbench.units import format_time
+from wcbench.units import format_count, format_time
 
 FORMATS = ("bmf", "github-action-benchmark")
 NS = 1e9
 #: ``extra_info`` key -> BMF measure slug (the unit in the name).
 MEASURES = {key: key.replace("_", "-") for key in MEMORY_KEYS}
 LATENCY, RATIO = "latency", "time-ratio"
+INSTRUCTIONS, INSTRUCTIONS_RATIO = "instructions", "instructions-ratio"
+#: What the bounds of instruction figures are: the whole range over the calls counted.
+CALLS_RANGE = "range of the calls"
+_LABELS = {LATENCY: "median", RATIO: "time ratio NEW/BASE", INSTRUCTIONS: "instructions",
+           INSTRUCTIONS_RATIO: "instructions ratio NEW/BASE"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +61,9 @@ class Metric:
     lower: float | None = None
     upper: float | None = None
     extra: str | None = None
+    #: What the bounds are: a 95% interval, or the whole range of the counted calls.
+    bounds: str = "95%"
+
 
 
 def from_run(run: SavedRun) -> list[Metric]:
@@ -65,6 +79,12 @@ def from_run(run: SavedRun) -> list[Metric]:
             if bench.extra_info.get(key) is not None:
                 metrics.append(Metric(bench.name, MEASURES[key], "bytes",
                                       int(bench.extra_info[key])))
+        calls = record.instruction_calls(bench.extra_info)
+        if calls:
+            metrics.append(Metric(bench.name, INSTRUCTIONS, "instructions",
+                                  int(bench.extra_info[record.INSTRUCTIONS]), min(calls),
+                                  max(calls), f"median of {len(calls)} calls under callgrind",
+                                  bounds=CALLS_RANGE))
     return metrics
 
 
@@ -84,6 +104,16 @@ def from_ab(result: AbResult) -> list[Metric]:
             metrics.append(Metric(name, MEASURES[key], "bytes", round(fig.new),
                                   extra=f"BASE {fig.base:.0f} bytes"
                                         + ("; grew past its limit" if fig.grew else "")))
+        counted = case.instructions
+        if counted:
+            ratio, calls = counted.interval, len(counted.calls.new)
+            metrics.append(Metric(name, INSTRUCTIONS_RATIO, "x", ratio.ratio, ratio.low,
+                                  ratio.high, f"{counted.verdict} at +-{counted.threshold:.1%}, "
+                                  f"range over every pair of {calls} calls a side",
+                                  bounds=CALLS_RANGE))
+            metrics.append(Metric(name, INSTRUCTIONS, "instructions", counted.median.new,
+                                  min(counted.calls.new), max(counted.calls.new),
+                                  f"BASE {format_count(counted.median.base)}", bounds=CALLS_RANGE))
     return metrics
 
 
@@ -99,9 +129,7 @@ def to_bmf(metrics: list[Metric]) -> dict[str, dict[str, dict[str, float]]]:
 
 
 def _label(measure: str) -> str:
-    if measure in (LATENCY, RATIO):
-        return {LATENCY: "median", RATIO: "time ratio NEW/BASE"}[measure]
-    return SHORT[measure.replace("-", "_")]
+    return _LABELS.get(measure) or SHORT[measure.replace("-", "_")]
 
 
 def to_github_action(metrics: list[Metric]) -> list[dict[str, Any]]:
@@ -111,7 +139,7 @@ def to_github_action(metrics: list[Metric]) -> list[dict[str, Any]]:
         entry: dict[str, Any] = {"name": f"{m.benchmark} - {_label(m.measure)}", "unit": m.unit,
                                  "value": m.value}
         if m.lower is not None and m.upper is not None:
-            entry["range"] = f"{m.lower:.6g} to {m.upper:.6g} (95%)"
+            entry["range"] = f"{m.lower:.6g} to {m.upper:.6g} ({m.bounds})"
         if m.extra:
             entry["extra"] = m.extra
         out.append(entry)

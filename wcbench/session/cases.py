@@ -3,16 +3,21 @@
 ``bench/bench_wordcount.py`` parametrises, calls and times; the rest is here: the text (loaded
 one size at a time, with its reference count), whether a case is skipped (its estimate against
 the memory available and the budgets), the warm-up, the untimed memory calls, the pilot calls
-that set the rounds, and the reads each size is put beside. What is saved of a case is
-:mod:`wcbench.record`'s.
+that set the rounds, the instructions (``--instructions``) and the reads each size is put beside.
+What is saved of a case is :mod:`wcbench.record`'s.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import wordcount
+from wcbench import record
+from wcbench.ab import instructions
+from wcbench.ab.instructions import Callgrind
+from wcbench.ab.sides import AbError
 from wcbench.estimate import (
     HEADROOM_BYTES,
     estimate_case,
@@ -90,6 +95,22 @@ class Corpus:
         if key not in self._warm or case.executor in ENGINES:
             warm_up(case)
             self._warm.add(key)
+
+
+def count_instructions(case: Case, corpus: Corpus, callgrind: Callgrind) -> dict[str, object]:
+    """The case's instructions (``--instructions``), as its record saves them: its calls counted
+    alone under callgrind, in a process of their own running this checkout's ``wordcount`` on
+    the same text (:func:`wcbench.ab.instructions.count_case`); none for a case that starts
+    worker processes (its cost is in other processes)."""
+    if instructions.refusal(case):
+        return {}
+    root = Path(wordcount.__file__).resolve().parents[1]
+    try:
+        calls = instructions.count_case(case, corpus.selection.text_path(case.size),
+                                        callgrind=callgrind, root=root)
+    except AbError as exc:
+        raise RuntimeError(f"{case.name}: instructions: {exc}") from None
+    return record.instruction_fields(calls, callgrind.version)
 
 
 def reads_to_measure(cases: list[Case]) -> list[tuple[int, int]]:

@@ -7,12 +7,16 @@ usage error (pytest's exit status 4) that says it is the matrix's.
 
 ``--memory-limit`` and ``--time-limit`` keep the names users know; here they are budgets: what a
 case may hold, and how long it may take, before it is skipped with its estimate.
+``--instructions`` counts each case's instructions too (:func:`callgrind`; the counting itself
+is :func:`wcbench.ab.instructions.count_case`, the A/B worker under callgrind).
 """
 
 from __future__ import annotations
 
 import pytest
 
+from wcbench.ab.instructions import Callgrind, find_valgrind
+from wcbench.ab.sides import AbError
 from wcbench.matrix import DEFAULT_CORPUS, DEFAULT_MATRIX, Case, Preset, Selection, preset
 from wcbench.units import parse_size
 
@@ -68,6 +72,24 @@ def time_budget(config: pytest.Config) -> float | None:
             raise ValueError(f"--time-limit must be positive, got {text!r}")
         return budget
     return chosen_preset(config).time_budget
+
+
+_CALLGRIND = pytest.StashKey["Callgrind | None"]()
+
+
+def callgrind(config: pytest.Config) -> Callgrind | None:
+    """The valgrind that counts instructions when ``--instructions`` is given (found once, when
+    the session is configured), else None. Where valgrind is missing or does not run, the
+    session ends there: one line (``Exit: --instructions: no valgrind ...``), exit status 2,
+    as ``wcbench ab --measure instructions`` does."""
+    if not config.getoption("instructions", False):
+        return None
+    if _CALLGRIND not in config.stash:
+        try:
+            config.stash[_CALLGRIND] = find_valgrind()
+        except AbError as exc:
+            pytest.exit(f"--instructions: {exc}", returncode=2)
+    return config.stash[_CALLGRIND]
 
 
 def given_options(config: pytest.Config) -> dict[str, str]:

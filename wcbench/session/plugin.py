@@ -253,6 +253,30 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
         terminalreporter.section("wordcount summary")
         for line in lines:
             terminalreporter.write_line(line)
+    counted = instruction_lines(benchmarks)
+    if counted:
+        terminalreporter.section("instructions (callgrind)")
+        for line in counted:
+            terminalreporter.write_line(line)
+
+
+def instruction_lines(benchmarks: list) -> list[str]:
+    """One line per case whose instructions were counted (``--instructions``): the median of its
+    calls, their range, and what ran them."""
+    from wcbench.units import format_count
+
+    lines = []
+    for b in benchmarks:
+        calls = record.instruction_calls(b.extra_info)
+        if calls:
+            info = b.extra_info
+            gil = "GIL on" if info.get(record.GIL_ENABLED, True) else "GIL off"
+            lines.append(f"{b.name}: {format_count(info[record.INSTRUCTIONS])} instructions "
+                         f"a call (median of {len(calls)}, {format_count(min(calls))}-"
+                         f"{format_count(max(calls))}; {info.get(record.INSTRUCTIONS_TOOL)}, "
+                         f"CPython {info.get(record.PYTHON)} {gil}, "
+                         f"{info.get(record.CPU_COUNT)} CPUs)")
+    return lines
 
 
 def pytest_benchmark_compare_machine_info(config: pytest.Config, benchmarksession: Any,
