@@ -335,6 +335,7 @@ COMMAND = "command"
 ARGV, CWD, FAILED, FAILURE = "command", "cwd", "failed", "failure"
 TIMED_RUNS, MEASURED_SECONDS, CPU_SECONDS = "timed_runs", "measured_seconds", "cpu_seconds"
 RETURNED_BYTES, NOT_MEASURED = "returned_bytes", "copied_not_measured"
+RETURNED_NOT_MEASURED = "returned_not_measured"
 PROCESSES, EXACT_FIGURES = "processes", "exact_figures"
 
 
@@ -350,7 +351,9 @@ def tree_memory_fields(figures: Any, peak_parent_bytes: int | None) -> dict[str,
     return {PEAK_PARENT_BYTES: peak_parent_bytes,
             PEAK_WORKERS_BYTES: figures.peak_workers_bytes,
             PEAK_TREE_BYTES: figures.peak_tree_bytes, COPIED_BYTES: figures.copied_bytes,
-            RETURNED_BYTES: figures.returned_bytes, NOT_MEASURED: list(figures.not_measured),
+            RETURNED_BYTES: figures.returned_bytes,
+            NOT_MEASURED: list(figures.copied_not_measured),
+            RETURNED_NOT_MEASURED: list(figures.returned_not_measured),
             EXACT_FIGURES: exact}
 
 

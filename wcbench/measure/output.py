@@ -7,8 +7,9 @@ import statistics
 from collections.abc import Sequence
 from pathlib import Path
 
+from wcbench.measure.command import CommandError
 from wcbench.measure.tree import ProcessFigures, TreeFigures, tree_order
-from wcbench.units import format_bytes, format_time, format_time_tick
+from wcbench.units import format_bytes, format_bytes_tick, format_time, format_time_tick
 
 #: Widest command line shown in the table (the saved run keeps it whole).
 CMDLINE_WIDTH = 60
@@ -47,14 +48,19 @@ def process_lines(figures: TreeFigures) -> list[str]:
 
 
 def pickled_line(figures: TreeFigures) -> str:
-    """``bytes pickled: 68.0MiB to workers (4 messages), 34B back`` or what is not measured."""
-    counted = (f"{format_bytes(figures.counted_to_workers)} to workers "
-               f"({figures.messages_to_workers} pickles), "
-               f"{format_bytes(figures.counted_back)} back")
-    if not figures.not_measured:
-        return f"bytes pickled by multiprocessing: {counted}"
-    return (f"bytes pickled: not measured ({'; '.join(figures.not_measured)}); counted by "
-            f"multiprocessing where seen: {counted}")
+    """``bytes pickled by multiprocessing: 68.0MiB to workers (4 pickles), 34B back``, each
+    figure "not measured" where it is not, and why."""
+    to = (f"{format_bytes(figures.counted_to_workers)} to workers "
+          f"({figures.messages_to_workers} pickles)")
+    back = f"{format_bytes(figures.counted_back)} back"
+    if figures.copied_not_measured:
+        to = f"to workers not measured ({to} counted where seen)"
+    if figures.returned_not_measured:
+        back = f"back not measured ({back} counted where seen)"
+    line = f"bytes pickled by multiprocessing: {to}, {back}"
+    if figures.not_measured:
+        line += "; " + "; ".join(figures.not_measured)
+    return line
 
 
 def summary_lines(figures: TreeFigures, measured_seconds: float) -> list[str]:
@@ -85,10 +91,12 @@ def timing_line(seconds: Sequence[float], cpu: Sequence[float], pilot: int) -> s
 
 def plot(figures: TreeFigures, path: Path, title: str) -> Path:
     """Memory over time: the tree's summed PSS and one line per process (PNG)."""
-    from wcbench.report.plots import _pyplot
-    from wcbench.units import format_bytes_tick
-
-    plt = _pyplot()
+    try:
+        import matplotlib
+    except ImportError:
+        raise CommandError("the memory plot needs matplotlib (pip install matplotlib)") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
 
     fig, ax = plt.subplots(figsize=(9, 5))

@@ -80,7 +80,7 @@ _NO_REPORT = ("a Python process that wrote no report: still running when the win
 
 def _unreported(peak: ProcessPeak) -> ProcessFigures:
     role = probe.unreported_role(peak.cmdline)
-    note = _NO_REPORT if role == probe.NO_REPORT else None
+    note = _NO_REPORT if role in (probe.NO_REPORT, probe.WORKER_NO_REPORT) else None
     return ProcessFigures(peak.pid, peak.ppid, role,
                           None, tuple(peak.cmdline), peak.peak_pss, peak.peak_uss,
                           peak.peak_rss, None, None, None, peak.first_seen, peak.last_seen, note)
@@ -130,8 +130,9 @@ class TreeFigures:
     counted_to_workers: int = 0
     counted_back: int = 0
     messages_to_workers: int = 0
-    #: Why the bytes pickled are not measured (or only partly): empty when they are.
-    not_measured: list[str] = field(default_factory=list)
+    #: Why the bytes pickled to workers, or back, are not measured: empty when they are.
+    copied_not_measured: list[str] = field(default_factory=list)
+    returned_not_measured: list[str] = field(default_factory=list)
     #: ``[seconds, tree PSS, {pid: PSS}]`` per kept sample, when asked for.
     timeline: list[list] = field(default_factory=list)
     samples: int = 0
@@ -149,6 +150,11 @@ class TreeFigures:
     def peak_workers_bytes(self) -> int:
         """The sum of the workers' peak private memory (the suite's ``peak_workers_bytes``)."""
         return sum(p.peak_private_bytes or 0 for p in self.workers)
+
+    @property
+    def not_measured(self) -> list[str]:
+        """Every reason either figure of bytes pickled is not measured, once each."""
+        return list(dict.fromkeys([*self.copied_not_measured, *self.returned_not_measured]))
 
 
 def combine(window: Window, reports: Mapping[int, Report], *, baseline: int = 0,
@@ -170,29 +176,36 @@ def combine(window: Window, reports: Mapping[int, Report], *, baseline: int = 0,
         parent = by_pid.get(p.ppid)
         if p.report is None and p.role == probe.FORKSERVER and parent is not None \
                 and parent.cmdline == p.cmdline:
-            processes[i] = dataclasses.replace(p, role=probe.NO_REPORT, note=_NO_REPORT)
+            processes[i] = dataclasses.replace(p, role=probe.WORKER_NO_REPORT, note=_NO_REPORT)
     figures = TreeFigures(before_bytes=window.before, timeline=window.timeline,
                           samples=window.samples, seconds=window.seconds,
                           processes=[p for _, p in tree_order(processes)])
-    private = [p.peak_private_bytes or 0 for p in processes]
+    # never below what one process started in the window held privately at its peak
+    private = [p.peak_private_bytes or 0 for p in processes if p.pid in reports]
     figures.peak_tree_bytes = max(window.peak - baseline, *private, 0)
     _count_pickled(figures)
     return figures
 
 
 def _count_pickled(figures: TreeFigures) -> None:
-    reasons = []
+    """Bytes pickled each way, and why either is not measured: a sender without a report (the
+    main process, another Python process) leaves the bytes to workers unknown, a worker without
+    one the bytes back; another library's transport leaves both unknown."""
+    to, back = [], []
     pythons = [p for p in figures.processes if p.role != probe.NOT_PYTHON]
     if not any(p.report for p in pythons):
-        reasons.append("no Python process of the tree reported (no multiprocessing to count)")
-    missing = [p for p in pythons if p.report is None and p.role == probe.NO_REPORT]
-    if missing:
-        reasons.append(f"{len(missing)} Python process(es) wrote no report (pid "
-                       f"{', '.join(str(p.pid) for p in missing)}): what they pickled is unknown")
+        to.append("no Python process of the tree reported (no multiprocessing to count)")
+    senders = [p for p in pythons if p.report is None and p.role == probe.NO_REPORT]
+    if senders:
+        to.append(_missing(senders))
+    workers = [p for p in pythons if p.report is None and p.role == probe.WORKER_NO_REPORT]
+    if workers:
+        back.append(_missing(workers))
     foreign = sorted({t for p in pythons if p.report for t in p.report.foreign_transports})
     if foreign:
-        reasons.append(f"{', '.join(foreign)} moved data through a transport of its own, "
-                       "which is not counted")
+        to.append(f"{', '.join(foreign)} moved data through a transport of its own, which is "
+                  "not counted")
+        back.append(to[-1])
     for p in pythons:
         if p.pickled_bytes is None:
             continue
@@ -201,10 +214,14 @@ def _count_pickled(figures: TreeFigures) -> None:
         elif p.role in (probe.MAIN, probe.PYTHON):
             figures.counted_to_workers += p.pickled_bytes
             figures.messages_to_workers += p.pickled_messages or 0
-    figures.not_measured = reasons
-    if not reasons:
-        figures.copied_bytes = figures.counted_to_workers
-        figures.returned_bytes = figures.counted_back
+    figures.copied_not_measured, figures.returned_not_measured = to, back
+    figures.copied_bytes = None if to else figures.counted_to_workers
+    figures.returned_bytes = None if back else figures.counted_back
+
+
+def _missing(processes: list[ProcessFigures]) -> str:
+    return (f"{len(processes)} Python process(es) wrote no report (pid "
+            f"{', '.join(str(p.pid) for p in processes)}): what they pickled is unknown")
 
 
 # --- the API: measure the calling process's own tree ----------------------------------------------
@@ -306,8 +323,11 @@ def measure_tree(*, interval: float = SAMPLE_SECONDS, timeline: bool = False,
         if state is not None and before is not None:
             extra[me] = _own_report(state, before)
         result.figures = combine(sampler.window, reports, baseline=sampler.before, extra=extra)
+        result.figures.peak_tree_bytes = max(result.figures.peak_tree_bytes,
+                                             result.peak_parent_bytes)
         if not count_pickles:
-            result.figures.not_measured = ["count_pickles=False"]
+            result.figures.copied_not_measured = ["count_pickles=False"]
+            result.figures.returned_not_measured = ["count_pickles=False"]
             result.figures.copied_bytes = result.figures.returned_bytes = None
     finally:
         if directory is not None:

@@ -36,12 +36,17 @@ MODULE = "_wcbench_probe"
 MAIN, PROCESS, POOL_WORKER, EXECUTOR_WORKER = "main", "process", "pool-worker", "executor-worker"
 FORKSERVER, RESOURCE_TRACKER = "forkserver", "resource-tracker"
 PYTHON, NO_REPORT, NOT_PYTHON = "python", "python-no-report", "not-python"
-WORKER_ROLES = frozenset({PROCESS, POOL_WORKER, EXECUTOR_WORKER})
+#: A multiprocessing child stopped before it ran its target (a pool terminated while its worker
+#: started), and one that wrote no report: workers, whose own pickles (results) are unknown.
+STARTING, WORKER_NO_REPORT = "mp-starting", "worker-no-report"
+WORKER_ROLES = frozenset({PROCESS, POOL_WORKER, EXECUTOR_WORKER, STARTING, WORKER_NO_REPORT})
 _LABELS = {MAIN: "main", PROCESS: "multiprocessing.Process",
            POOL_WORKER: "multiprocessing.Pool worker",
            EXECUTOR_WORKER: "concurrent.futures worker", FORKSERVER: "forkserver",
            RESOURCE_TRACKER: "resource tracker", PYTHON: "other Python process",
-           NO_REPORT: "Python, no report", NOT_PYTHON: "not Python"}
+           NO_REPORT: "Python, no report", NOT_PYTHON: "not Python",
+           STARTING: "multiprocessing child, stopped while starting",
+           WORKER_NO_REPORT: "multiprocessing child, no report"}
 
 
 def role_label(role: str, start_method: str | None = None) -> str:
@@ -86,6 +91,8 @@ def unreported_role(cmdline: list[str]) -> str:
         return FORKSERVER
     if "multiprocessing.resource_tracker import main" in text:
         return RESOURCE_TRACKER
+    if "multiprocessing.spawn import spawn_main" in text:
+        return WORKER_NO_REPORT
     return NO_REPORT if is_python(cmdline) else NOT_PYTHON
 
 
@@ -156,6 +163,8 @@ def role_of(report: Report, reports: Mapping[int, Report]) -> str:
         return str(report.multiprocessing.get("kind", PROCESS))
     if report.helper in (FORKSERVER, RESOURCE_TRACKER):
         return report.helper
+    if report.helper == "spawn-child":
+        return STARTING
     if report.ppid in reports or report.forked_from in reports:
         return PYTHON
     return MAIN

@@ -20,8 +20,10 @@ In each process it:
   private memory, the bytes it pickled, what it is (a multiprocessing child and how it was
   started; the fork server; the resource tracker) and its command line. A worker ends through
   ``os._exit`` after ``Process._bootstrap`` returns, so the report is written there (after
-  multiprocessing's own finalizers); other processes write it at ``atexit``. A worker stopped
-  by SIGTERM (``Pool.terminate()``) writes it first, then dies of the signal as it would have.
+  multiprocessing's own finalizers); other processes write it at ``atexit``. A process stopped
+  by SIGTERM (a worker by ``Pool.terminate()``, a command by ``wcbench measure --timeout``)
+  writes it first, then dies of the signal as it would have (where SIGTERM had its default
+  action).
 
 Nothing here may raise into the program: every failure is swallowed (a report then is missing,
 and wcbench says so).
@@ -308,18 +310,20 @@ class _Finder:
 
 
 def _arm_sigterm() -> None:
-    import signal
+    """Write the report on SIGTERM, then die of it as before (only where SIGTERM has its default
+    action; ``_signal``, not ``signal``, whose import pulls in ``enum``)."""
+    import _signal
 
-    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    if _signal.getsignal(_signal.SIGTERM) == _signal.SIG_DFL:
+        _signal.signal(_signal.SIGTERM, _on_sigterm)
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    import signal
+    import _signal
 
     _write("SIGTERM")
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    os.kill(os.getpid(), signal.SIGTERM)
+    _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+    os.kill(os.getpid(), _signal.SIGTERM)
 
 
 def _after_fork_in_child() -> None:
@@ -359,6 +363,10 @@ def install(directory: str, *, at_exit: bool = True) -> _State:
                 pass
     if at_exit:
         atexit.register(_write)
+        try:  # noqa: SIM105
+            _arm_sigterm()
+        except Exception:
+            pass
     return _state
 
 
