@@ -187,8 +187,8 @@ class _Recorder:
 
         fields = rollup(pid)
         seen = self.window.processes.get(pid)
-        if seen is not None and self.follow:  # a process may exec another program
-            seen.ppid, seen.cmdline = _ppid_and_cmdline(pid)
+        if seen is not None and self.follow:  # a process may exec another program (its
+            seen.cmdline = _ppid_and_cmdline(pid)[1]  # parent stays the one it started with)
         if seen is None:
             ppid, cmdline = _ppid_and_cmdline(pid)
             if cmdline[1:] == ["-m", MODULE]:  # another sampler (a test's own watcher, say)

@@ -22,11 +22,13 @@ left it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import resource
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -45,6 +47,8 @@ TRACKER_GRACE = 5.0
 SETTLE_GRACE = 5.0
 #: How often a wait looks at the tree (seconds).
 POLL_SECONDS = 0.01
+#: ``prctl`` option: orphaned descendants are reparented to this process (linux/prctl.h).
+PR_SET_CHILD_SUBREAPER = 36
 
 
 class CommandError(Exception):
@@ -154,6 +158,33 @@ def settle(tree: Tree, proc: subprocess.Popen) -> list[str]:
             f"{', '.join(map(str, left))})", *stop_tree(tree, proc)]
 
 
+def become_subreaper() -> bool:
+    """Have the processes of the command's tree that lose their parent (a fork server, a
+    resource tracker, a daemon) reparented to this process rather than to init, so that
+    :func:`reap_orphans` waits for them and their CPU time is counted (Linux 3.4+)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    return ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def reap_orphans(keep: Iterable[int] = ()) -> None:
+    """Wait for every ended child of this process but ``keep`` (orphans adopted as the
+    subreaper)."""
+    me, kept = os.getpid(), set(keep)
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in kept:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(b")") + 2:].split()
+        if int(fields[1]) == me and fields[0] == b"Z":
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(int(entry), os.WNOHANG)
+
+
 def children_cpu_seconds() -> float:
     """CPU time (user and system) of this process's waited-for descendants so far."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -194,17 +225,24 @@ def _start(argv: Sequence[str], env: Mapping[str, str], **kwargs: object) -> sub
         raise CommandError(f"cannot start {argv[0]!r}: {exc.strerror or exc}") from None
 
 
-def _run(proc: subprocess.Popen, tree: Tree, timeout: float | None,
-         started: float) -> tuple[bool, float, list[str]]:
-    """Wait for the root (stopping the tree at the deadline or on Ctrl-C); ``(timed out, wall
-    seconds, notes)``."""
+def _run(proc: subprocess.Popen, tree: Tree, timeout: float | None, started: float,
+         keep: Iterable[int] = ()) -> tuple[bool, float, list[str]]:
+    """Wait for the root (stopping the tree at the deadline or on Ctrl-C), then reap the
+    orphans adopted meanwhile but ``keep`` (the sampler); ``(timed out, wall seconds,
+    notes)``."""
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         seconds = time.perf_counter() - started
-        return True, seconds, stop_tree(tree, proc)
+        try:
+            return True, seconds, stop_tree(tree, proc)
+        finally:
+            reap_orphans(keep=keep)
     except KeyboardInterrupt:
-        stop_tree(tree, proc)
+        try:
+            stop_tree(tree, proc)
+        finally:
+            reap_orphans(keep=keep)
         raise
     seconds = time.perf_counter() - started
     try:
@@ -212,6 +250,8 @@ def _run(proc: subprocess.Popen, tree: Tree, timeout: float | None,
     except KeyboardInterrupt:
         stop_tree(tree, proc)
         raise
+    finally:
+        reap_orphans(keep=keep)
 
 
 def bare_run(argv: Sequence[str], timeout: float | None,
@@ -252,7 +292,8 @@ def measured_run(argv: Sequence[str], timeout: float | None, sampler_process: Sa
             stop_tree(Tree(proc.pid), proc)
             raise
         try:
-            timed_out, seconds, notes = _run(proc, tree, timeout, started)
+            timed_out, seconds, notes = _run(proc, tree, timeout, started,
+                                             keep=[sampler_process.pid])
         finally:
             with contextlib.suppress(RuntimeError):
                 sampler.__exit__(None, None, None)

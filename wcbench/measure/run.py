@@ -138,6 +138,7 @@ def _print(lines: Sequence[str]) -> None:
 def measure_command(settings: Settings) -> int:
     """Measure, time, save and print; the exit status (0, 1 when the command failed)."""
     commands.check_command(settings.argv)
+    commands.become_subreaper()
     session = Session(settings)
     sampler = SamplerProcess()
     try:
