@@ -25,14 +25,11 @@ sampling process runs beside the work, which would distort a timing.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wcbench.measure.tree import measure_tree
+from wcbench.measure.tree import measure_tree, trim_heap
 from wcbench.sampler import TreeSampler, descendants, tree_pss
 from wordcount import count_report
 from wordcount.kernels import release_working_memory
@@ -67,11 +64,7 @@ def release_freed_memory() -> None:
     growth in resident memory. ``malloc_trim(0)`` returns it (glibc only).
     """
     release_working_memory()
-    gc.collect()
-    libc_name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None) if libc_name else None
-    if trim is not None:
-        trim(0)
+    trim_heap()
 
 
 def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: str,

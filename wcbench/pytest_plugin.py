@@ -64,8 +64,9 @@ def memory_call(fixture: Any, target: Callable[..., Any], args: Sequence[Any],
     if getattr(fixture, "disabled", False) or \
             any(k in fixture.extra_info for k in record.MEMORY_KEYS):
         return
-    from wcbench.measure.tree import measure_tree
+    from wcbench.measure.tree import measure_tree, trim_heap
 
+    trim_heap()  # what earlier tests freed is not reused unseen
     with measure_tree() as m:
         target(*args, **kwargs)
     fixture.extra_info.update(record.tree_memory_fields(m.figures, m.peak_parent_bytes))

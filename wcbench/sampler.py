@@ -187,8 +187,10 @@ class _Recorder:
 
         fields = rollup(pid)
         seen = self.window.processes.get(pid)
-        if seen is not None and self.follow:  # a process may exec another program (its
-            seen.cmdline = _ppid_and_cmdline(pid)[1]  # parent stays the one it started with)
+        if seen is not None and (self.follow or self._forked(seen)):
+            # a fork child may exec another program (a spawn child does); the parent it has is
+            # the one it started with (an orphan is adopted by another)
+            seen.cmdline = _ppid_and_cmdline(pid)[1]
         if seen is None:
             ppid, cmdline = _ppid_and_cmdline(pid)
             if cmdline[1:] == ["-m", MODULE]:  # another sampler (a test's own watcher, say)
@@ -203,6 +205,11 @@ class _Recorder:
         seen.peak_uss = max(seen.peak_uss, uss(fields))
         seen.peak_rss = max(seen.peak_rss, fields.get("Rss", 0))
         return pss
+
+    def _forked(self, seen: ProcessPeak) -> bool:
+        """Whether ``seen`` still runs its parent's command line (forked, not yet exec'd)."""
+        parent = self.window.processes.get(seen.ppid)
+        return parent is not None and parent.cmdline == seen.cmdline
 
     def _tree(self) -> list[int]:
         """The root and its descendants; with ``follow``, also every process seen before that

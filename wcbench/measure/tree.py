@@ -17,7 +17,10 @@ Dask's), or a command with no Python process at all.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
+import gc
 import os
 import shutil
 import tempfile
@@ -172,10 +175,13 @@ def combine(window: Window, reports: Mapping[int, Report], *, baseline: int = 0,
         report = all_reports[pid]
         processes.append(_reported(report, probe.role_of(report, all_reports), None))
     by_pid = {p.pid: p for p in processes}
-    for i, p in enumerate(processes):  # a fork server's child shares its command line
+    for i, p in enumerate(processes):
+        # a child still running its parent's command line is a fork (a fork server's child, a
+        # fork worker, a spawn child not yet exec'd): a worker of multiprocessing's, by far the
+        # most likely, whose own pickles (results) are then unknown
         parent = by_pid.get(p.ppid)
-        if p.report is None and p.role == probe.FORKSERVER and parent is not None \
-                and parent.cmdline == p.cmdline:
+        if p.report is None and p.role in (probe.FORKSERVER, probe.NO_REPORT) \
+                and parent is not None and parent.cmdline == p.cmdline:
             processes[i] = dataclasses.replace(p, role=probe.WORKER_NO_REPORT, note=_NO_REPORT)
     figures = TreeFigures(before_bytes=window.before, timeline=window.timeline,
                           samples=window.samples, seconds=window.seconds,
@@ -262,6 +268,17 @@ class TreeMeasurement:
     def processes(self) -> list[ProcessFigures]:
         """Every process of the tree seen during the block, the calling one first."""
         return self.figures.processes
+
+
+def trim_heap() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc's ``malloc_trim``), so that a
+    call measured next is seen allocating what it allocates, not reusing what earlier code freed
+    and the allocator kept resident."""
+    gc.collect()
+    libc_name = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None) if libc_name else None
+    if trim is not None:
+        trim(0)
 
 
 @contextlib.contextmanager
