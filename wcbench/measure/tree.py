@@ -92,8 +92,9 @@ def _unreported(peak: ProcessPeak) -> ProcessFigures:
 def _reported(report: Report, role: str, peak: ProcessPeak | None) -> ProcessFigures:
     foreign = report.foreign_transports
     note = (f"{', '.join(foreign)} loaded: its own transport is not counted" if foreign else None)
-    return ProcessFigures(
-        report.pid, report.ppid, role, report.start_method, report.cmdline,
+    return ProcessFigures(  # the parent it started with (at its end it may have been adopted)
+        report.pid, peak.ppid if peak else report.ppid, role, report.start_method,
+        report.cmdline,
         peak.peak_pss if peak else None, peak.peak_uss if peak else None,
         report.peak_rss_bytes, report.peak_private_bytes, report.pickled_bytes,
         report.pickled_messages, peak.first_seen if peak else None,
@@ -169,7 +170,7 @@ def combine(window: Window, reports: Mapping[int, Report], *, baseline: int = 0,
     processes: list[ProcessFigures] = []
     for pid, peak in window.processes.items():
         report = all_reports.get(pid)
-        processes.append(_reported(report, probe.role_of(report, all_reports), peak)
+        processes.append(_reported(report, probe.role_of(report, all_reports, peak.ppid), peak)
                          if report else _unreported(peak))
     for pid in set(all_reports) - set(window.processes):  # lived between two samples
         report = all_reports[pid]

@@ -155,17 +155,19 @@ def read_reports(directory: str | Path) -> dict[int, Report]:
     return found
 
 
-def role_of(report: Report, reports: Mapping[int, Report]) -> str:
+def role_of(report: Report, reports: Mapping[int, Report], ppid: int | None = None) -> str:
     """A reported process's role: a multiprocessing child by the kind of its target, a helper
     by its command line, else the main process (its parent wrote no report: the command itself,
-    or the first Python under a shell) or another Python process started by one."""
+    or the first Python under a shell) or another Python process started by one. ``ppid``: the
+    parent it started with, as the sampler saw it (at its end it may have been adopted)."""
     if report.multiprocessing:
         return str(report.multiprocessing.get("kind", PROCESS))
     if report.helper in (FORKSERVER, RESOURCE_TRACKER):
         return report.helper
     if report.helper == "spawn-child":
         return STARTING
-    if report.ppid in reports or report.forked_from in reports:
+    parent = report.ppid if ppid is None else ppid  # the parent it started with, when known
+    if parent in reports or report.forked_from in reports:
         return PYTHON
     return MAIN
 
