@@ -110,8 +110,7 @@ class Rules:
         """The rules as lines, for the header of a comparison."""
         return [
             f"exact: copied {self.copied.describe()}; parent's peak {self.parent.describe()}, "
-            f"workers' peaks {self.workers.describe()} (serial, processes, shared-memory; a "
-            "command's or benchmark's where its record says so)",
+            f"workers' peaks {self.workers.describe()} (serial, processes, shared-memory)",
             f"not exact (~): tree peak (sampled), and parent's and workers' peaks of threads, "
             f"process-pool and dask (scheduling decides what coexists): {self.wide.describe()}",
         ]
