@@ -26,6 +26,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from wcbench import probe
 from wcbench.probe import Report
@@ -299,8 +300,8 @@ def _probe_environment(directory: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def measure_tree(*, interval: float = SAMPLE_SECONDS, timeline: bool = False,
-                 sampler: TreeSampler | None = None,
-                 count_pickles: bool = True) -> Iterator[TreeMeasurement]:
+                 sampler: TreeSampler | None = None, count_pickles: bool = True,
+                 directory: Path | None = None) -> Iterator[TreeMeasurement]:
     """Measure this process and every process it starts during the block.
 
     >>> import wcbench
@@ -315,21 +316,25 @@ def measure_tree(*, interval: float = SAMPLE_SECONDS, timeline: bool = False,
     multiprocessing pickles here, and the children started during the block load it (spawn and
     forkserver children through ``PYTHONPATH``, set for the block; fork children inherit it): a
     fork server or pool started before the block is not probed, and a worker still running when
-    the block ends has not reported yet (both are said in ``not_measured``).
+    the block ends has not reported yet (both are said in ``not_measured``). ``directory``: where
+    the probe's files go and stay (default: a temporary directory, removed).
     """
     result = TreeMeasurement()
     me = os.getpid()
     sampler = sampler or TreeSampler(me, interval, timeline=timeline)
-    directory = tempfile.mkdtemp(prefix="wcbench-tree-") if count_pickles else None
+    keep = directory is not None  # the probe's files stay there (a capture's, say)
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="wcbench-tree-")) if count_pickles else None
     state = before = None
     if directory is not None:
-        state = probe.probe_module().install(directory, at_exit=False)
-        state.directory = directory
-        before = dict(state.report("running")["pickled"])
+        state = probe.probe_module().install(str(directory), at_exit=False)
+        state.directory = str(directory)
+        report = state.report("running")
+        before = {**report["pickled"], "received": report["received"]}
     try:
         with contextlib.ExitStack() as stack:
             if directory is not None:
-                stack.enter_context(_probe_environment(directory))
+                stack.enter_context(_probe_environment(str(directory)))
             stack.enter_context(sampler)
             reset_peak()
             rss_before = status()["VmRSS"]
@@ -348,14 +353,17 @@ def measure_tree(*, interval: float = SAMPLE_SECONDS, timeline: bool = False,
             result.figures.returned_not_measured = ["count_pickles=False"]
             result.figures.copied_bytes = result.figures.returned_bytes = None
     finally:
-        if directory is not None:
+        if directory is not None and not keep:
             shutil.rmtree(directory, ignore_errors=True)
 
 
 def _own_report(state: object, before: Mapping[str, Mapping[str, int]]) -> Report:
     """This process's report for the block: its pickles since the block began."""
     now = state.report("running")  # type: ignore[attr-defined]
-    now["pickled"] = {k: {"bytes": v["bytes"] - before[k]["bytes"],
-                          "messages": v["messages"] - before[k]["messages"]}
-                      for k, v in now["pickled"].items()}
+    def since(now: Mapping[str, int], then: Mapping[str, int]) -> dict[str, int]:
+        return {"bytes": now["bytes"] - then["bytes"],
+                "messages": now["messages"] - then["messages"]}
+
+    now["pickled"] = {k: since(v, before[k]) for k, v in now["pickled"].items()}
+    now["received"] = since(now["received"], before["received"])
     return Report.from_json(now)

@@ -116,6 +116,8 @@ class Report:
     pickled_process_bytes: int
     foreign_transports: tuple[str, ...]
     forked_from: int | None = None
+    #: Bytes it unpickled from multiprocessing (its process object and arguments, messages).
+    received_bytes: int = 0
     #: What other parts of the probe added (the memray capture, issue 30).
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -125,7 +127,7 @@ class Report:
         known = {"version", "pid", "ppid", "origin", "helper", "multiprocessing", "argv",
                  "cmdline", "executable", "python", "started", "ended_at", "ended",
                  "peak_rss_bytes", "rss_bytes", "private_bytes", "peak_private_bytes",
-                 "pss_bytes", "pickled", "foreign_transports", "forked_from"}
+                 "pss_bytes", "pickled", "foreign_transports", "forked_from", "received"}
         return cls(pid=int(data["pid"]), ppid=int(data["ppid"]), origin=str(data["origin"]),
                    helper=data.get("helper"), multiprocessing=data.get("multiprocessing"),
                    cmdline=tuple(data.get("cmdline") or ()),
@@ -138,6 +140,7 @@ class Report:
                    pickled_process_bytes=int((pickled.get("process") or {}).get("bytes", 0)),
                    foreign_transports=tuple(data.get("foreign_transports") or ()),
                    forked_from=data.get("forked_from"),
+                   received_bytes=int((data.get("received") or {}).get("bytes", 0)),
                    extra={k: v for k, v in data.items() if k not in known})
 
     @property

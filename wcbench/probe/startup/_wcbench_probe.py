@@ -103,13 +103,16 @@ class _State:
         self.helper = _helper_of(self.cmdline) if origin == "exec" else None
         self.started = time.time()
         self.pickled = {"process": [0, 0], "message": [0, 0]}
+        #: Bytes unpickled from multiprocessing: a spawn or forkserver child's process object
+        #: and arguments, messages (``ForkingPickler.loads``).
+        self.received = [0, 0]
         self.mp: dict | None = None
         self.written = False
         self.extra: dict = {}  # what other parts of the probe add (the memray capture)
 
     def count(self, channel: str, nbytes: int) -> None:
         with _lock:
-            entry = self.pickled[channel]
+            entry = self.pickled[channel] if channel != "received" else self.received
             entry[0] += nbytes
             entry[1] += 1
 
@@ -142,6 +145,7 @@ class _State:
         shared = rollup.get("Rss", 0) - private
         with _lock:
             pickled = {k: {"bytes": v[0], "messages": v[1]} for k, v in self.pickled.items()}
+            received = {"bytes": self.received[0], "messages": self.received[1]}
         return {
             "version": VERSION, "pid": self.pid, "ppid": os.getppid(), "origin": self.origin,
             "forked_from": self.forked_from, "helper": self.helper, "multiprocessing": self.mp,
@@ -152,7 +156,7 @@ class _State:
             "private_bytes": private,
             # the suite's estimate of a worker's private peak (wordcount.procmem.worker_memory)
             "peak_private_bytes": max(status.get("VmHWM", 0) - shared, private),
-            "pss_bytes": rollup.get("Pss", 0), "pickled": pickled,
+            "pss_bytes": rollup.get("Pss", 0), "pickled": pickled, "received": received,
             "foreign_transports": sorted({label for name, label in FOREIGN_TRANSPORTS.items()
                                           if name in sys.modules}),
             **self.extra,
@@ -228,9 +232,57 @@ def _patch_reduction(module: object) -> None:
         if start is not None and _state is not None:
             _state.count("process", file.tell() - start)  # type: ignore[attr-defined]
 
+    original_loads = pickler.loads
+
+    def loads(data: object, *args: object, **kwargs: object) -> object:
+        if _state is not None:
+            _state.count("received", memoryview(data).nbytes)  # type: ignore[arg-type]
+        return original_loads(data, *args, **kwargs)
+
     dumps._wcbench = dump._wcbench = True  # type: ignore[attr-defined]
     pickler.dumps = classmethod(dumps)
+    pickler.loads = staticmethod(loads)
     module.dump = dump  # type: ignore[attr-defined]
+    module.pickle = _CountingPickle(module.pickle)  # type: ignore[attr-defined]
+
+
+class _Counted:
+    """A file whose reads are counted as received (what ``spawn._main`` unpickles)."""
+
+    def __init__(self, file: object) -> None:
+        self.file = file
+
+    def _note(self, n: int) -> int:
+        if _state is not None and n:
+            _state.count("received", n)
+        return n
+
+    def read(self, *args: object) -> bytes:
+        data = self.file.read(*args)  # type: ignore[attr-defined]
+        self._note(len(data))
+        return data
+
+    def readline(self, *args: object) -> bytes:
+        data = self.file.readline(*args)  # type: ignore[attr-defined]
+        self._note(len(data))
+        return data
+
+    def readinto(self, buffer: object) -> int:
+        return self._note(self.file.readinto(buffer) or 0)  # type: ignore[attr-defined]
+
+
+class _CountingPickle:
+    """``multiprocessing.reduction.pickle`` (the pickle module, which ``spawn._main`` reads a
+    child's process object with): ``load`` counts what it reads; the rest is pickle's."""
+
+    def __init__(self, pickle: object) -> None:
+        self._pickle = pickle
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._pickle, name)
+
+    def load(self, file: object, *args: object, **kwargs: object) -> object:
+        return self._pickle.load(_Counted(file), *args, **kwargs)  # type: ignore[attr-defined]
 
 
 def _patch_process(module: object) -> None:
@@ -367,7 +419,32 @@ def install(directory: str, *, at_exit: bool = True) -> _State:
             _arm_sigterm()
         except Exception:
             pass
+    capture = capture_module()
+    if capture is not None:
+        asked = capture.options()
+        if asked is not None and at_exit:
+            capture.start(_state, asked)
     return _state
+
+
+def capture_module():
+    """The memray capture (``_wcbench_capture`` beside this file), hooked in once; None when no
+    capture is asked for (``WCBENCH_PROBE_MEMRAY`` unset) and none was loaded."""
+    module = sys.modules.get("_wcbench_capture")
+    if module is None:
+        if not os.environ.get("WCBENCH_PROBE_MEMRAY"):
+            return None
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_wcbench_capture.py")
+        spec = importlib.util.spec_from_file_location("_wcbench_capture", path)
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules["_wcbench_capture"] = module
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+    if module.close not in _before_write:
+        _before_write.append(module.close)
+        _after_fork.append(module.after_fork)
+    return module
 
 
 def load_from_environment() -> None:
