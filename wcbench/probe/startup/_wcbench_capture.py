@@ -41,13 +41,35 @@ def start(state: object, asked: dict[str, bool]) -> None:
 
         tracker = memray.Tracker(path, follow_fork=True, native_traces=asked["native"],
                                  trace_python_allocators=asked["allocators"])
-        tracker.__enter__()
+        _enter_elsewhere(tracker)
     except BaseException as exc:  # memray missing in this Python, or refusing: say so
         state.extra["capture"] = {  # type: ignore[attr-defined]
             "error": f"memray could not start in {sys.executable}: {exc!r}"}
         return
     _tracker, _owner, _path = tracker, os.getpid(), path
     state.extra["capture"] = {"file": os.path.basename(path)}  # type: ignore[attr-defined]
+
+
+def _enter_elsewhere(tracker: object) -> None:
+    """Enter ``tracker`` from a short-lived thread: memray hides, on the thread that enters a
+    Tracker, every frame as deep as the one entering it, and entered here, during start-up's
+    imports, that would hide most of the program's own stacks (a spawn child's ``_main`` and
+    its target among them). The thread has ended before the program runs (before any fork)."""
+    import threading
+
+    failed: list[BaseException] = []
+
+    def enter() -> None:
+        try:
+            tracker.__enter__()  # type: ignore[attr-defined]
+        except BaseException as exc:
+            failed.append(exc)
+
+    starter = threading.Thread(target=enter, name="wcbench-memray-start")
+    starter.start()
+    starter.join()
+    if failed:
+        raise failed[0]
 
 
 def adopt(tracker: object, path: str) -> None:
