@@ -6,15 +6,19 @@ pages opened in a real headless browser (``tests/browser.py``)."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
 import browser
+import helpers
 import pytest
 from helpers import WCBENCH
+from test_measure_faults import PROGRAM, assert_nothing_left, read_until, shm_names
 
 from wcbench.matrix import Selection
 
@@ -150,3 +154,22 @@ def test_the_pages_open_offline_without_errors(spawn_pages: tuple[dict[str, Any]
     assert index.result is True  # a link to every process's page
     assert "memray flamegraph" in page.title and str(worker["pid"]) in page.title
     assert page.result is True
+
+
+def test_a_hung_command_is_stopped_and_what_it_captured_kept(tmp_path: Path) -> None:
+    """As ``wcbench measure`` stops it: the tree stopped at the deadline, status 1, nothing left
+    running nor in /dev/shm; each process stopped by SIGTERM closed its capture first."""
+    tag = uuid.uuid4().hex
+    proc = subprocess.Popen([WCBENCH, "flamegraphs", "--output", str(tmp_path), "--no-pages",
+                             "--timeout", "1", "--", sys.executable, PROGRAM, "hang", "spawn"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                            env=dict(os.environ, **{helpers.TAG_ENV: tag}))
+    names = shm_names(read_until(proc, "block "))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, (out, err)
+    (scenario,) = tmp_path.glob("*/scenario.json")
+    data = json.loads(scenario.read_text())
+    assert data["status"].startswith("timed out after") and data["failed"] is True
+    workers = [p for p in data["processes"] if p["role"] == "worker"]
+    assert len(workers) == 2 and all(p["capture"] and not p["reason"] for p in workers), workers
+    assert_nothing_left(tag, names)

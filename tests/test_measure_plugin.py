@@ -91,3 +91,22 @@ def test_compare_of_unchanged_code_passes(project: Path) -> None:
                       "--memory-compare-fail=parent:10%,copied:10%")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "no memory figure of 2 benchmark(s) grew past its limit" in done.stdout
+
+
+def test_flamegraphs_are_written_beside_the_saved_run(project: Path) -> None:
+    """Last in this module: it saves a run of its own (0002)."""
+    done = run_pytest(project, 1_000_000, "--benchmark-memory", "--benchmark-flamegraphs",
+                      "--benchmark-autosave")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (saved_run,) = project.glob("store/*/0002_*.json")
+    folder = saved_run.with_name(f"{saved_run.stem}_flamegraphs")
+    assert f"flamegraphs of every process of each benchmark: {folder / 'index.html'}" \
+        in done.stdout
+    index = json.loads((folder / "index.json").read_text())
+    assert {s["name"] for s in index["scenarios"]} == {"test_pool", "test_allocation"}
+    pool = [p for p in index["processes"] if p["scenario"] == "test_pool"]
+    workers = [p for p in pool if p["role"] == "worker"]
+    assert len(workers) == 2 and all(p["page"] and not p["reason"] for p in workers), pool
+    assert sum(w["received_bytes"] for w in workers) >= 2_000_000  # both payloads, unpickled
+    (main,) = [p for p in pool if p["role"] == "parent"]
+    assert main["page"] and main["sent_bytes"] >= 2_000_000
