@@ -56,10 +56,13 @@ INDEPENDENT = textwrap.dedent(r"""
                 return int(line.split()[1]) * 1024
         return 0
     print("ready", flush=True)
-    peak = 0
+    peak, probed = 0, set()  # a process's environment read until it holds the probe's
     while not select.select([sys.stdin], [], [], 0.002)[0]:
-        tree = [p for p in descendants(root)
-                if b"WCBENCH_PROBE_DIR=" in read(f"/proc/{p}/environ")]
+        tree = []
+        for p in descendants(root):
+            if p in probed or b"WCBENCH_PROBE_DIR=" in read(f"/proc/{p}/environ"):
+                probed.add(p)
+                tree.append(p)
         peak = max(peak, sum(pss(p) for p in tree))
     print(peak, flush=True)
 """)

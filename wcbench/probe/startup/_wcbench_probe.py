@@ -19,11 +19,12 @@ In each process it:
 - writes one report, ``proc-<pid>.json``, as it ends: its exact peak resident set (``VmHWM``),
   private memory, the bytes it pickled, what it is (a multiprocessing child and how it was
   started; the fork server; the resource tracker) and its command line. A worker ends through
-  ``os._exit`` after ``Process._bootstrap`` returns, so the report is written there (after
-  multiprocessing's own finalizers); other processes write it at ``atexit``. A process stopped
-  by SIGTERM (a worker by ``Pool.terminate()``, a command by ``wcbench measure --timeout``)
-  writes it first, then dies of the signal as it would have (where SIGTERM had its default
-  action).
+  ``os._exit`` after multiprocessing's own exit (its finalizers: queues flushed; inside
+  ``Process._bootstrap`` up to 3.13, at ``atexit`` after it from 3.14), so the report is
+  written by multiprocessing's last finalizer; other processes write it at ``atexit``. A
+  process stopped by SIGTERM (a worker by ``Pool.terminate()``, a command by ``wcbench
+  measure --timeout``) writes it first, then dies of the signal as it would have (where
+  SIGTERM had its default action).
 
 Nothing here may raise into the program: every failure is swallowed (a report then is missing,
 and wcbench says so).
@@ -297,15 +298,40 @@ def _patch_process(module: object) -> None:
             try:
                 state.note_process(self)
                 _arm_sigterm()
+                from multiprocessing import util
+
+                # run by _bootstrap's own _after_fork, after it clears the finalizers
+                util.register_after_fork(_ANCHOR, _write_last_at_exit)
             except Exception:
                 pass
         try:
             return original(self, *args, **kwargs)
         finally:
-            _write()
+            # 3.11-3.13 run multiprocessing's exit (its finalizers: queues flushed) inside
+            # _bootstrap, so the report is written by now; 3.14 runs it after, at atexit,
+            # before os._exit: the finalizer registered above writes it then
+            from multiprocessing import util
+
+            if getattr(util, "_exiting", True):
+                _write()
 
     _bootstrap._wcbench = True  # type: ignore[attr-defined]
     base._bootstrap = _bootstrap
+
+
+class _Anchor:
+    """What ``util.register_after_fork`` holds (weakly) for the probe."""
+
+
+_ANCHOR = _Anchor()
+
+
+def _write_last_at_exit(_anchor: object) -> None:
+    """In a multiprocessing child: write the report as multiprocessing's last finalizer at its
+    exit, after queues have flushed what they hold (the feeder threads pickle it)."""
+    from multiprocessing import util
+
+    util.Finalize(None, _write, exitpriority=-(2 ** 30))
 
 
 def _patch_resource_tracker(module: object) -> None:
