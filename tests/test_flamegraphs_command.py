@@ -161,7 +161,7 @@ def test_a_hung_command_is_stopped_and_what_it_captured_kept(tmp_path: Path) -> 
     running nor in /dev/shm; each process stopped by SIGTERM closed its capture first."""
     tag = uuid.uuid4().hex
     proc = subprocess.Popen([WCBENCH, "flamegraphs", "--output", str(tmp_path), "--no-pages",
-                             "--timeout", "1", "--", sys.executable, PROGRAM, "hang", "spawn"],
+                             "--timeout", "2", "--", sys.executable, PROGRAM, "hang", "spawn"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
                             env=dict(os.environ, **{helpers.TAG_ENV: tag}))
     names = shm_names(read_until(proc, "block "))
@@ -170,6 +170,9 @@ def test_a_hung_command_is_stopped_and_what_it_captured_kept(tmp_path: Path) -> 
     (scenario,) = tmp_path.glob("*/scenario.json")
     data = json.loads(scenario.read_text())
     assert data["status"].startswith("timed out after") and data["failed"] is True
+    (main,) = [p for p in data["processes"] if p["role"] == "parent"]
+    assert main["capture"] and not main["reason"], main
     workers = [p for p in data["processes"] if p["role"] == "worker"]
-    assert len(workers) == 2 and all(p["capture"] and not p["reason"] for p in workers), workers
+    # each worker captured, or (stopped while it was still starting, on a loaded machine) why not
+    assert len(workers) == 2 and all(bool(p["capture"]) != bool(p["reason"]) for p in workers)
     assert_nothing_left(tag, names)
