@@ -5,7 +5,9 @@ are declared here, at the root, so that ``pytest bench ...`` accepts them, and t
 so ``pytest tests`` is unaffected. Runs are stored under ``results/`` (pytest-benchmark's file
 storage, one folder per machine) unless ``--benchmark-storage`` says otherwise, so
 ``pytest bench --benchmark-compare`` finds what ``make bench`` saved. What a run saves of its own,
-and the summary it ends with, are the session plugin's (``wcbench.session.plugin``).
+and the summary it ends with, are the session plugin's (``wcbench.session.plugin``); the memory
+table of ``--benchmark-compare`` and ``--memory-compare-fail`` are the installed plugin's
+(``wcbench.pytest_plugin``, registered by entry point for any project).
 """
 
 from __future__ import annotations
@@ -45,20 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "calls alone, after a warm-up; cases that start worker processes are "
                          "not counted), saved in its record as instructions; $WCBENCH_VALGRIND "
                          "names the valgrind")
-    from wcbench.compare import pytest_table  # the memory table of --benchmark-compare
-
-    pytest_table.addoption(group)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     from wcbench import forkguard
-    from wcbench.compare import pytest_table
     from wcbench.session import options
 
     forkguard.install()  # the benchmarks fail a case that forked beside a thread
     options.callgrind(config)  # --instructions without a valgrind: exit 2 here, one line
-
-    pytest_table.register(config)
     # Runs go under results/ by default (pytest-benchmark reads the option after this hook).
     if getattr(config.option, "benchmark_storage", None) == _DEFAULT_STORAGE:
         config.option.benchmark_storage = f"file://{Path(config.rootpath, 'results')}"

@@ -4,7 +4,8 @@ subcommand and ``--option`` in them is checked against the Makefile and the real
 Commands are read from code: inline code spans and fenced blocks. A ``wcbench SUB`` command's
 options must be ``SUB``'s; a ``pytest`` command's must be in ``pytest --help`` here (this
 project's options, pytest-benchmark's and pytest's own); a ``wordcount`` command's the
-``wordcount`` CLI's; a ``make`` command's targets and ``VAR=`` must be in the Makefile. An option
+``wordcount`` CLI's (a ``wcbench`` command's words after ``--`` are the command it measures);
+a ``make`` command's targets and ``VAR=`` must be in the Makefile. An option
 quoted alone (```--sizes```) must exist in one of those. Lines that run another program (``pip``,
 ``git``, ``memray``, ...) are not this project's to check.
 """
@@ -32,7 +33,8 @@ OPTION = re.compile(r"--[a-z][a-z0-9-]*")
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
 SPAN = re.compile(r"`([^`\n]+)`")
 #: Other programs' options that the pages quote alone, and whose they are.
-OTHER_PROGRAMS_OPTIONS = {"--disable-gil": "CPython's ./configure", "--prefer-binary": "pip"}
+OTHER_PROGRAMS_OPTIONS = {"--disable-gil": "CPython's ./configure", "--prefer-binary": "pip",
+                          "--follow-fork": "memray run"}
 #: Where a command ends inside a line of shell.
 SEPARATORS = {"|", "||", "&&", ";", ">", ">>", "2>&1", "&"}
 
@@ -117,6 +119,8 @@ def problems(page: Path) -> Iterator[str]:
                                                             ["-m", "wordcount"]):
                 program, args = args[1], args[2:]
             if program == "wcbench":
+                if "--" in args:  # what follows is the command wcbench measures
+                    args = args[:args.index("--")]
                 subs = [a for a in args if not a.startswith("-")][:1]
                 sub = subs[0] if subs and subs[0] in wcbench_options() else ""
                 placeholder = subs and (subs[0].isupper() or subs[0] in ("...", "COMMAND")

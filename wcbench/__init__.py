@@ -20,3 +20,36 @@ Imports go one way: core <- families <- commands <- cli, and all of it on ``word
 API (and ``wordcount.procmem``); ``wordcount`` never imports ``wcbench``. Reporting reads saved
 JSON only.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from wcbench.measure.tree import TreeMeasurement
+
+__all__ = ["measure_tree"]
+
+
+def measure_tree(**options: Any) -> AbstractContextManager[TreeMeasurement]:
+    """Measure this process and every process it starts during a ``with`` block: the tree's
+    peak (summed PSS, sampled by a separate process), this process's exact peak, every process
+    with its role, start method and peaks, and the bytes multiprocessing pickled each way.
+
+    >>> import wcbench
+    >>> with wcbench.measure_tree() as m:                       # doctest: +SKIP
+    ...     counts = word_count(text, processes=2, start_method="spawn")
+    >>> m.peak_tree_bytes, m.peak_parent_bytes, m.copied_bytes   # doctest: +SKIP
+    (1419894784, 352321536, 1073742208)
+    >>> for p in m.processes:                                   # doctest: +SKIP
+    ...     print(p.label, p.pid, p.peak_pss_bytes, p.pickled_bytes)
+
+    Options: ``interval`` (seconds between samples, default 0.002), ``timeline`` (keep the
+    tree's PSS over time in ``m.figures.timeline``), ``count_pickles`` (default True). See
+    :func:`wcbench.measure.tree.measure_tree` and docs/measure-your-code.md.
+    """
+    from wcbench.measure.tree import measure_tree as measure
+
+    return measure(**options)

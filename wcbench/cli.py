@@ -18,6 +18,7 @@ from wcbench.ab.sides import AbError
 from wcbench.commands import COMMANDS
 from wcbench.commands.common import CANNOT_RUN, EXIT_STATUSES, INTERRUPTED, UserError
 from wcbench.flamegraphs.run import FlamegraphError
+from wcbench.measure.command import CommandError
 from wcbench.report.build import ReportError
 from wcbench.report.plots import PlotError
 from wcbench.results import SavedRunError
@@ -27,7 +28,7 @@ from wcbench.stopping import Stopped, stop_on_signals
 #: and ``OSError`` are a bad option value or a missing file, found by the library.
 USER_ERRORS: tuple[type[Exception], ...] = (
     UserError, SavedRunError, SavedAbError, AbError, ReportError, PlotError, FlamegraphError,
-    ValueError, OSError)
+    CommandError,    ValueError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:

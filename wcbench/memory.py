@@ -11,7 +11,8 @@ sampling process runs beside the work, which would distort a timing.
   includes each worker's interpreter, so a spawned worker costs its start-up too: that is real.
   Zero for serial and threads, which start no process.
 - ``peak_tree_bytes``: the largest growth of the summed PSS of the parent and all its descendants
-  over the call, sampled every ``SAMPLE_SECONDS`` by a separate process (``wcbench.sampler``:
+  over the call (``wcbench.measure_tree``, as for any program's tree), sampled every
+  ``SAMPLE_SECONDS`` by a separate process (``wcbench.sampler``:
   no thread of ours runs beside the call, so a fork-based case forks a one-thread process); PSS
   counts copy-on-write pages shared after ``fork`` once. Sampling can miss a spike shorter than
   the interval (a numpy worker may live a few milliseconds), so the figure is never taken below
@@ -24,18 +25,15 @@ sampling process runs beside the work, which would distort a timing.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import gc
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from wcbench.measure.tree import measure_tree, trim_heap
 from wcbench.sampler import TreeSampler, descendants, tree_pss
 from wordcount import count_report
 from wordcount.kernels import release_working_memory
 from wordcount.measure import Measurement
-from wordcount.procmem import reset_peak, status
 from wordcount.text import Text
 from wordcount.transfer import TransferMeter
 
@@ -66,11 +64,7 @@ def release_freed_memory() -> None:
     growth in resident memory. ``malloc_trim(0)`` returns it (glibc only).
     """
     release_working_memory()
-    gc.collect()
-    libc_name = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc_name), "malloc_trim", None) if libc_name else None
-    if trim is not None:
-        trim(0)
+    trim_heap()
 
 
 def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: str,
@@ -78,20 +72,23 @@ def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: st
                    sampler: TreeSampler | None = None) -> MemoryFigures:
     """Count ``text`` once with every probe on and return what it cost in memory.
 
+    The parent's peak and the tree's come from :func:`wcbench.measure_tree`, the measurement
+    any program gets (``wcbench measure``, the pytest plugin); what only a word count can say is
+    added: each worker's own peak at the end of its task and the bytes of its chunks as pickled.
     ``sampler`` samples the process tree (default: a new ``TreeSampler`` of this process); a test
     passes its own to know when the tree's memory has been seen.
     """
     release_freed_memory()
     me = os.getpid()
-    sampler = TreeSampler(me) if sampler is None else sampler
     meter = TransferMeter()
-    with sampler:  # its first sample is the tree's size before the call
-        reset_peak()
-        rss_before = status()["VmRSS"]
+    # The one mechanism every measurement here uses (the tree sampled by a separate process,
+    # this process's exact peak); the probe's pickle counting stays off: a word count knows its
+    # own copies (each chunk's payload and envelope) and each worker reports its own peak.
+    with measure_tree(sampler=sampler, count_pickles=False) as tree:
         report = count_report(text, kernel=kernel, executor=executor, workers=workers,
                               start_method=start_method,
                               measure=Measurement(probe=True, meter=meter))
-    parent_peak = max(status()["VmHWM"] - rss_before, 0)
+    parent_peak = tree.peak_parent_bytes
     worker_peaks = {
         pid: m.peak_private_bytes for pid, m in report.worker_memory().items() if pid != me
     }
@@ -100,7 +97,7 @@ def measure_memory(text: Text, *, kernel: str | Callable[..., int], executor: st
         start_method=report.start_method,
         peak_parent_bytes=parent_peak,
         peak_workers_bytes=sum(worker_peaks.values()),
-        peak_tree_bytes=max(sampler.peak - sampler.before, parent_peak, *worker_peaks.values()),
+        peak_tree_bytes=max(tree.peak_tree_bytes, parent_peak, *worker_peaks.values()),
         copied_bytes=meter.bytes,
         worker_pids=tuple(sorted(worker_peaks)),
     )

@@ -364,3 +364,85 @@ class RunFields:
 def saved_format(data: object) -> object:
     """The format a saved run's JSON says it is in (1 when it does not say), unchecked."""
     return data.get(FORMAT, 1) if isinstance(data, Mapping) else 1
+
+
+# --- a measured command and a benchmark's memory call (``wcbench measure``, the plugin) ---------
+
+#: A command measured by ``wcbench measure`` (its benchmark's ``kind``).
+COMMAND = "command"
+ARGV, CWD, FAILED, FAILURE = "command", "cwd", "failed", "failure"
+TIMED_RUNS, MEASURED_SECONDS, CPU_SECONDS = "timed_runs", "measured_seconds", "cpu_seconds"
+RETURNED_BYTES, NOT_MEASURED = "returned_bytes", "copied_not_measured"
+RETURNED_NOT_MEASURED = "returned_not_measured"
+PROCESSES, EXACT_FIGURES = "processes", "exact_figures"
+
+
+def tree_memory_fields(figures: Any, peak_parent_bytes: int | None) -> dict[str, object]:
+    """A tree's memory figures (:class:`wcbench.measure.tree.TreeFigures`) under the saved names
+    the suite's cases use, so that every comparison judges them alike: ``copied_bytes`` None and
+    ``copied_not_measured`` saying why when the bytes pickled could not all be seen. The
+    parent's peak is exact; the workers' too when each is a process of its own (a pool's or an
+    executor's depend on how tasks were spread): ``exact_figures`` names them."""
+    exact = [PEAK_PARENT_BYTES]
+    if figures.workers and all(w.role == "process" for w in figures.workers):
+        exact.append(PEAK_WORKERS_BYTES)
+    return {PEAK_PARENT_BYTES: peak_parent_bytes,
+            PEAK_WORKERS_BYTES: figures.peak_workers_bytes,
+            PEAK_TREE_BYTES: figures.peak_tree_bytes, COPIED_BYTES: figures.copied_bytes,
+            RETURNED_BYTES: figures.returned_bytes,
+            NOT_MEASURED: list(figures.copied_not_measured),
+            RETURNED_NOT_MEASURED: list(figures.returned_not_measured),
+            EXACT_FIGURES: exact}
+
+
+def command_fields(*, argv: Sequence[str], cwd: str, failure: str | None,
+                   exit_status: int | None, figures: Any, timed_runs: int,
+                   measured_seconds: float, cpu_seconds: float | None,
+                   pilot_seconds: Sequence[float]) -> dict[str, object]:
+    """A measured command's ``extra_info``: what ran, how it ended, its tree's figures (the main
+    process's exact peak as the parent's) and every process."""
+    main = figures.main
+    python = main.report.python if main is not None and main.report is not None else None
+    return {KIND: COMMAND, ARGV: list(argv), CWD: cwd, FAILED: failure is not None,
+            FAILURE: failure, EXIT_STATUS: exit_status,
+            **tree_memory_fields(figures, main.peak_rss_bytes if main is not None else None),
+            TIMED_RUNS: timed_runs, MEASURED_SECONDS: measured_seconds,
+            CPU_SECONDS: cpu_seconds, PILOT_SECONDS: list(pilot_seconds),
+            PYTHON: python, CPU_COUNT: cpu_count(),
+            PROCESSES: [p.to_json() for p in figures.processes]}
+
+
+@dataclass(frozen=True)
+class MeasuredCommand:
+    """A saved command's figures (its ``extra_info`` as :func:`command_fields` writes it)."""
+
+    name: str
+    argv: tuple[str, ...]
+    failed: bool
+    failure: str | None
+    median: float
+    timed_runs: int
+    cpu_seconds: float | None
+    peak_tree_bytes: int | None
+    peak_parent_bytes: int | None
+    peak_workers_bytes: int | None
+    copied_bytes: int | None
+    returned_bytes: int | None
+    not_measured: tuple[str, ...]
+    processes: tuple[Mapping[str, Any], ...]
+    benchmark: Benchmark = field(repr=False, compare=False)
+
+    @classmethod
+    def from_benchmark(cls, bench: Benchmark) -> MeasuredCommand:
+        info = bench.extra_info
+        return cls(name=bench.name, argv=tuple(info.get(ARGV) or ()),
+                   failed=bool(info.get(FAILED)), failure=info.get(FAILURE),
+                   median=bench.stats.median, timed_runs=int(info.get(TIMED_RUNS) or 0),
+                   cpu_seconds=info.get(CPU_SECONDS),
+                   peak_tree_bytes=_int(info.get(PEAK_TREE_BYTES)),
+                   peak_parent_bytes=_int(info.get(PEAK_PARENT_BYTES)),
+                   peak_workers_bytes=_int(info.get(PEAK_WORKERS_BYTES)),
+                   copied_bytes=_int(info.get(COPIED_BYTES)),
+                   returned_bytes=_int(info.get(RETURNED_BYTES)),
+                   not_measured=tuple(info.get(NOT_MEASURED) or ()),
+                   processes=tuple(info.get(PROCESSES) or ()), benchmark=bench)

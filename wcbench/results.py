@@ -193,6 +193,8 @@ class SavedRun:
     incomplete: Mapping[str, Any] | None = None
     #: The run format it was saved in (:data:`FORMAT_VERSION`).
     format_version: int = 1
+    #: The commands ``wcbench measure`` measured (kind ``command``), in the order saved.
+    commands: tuple[record.MeasuredCommand, ...] = ()
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], path: Path) -> SavedRun:
@@ -209,7 +211,9 @@ class SavedRun:
                    cases=tuple(MeasuredCase.from_benchmark(b) for b in benchmarks
                                if b.kind == record.WORDCOUNT),
                    memory_read=record.reads_of(benchmarks), matrix=fields.matrix,
-                   incomplete=fields.incomplete, format_version=fields.format_version)
+                   incomplete=fields.incomplete, format_version=fields.format_version,
+                   commands=tuple(record.MeasuredCommand.from_benchmark(b) for b in benchmarks
+                                  if b.kind == record.COMMAND))
 
     def read_match(self, case: MeasuredCase) -> Match | None:
         """The case beside its limit, the read of its size and worker count (None: the run has
@@ -384,13 +388,15 @@ def find_run(spec: str, storage: str | Path, machine: str | None = None) -> Path
 def latest_run(storage: str | Path, machine: str | None = None, *,
                with_cases: bool = False) -> SavedRun:
     """The latest saved run in ``storage`` (or its ``machine`` folder); with ``with_cases``, the
-    latest that holds matrix benchmarks (a run of ``bench/bench_kernels.py`` alone has none)."""
+    latest that holds matrix benchmarks or measured commands (a run of
+    ``bench/bench_kernels.py`` alone has neither)."""
     paths = readable_runs(storage, machine)
     where = Path(storage) / machine if machine else Path(storage)
     if not paths:
         raise SavedRunError(f"no saved run under {where}/: run `make bench` first")
     for path in reversed(paths):
         run = load_run(path)
-        if run.cases or not with_cases:
+        if run.cases or run.commands or not with_cases:
             return run
-    raise SavedRunError(f"no saved run under {where}/ holds matrix benchmarks: run `make bench`")
+    raise SavedRunError(f"no saved run under {where}/ holds matrix benchmarks or measured "
+                        "commands: run `make bench` or `wcbench measure`")

@@ -17,6 +17,7 @@ from wcbench.commands import (
     compare,
     export,
     flamegraphs,
+    measure,
     recover,
     report,
     summary,
@@ -24,6 +25,7 @@ from wcbench.commands import (
 
 #: subcommand name -> its module, in the order ``wcbench --help`` lists them.
 COMMANDS: dict[str, ModuleType] = {
+    "measure": measure,
     "compare": compare,
     "report": report,
     "summary": summary,

@@ -13,7 +13,8 @@ fails the session, exit status 1 as ``--benchmark-compare-fail`` does, when one 
 grew by more than PCT and past its noise floor; PCT replaces the figure's relative tolerance, the
 floors stay. It needs ``--benchmark-compare`` (else a usage error, exit 4).
 
-Registered by the root ``conftest.py``; display only (the rules judge, ``terminal`` prints).
+Registered by :mod:`wcbench.pytest_plugin` (an entry point: any project's pytest-benchmark suite
+gets it); display only (the rules judge, ``terminal`` prints).
 """
 
 from __future__ import annotations

@@ -19,11 +19,12 @@ tolerances, measured").
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 from wcbench.record import (
     COPIED_BYTES,
+    EXACT_FIGURES,
     EXECUTOR,
     MEMORY_KEYS,
     PEAK_PARENT_BYTES,
@@ -85,12 +86,14 @@ class Rules:
     workers: Tolerance = WORKERS
     wide: Tolerance = WIDE
 
-    def tolerance(self, key: str, executor: str | None) -> tuple[Tolerance, bool]:
-        """The tolerance of figure ``key`` of a case run by ``executor``, and whether the
-        figure is exact."""
+    def tolerance(self, key: str, executor: str | None,
+                  exact: Collection[str] = ()) -> tuple[Tolerance, bool]:
+        """The tolerance of figure ``key`` of a case run by ``executor`` (or of a command or
+        benchmark whose record lists the figures it read ``exact``), and whether the figure is
+        exact."""
         if key == COPIED_BYTES:
             return self.copied, True
-        if key in EXACT_KEYS and executor in EXACT_EXECUTORS:
+        if key in EXACT_KEYS and (executor in EXACT_EXECUTORS or key in exact):
             return (self.parent if key == PEAK_PARENT_BYTES else self.workers), True
         return self.wide, False
 
@@ -151,14 +154,15 @@ def judge(base_info: Mapping[str, object], new_info: Mapping[str, object],
     rules = rules or Rules()
     base, new = memory_figures(base_info), memory_figures(new_info)
     executor = base_info.get(EXECUTOR)
+    exact = tuple(base_info.get(EXACT_FIGURES) or ())  # type: ignore[arg-type]
     text_bytes = float(base_info.get(TEXT_BYTES) or 0)  # type: ignore[arg-type]
     result = []
     for key in MEMORY_KEYS:
         if key in base and key in new:
-            tolerance, exact = rules.tolerance(key, executor)  # type: ignore[arg-type]
+            tolerance, is_exact = rules.tolerance(key, executor, exact)  # type: ignore[arg-type]
             ref = reference(base, key)
             result.append(Judgement(key, base[key], new[key], ref,
-                                    tolerance.allowed(ref, text_bytes), exact, tolerance))
+                                    tolerance.allowed(ref, text_bytes), is_exact, tolerance))
     return result
 
 

@@ -193,7 +193,7 @@ def _entry(proc: ProcessCapture, sent: int, received: int, page: Path | None) ->
             "shared_mapped_bytes": sum(mapped_sizes(f.shared_mappings).values()),
             "shared_mappings": f.shared_mappings, "received_bytes": received,
             "sent_bytes": sent, "capture": proc.capture.name,
-            "page": page.name if page else None}
+            "page": page.name if page else None, "reason": None}
 
 
 def capture_scenario(case: Case, text: bytes, root: Path, *, corpus_label: str = "ascii",

@@ -39,10 +39,12 @@ def load_scenarios(root: Path) -> list[dict[str, Any]]:
     for path in sorted(root.glob("*/scenario.json")):
         data = json.loads(path.read_text())
         if data.get("version") == SCENARIO_FORMAT:
+            data["directory"] = path.parent.name  # a command's is its name, made a file name
             scenarios.append(data)
     order = {name: i for i, name in enumerate(EXECUTOR_ORDER)}
-    return sorted(scenarios, key=lambda s: (s["size"], s["kernel"], order.get(s["executor"], 99),
-                                            s["executor"], s["start_method"] or "", s["workers"]))
+    return sorted(scenarios, key=lambda s: (s.get("kind") == "command", s["size"], s["kernel"],
+                                            order.get(s["executor"], 99), s["executor"],
+                                            s["start_method"] or "", s["workers"], s["name"]))
 
 
 def _span(values: list[int]) -> str:
@@ -74,8 +76,31 @@ def _workers_story(workers: list[dict[str, Any]]) -> list[str]:
     return parts
 
 
+def command_story(scenario: dict[str, Any]) -> str:
+    """A command's sentence: its status, what its main process pickled, what each worker
+    received, the heap peaks, and what has no capture."""
+    processes = scenario["processes"]
+    parts = [f"{scenario['status']}"]
+    main = next((p for p in processes if p["role"] == "parent"), None)
+    workers = [p for p in processes if p["role"] == "worker" and not p.get("reason")]
+    if main is not None:
+        parts.append(f"the main process pickled {format_bytes_spaced(main['sent_bytes'])}"
+                     + (f" in {scenario['pickled_messages']} pickles" if main["sent_bytes"]
+                        else " (nothing)"))
+    if workers:
+        parts.append(f"{len(workers)} worker(s) each unpickled "
+                     f"{_span([w['received_bytes'] for w in workers])} and reached a heap peak "
+                     f"of {_span([w['heap_peak_bytes'] for w in workers])}")
+    missing = [p for p in processes if p.get("reason")]
+    if missing:
+        parts.append(f"{len(missing)} process(es) without a flamegraph (reasons below)")
+    return f"{scenario['name']}: " + "; ".join(parts) + "."
+
+
 def story(scenario: dict[str, Any]) -> str:
     """One sentence from the figures: what crossed by pickle, what was mapped, what grew."""
+    if scenario.get("kind") == "command":
+        return command_story(scenario)
     parent, *workers = scenario["processes"]
     name = scenario["executor"] + (f" ({scenario['start_method']})"
                                    if scenario["start_method"] else "")
@@ -165,15 +190,24 @@ def _suite(s: dict[str, Any]) -> str:
             f"workers {workers}, copied {copied}")
 
 
+def _head(s: dict[str, Any]) -> str:
+    """What a scenario's first cell says under its name: the words counted, or the command."""
+    if s.get("kind") == "command":
+        return (f'<code>{html.escape(" ".join(s["command"]))}</code><br>'
+                f'tree peak {format_bytes_spaced(s.get("tree_peak_bytes"))} (PSS, sampled)')
+    return f'{s["count"]:,} words, {html.escape(s["corpus"])} corpus'
+
+
 def _row(s: dict[str, Any], i: int, p: dict[str, Any]) -> str:
-    base = f"{s['name']}/"
+    base = f"{s.get('directory', s['name'])}/"
     label = html.escape(p["label"])
     page = f'<a href="{html.escape(base + p["page"])}">{label}</a>' if p.get("page") else label
+    if p.get("reason"):
+        page += f'<br><i>{html.escape(p["reason"])}</i>'
     head = ""
     if i == 0:
         head = (f'<td rowspan="{len(s["processes"])}"><b>{html.escape(s["name"])}</b><br>'
-                f'{s["count"]:,} words, {html.escape(s["corpus"])} corpus<br>'
-                f'<i>{html.escape(s["story"])}</i>{_suite(s)}</td>')
+                f'{_head(s)}<br><i>{html.escape(s["story"])}</i>{_suite(s)}</td>')
     times = f"{p['heap_peak_bytes'] / p['chunk_bytes']:.1f}&times;" if p["chunk_bytes"] else ""
     return (f'<tr class="{p["role"]}">{head}<td>{page}</td>{_cell(str(p["pid"]))}'
             f'<td>{", ".join(map(str, p["chunks"])) or "none"}</td>'
@@ -181,8 +215,14 @@ def _row(s: dict[str, Any], i: int, p: dict[str, Any]) -> str:
             f'{_bytes_cell(p["private_growth_bytes"])}{_cell(_shared(p))}'
             f'{_bytes_cell(p["received_bytes"])}{_bytes_cell(p["sent_bytes"])}'
             f'{_bytes_cell(p["total_allocated_bytes"])}<td>{_largest(p)}</td>'
-            f'<td><a href="{html.escape(base + p["capture"])}">{html.escape(p["capture"])}'
-            f'</a></td></tr>')
+            f'<td>{_capture_link(base, p.get("capture"))}</td></tr>')
+
+
+def _capture_link(base: str, capture: str | None) -> str:
+    if not capture:
+        return "none"
+    return f'<a href="{html.escape(base + capture)}">{html.escape(capture)}</a>'
+
 
 
 _STYLE = """
@@ -241,20 +281,21 @@ the peak, innermost frame first. The same figures are in <code>index.json</code>
 PROCESS_KEYS = ("role", "label", "pid", "chunks", "chunk_bytes", "heap_peak_bytes",
                 "private_start_bytes", "peak_private_bytes", "private_growth_bytes",
                 "shared_bytes", "shared_mapped_bytes", "shared_mappings", "received_bytes",
-                "sent_bytes", "total_allocated_bytes", "allocations", "page", "capture")
+                "sent_bytes", "total_allocated_bytes", "allocations", "page", "capture", "reason")
 
 
 def write_index_json(root: Path, scenarios: list[dict[str, Any]] | None = None) -> Path:
     """``root/index.json``: every scenario's sentence and every process's figures, flat."""
     scenarios = _with_stories(root) if scenarios is None else scenarios
-    keys = ("name", "kernel", "executor", "start_method", "size", "workers", "corpus", "count",
-            "story", "suite", "uncaptured_workers")
+    keys = ("name", "kind", "command", "status", "directory", "kernel", "executor",
+            "start_method", "size", "workers", "corpus", "count", "story", "suite",
+            "uncaptured_workers", "tree_peak_bytes")
     data = {
         "version": SCENARIO_FORMAT,
         "figures": FIGURES,
         "reconciliation": reconciliation(scenarios),
         "scenarios": [{k: s.get(k) for k in keys} for s in scenarios],
-        "processes": [{"scenario": s["name"], **{k: p[k] for k in PROCESS_KEYS}}
+        "processes": [{"scenario": s["name"], **{k: p.get(k) for k in PROCESS_KEYS}}
                       for s in scenarios for p in s["processes"]],
     }
     path = root / "index.json"

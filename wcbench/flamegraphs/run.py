@@ -7,7 +7,9 @@ parent process of its own (``--here`` runs them all in one). The work is split b
 ``capture`` (one scenario: parent capture, naming the processes, pages),
 ``stats`` (memray's figures of a capture) and ``index`` (``index.html``,
 ``index.json`` and each scenario's sentence); this module runs the scenarios, each in a fresh
-process of its own, for :mod:`wcbench.commands.flamegraphs`.
+process of its own, for :mod:`wcbench.commands.flamegraphs`. Any program's tree is
+``command``'s (``wcbench flamegraphs -- COMMAND``), one benchmark's call ``calls``' (the pytest
+plugin's ``--benchmark-flamegraphs``).
 
 Output under ``results/flamegraphs/``: ``<scenario>/parent.html`` and ``worker-<i>.html``
 (workers numbered by the first chunk they counted) with the raw ``.bin`` captures beside them for

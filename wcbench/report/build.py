@@ -25,6 +25,7 @@ from pathlib import Path
 
 from wcbench.ab.page import ab_report_lines
 from wcbench.ab.result import find_ab, load_ab
+from wcbench.report.commands import command_comparison, command_lines, command_report
 from wcbench.report.comparison import comparison_lines
 from wcbench.report.markdown import report_lines
 from wcbench.report.plots import write_plots
@@ -41,10 +42,17 @@ def build(results: Path, output: Path, base: str | None = None, new: str | None 
     """Write the report (and its plots) for the chosen runs; return the report's path."""
     new_run = (load_run(find_run(new, results)) if new is not None
                else latest_run(results, with_cases=True))
-    if not new_run.cases:
-        raise ReportError(f"{new_run.path} holds no matrix benchmark (extra_info kind "
-                          "'wordcount'): nothing to report")
+    if not new_run.cases and not new_run.commands:
+        raise ReportError(f"{new_run.path} holds no matrix benchmark nor measured command "
+                          "(extra_info kind 'wordcount' or 'command'): nothing to report")
     base_run = load_run(find_run(base, results)) if base is not None else None
+    if not new_run.cases:  # commands only (wcbench measure)
+        lines = command_report(new_run)
+        if base_run is not None:
+            lines += command_comparison(base_run, new_run)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text("\n".join(lines).rstrip("\n") + "\n")
+        return output
     plot_dir = output.parent / output.stem
     links = write_plots(new_run, plot_dir, f"{output.stem}/")
     (plot_dir / PLOT_NAME).unlink(missing_ok=True)
@@ -52,6 +60,7 @@ def build(results: Path, output: Path, base: str | None = None, new: str | None 
         if plot_cost_vs_size(new_run, plot_dir / PLOT_NAME) else None
     if base_run is None:
         lines = report_lines(new_run, links) + scale_section_lines(new_run, scale_plot)
+        lines += command_lines(new_run)
     else:
         lines = ["# wordcount-bench report: NEW against BASE", ""]
         lines += comparison_lines(base_run, new_run)
