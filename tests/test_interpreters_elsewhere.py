@@ -1,16 +1,21 @@
-"""The ``interpreters`` executor's tests, run under every CPython >= 3.13 (GIL build) here.
+"""The subinterpreter executors' tests, run under the other CPythons >= 3.13 (GIL builds) here.
 
 The suite runs under one interpreter (``make test``: the checkout's ``.venv``), which may have no
 subinterpreters (CPython 3.11 here). So ``interpreter_finder`` looks for every other CPython that
-has them (``PATH``, pyenv), gives each a virtual environment in the checkout the way the README
-says (``make install PYTHON=<path>``: ``.venv-python3.13``, kept between runs) and runs
-``test_interpreters.py``, ``test_interpreters_cli.py``, ``test_interpreters_estimate.py``,
+has them (``PATH``, pyenv, the Debian unstable root of docs/pythons.md), and the newest of each
+module they come from (``_interpreters`` on 3.13, ``concurrent.interpreters`` from 3.14) gets a
+virtual environment in the checkout the way the README says (``make install PYTHON=<path>``:
+``.venv-python3.13``, kept between runs) and runs
+``test_interpreters.py``, ``test_interpreter_pool.py``, ``test_interpreters_cli.py``,
+``test_interpreters_estimate.py``,
 ``test_interpreters_flamegraphs.py`` and ``test_interpreters_frames.py`` there. Where none is
 found, the test is skipped, saying so; under a Python that has them, those files also run
 directly.
 """
 
 from __future__ import annotations
+
+import sys
 
 import pytest
 from interpreter_finder import other_pythons, run_tests_under
@@ -26,10 +31,28 @@ def test_asking_for_it_names_the_python_it_needs() -> None:
         wordcount.count_words("a b", executor="interpreters", workers=2)
 
 
-@pytest.mark.parametrize("python", other_pythons() or [None],
+def _module(version: tuple[int, ...]) -> str:
+    """The module a Python's subinterpreters come from: each is one code path of
+    ``wordcount/executors/_subinterpreters.py``."""
+    return "_interpreters" if version[:2] == (3, 13) else "concurrent.interpreters"
+
+
+def newest_per_module() -> list[object]:
+    """Of the other Pythons, the newest for each code path this Python does not run itself:
+    3.14 and 3.15 take the same path, so one of them covers it here (a ``make test`` under
+    each runs these files directly; docs/pythons.md)."""
+    mine = _module(sys.version_info) if HAS else None
+    newest: dict[str, object] = {}
+    for python in other_pythons():  # sorted by version: the last of each module wins
+        if _module(python.version) != mine:
+            newest[_module(python.version)] = python
+    return list(newest.values())
+
+
+@pytest.mark.parametrize("python", newest_per_module() or [None],
                          ids=lambda p: "none-found" if p is None else p.label)
 def test_on_other_pythons(python: object) -> None:
-    """These tests, run under each other CPython >= 3.13 (GIL build) the machine has."""
+    """These tests, run under the newest other CPython of each subinterpreter module."""
     if python is None:
         pytest.skip("no other CPython >= 3.13 with the GIL found on PATH or under pyenv")
     result = run_tests_under(python, ["tests/test_interpreters.py",  # type: ignore[arg-type]

@@ -82,19 +82,21 @@ def _no_dask_cluster() -> Iterator[None]:
         deadline = time.monotonic() + 30
         while before & set(descendants(os.getpid())) - _lasting() and time.monotonic() < deadline:
             time.sleep(0.01)
+        left = before & set(descendants(os.getpid())) - _lasting()
+        assert not left, f"the Dask cluster's processes outlived its close: {sorted(left)}"
     yield
 
 
 def _lasting() -> set[int]:
     """This process's children that outlive every call: multiprocessing's resource tracker and
-    forkserver."""
+    forkserver, and the memory sampler (``wcbench.sampler``, kept for the process's life)."""
     keep = set()
     for pid in descendants(os.getpid()):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"resource_tracker" in cmd or b"forkserver" in cmd:
+        if b"resource_tracker" in cmd or b"forkserver" in cmd or b"wcbench.sampler" in cmd:
             keep.add(pid)
     return keep
 
