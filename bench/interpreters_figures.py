@@ -3,8 +3,9 @@
 Whole calls (``count_words``: ``interpreters`` creates and destroys its interpreters inside each,
 as a user pays them; ``interpreter-pool`` reuses those it made in an untimed first call) and
 counting only (two interpreters made and their kernel imported first), each
-configuration timed in turn, median of ``--rounds``; memory from one untimed ``measure_memory``
-call. Run it on a quiet machine under CPython 3.13+:
+configuration timed in turn, median of ``--rounds`` (a round is the mean of as many calls back to
+back as last ``ROUND_SECONDS``: one for ``split``, hundreds for ``native``); memory from one
+untimed ``measure_memory`` call. Run it on a quiet machine under CPython 3.13+:
 
     .venv-python3.13/bin/python bench/interpreters_figures.py
 """
@@ -12,11 +13,14 @@ call. Run it on a quiet machine under CPython 3.13+:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
+from functools import partial
 
 import wordcount
 from wcbench import corpus
@@ -30,6 +34,24 @@ CONFIGS = [("interpreters", 1), ("interpreters", 2), ("interpreter-pool", 1),
            ("interpreter-pool", 2), ("threads", 1), ("threads", 2)]
 
 
+#: A round times calls back to back for at least this long (seconds), and takes their mean: one
+#: call of a few milliseconds is within the scheduler's noise.
+ROUND_SECONDS = 0.05
+
+
+def _ms(seconds: float) -> str:
+    """Milliseconds, to a hundredth below 10 ms (``native``'s calls take one or two)."""
+    return f"{seconds * 1000:.2f} ms" if seconds < 0.01 else f"{seconds * 1000:.1f} ms"
+
+
+def _batch(call: Callable[[], object]) -> int:
+    """How many calls of ``call`` one round makes: enough to last ``ROUND_SECONDS``."""
+    call()
+    started = time.perf_counter()
+    call()
+    return max(1, math.ceil(ROUND_SECONDS / max(time.perf_counter() - started, 1e-6)))
+
+
 def whole_calls(text: bytes, rounds: int) -> list[str]:
     want = len(text.split())
     rows = ["| kernel | executor | workers | median | vs 1 worker | caller's peak growth "
@@ -37,15 +59,19 @@ def whole_calls(text: bytes, rounds: int) -> list[str]:
     for kernel in ("split", "native"):
         times: dict[tuple[str, int], list[float]] = {c: [] for c in CONFIGS}
         wordcount.count_words(text, kernel=kernel, executor="interpreter-pool", workers=2)
+        batch = {(ex, w): _batch(partial(wordcount.count_words, text, kernel=kernel,
+                                         executor=ex, workers=w)) for ex, w in CONFIGS}
         for _ in range(rounds):
             for ex, w in CONFIGS:
                 started = time.perf_counter()
-                assert wordcount.count_words(text, kernel=kernel, executor=ex, workers=w) == want
-                times[(ex, w)].append(time.perf_counter() - started)
+                for _ in range(batch[(ex, w)]):
+                    assert wordcount.count_words(text, kernel=kernel, executor=ex,
+                                                 workers=w) == want
+                times[(ex, w)].append((time.perf_counter() - started) / batch[(ex, w)])
         for ex, w in CONFIGS:
             m = measure_memory(text, kernel=kernel, executor=ex, workers=w)
             med, one = statistics.median(times[(ex, w)]), statistics.median(times[(ex, 1)])
-            rows.append(f"| {kernel} | {ex} | {w} | {med * 1000:.1f} ms | {one / med:.2f}x | "
+            rows.append(f"| {kernel} | {ex} | {w} | {_ms(med)} | {one / med:.2f}x | "
                         f"{format_bytes(m.peak_parent_bytes)} | {format_bytes(m.copied_bytes)} |")
     return rows
 
@@ -77,18 +103,22 @@ def counting_only(text: bytes, rounds: int) -> list[str]:
                 t.join()
 
         rows = ["| kernel | where | count in | median | vs 1 |", "|---|---|---|---:|---:|"]
+        batch: dict[tuple[str, str, int], int] = {}
         for kernel in ("split", "native"):
             runs: dict[tuple[str, int], list[float]] = {}
             for _ in range(rounds):
                 for how, n in [("interpreters", 1), ("interpreters", 2), ("threads", 1),
                                ("threads", 2)]:
                     fn = in_interpreters if how == "interpreters" else in_threads
+                    spans = chunk_spans(view, n)
+                    reps = batch.setdefault((kernel, how, n), _batch(partial(fn, kernel, spans)))
                     started = time.perf_counter()
-                    fn(kernel, chunk_spans(view, n))
-                    runs.setdefault((how, n), []).append(time.perf_counter() - started)
+                    for _ in range(reps):
+                        fn(kernel, spans)
+                    runs.setdefault((how, n), []).append((time.perf_counter() - started) / reps)
             for (how, n), v in runs.items():
                 one = statistics.median(runs[(how, 1)])
-                rows.append(f"| {kernel} | {how} | {n} | {statistics.median(v) * 1000:.1f} ms | "
+                rows.append(f"| {kernel} | {how} | {n} | {_ms(statistics.median(v))} | "
                             f"{one / statistics.median(v):.2f}x |")
         return rows
     finally:
@@ -105,7 +135,8 @@ def main() -> None:
     args = parser.parse_args()
     text = corpus.load(parse_size(args.size), "ascii")
     print(f"CPython {sys.version.split()[0]}, {os.cpu_count()} CPUs, {args.size} of ASCII bytes, "
-          f"median of {args.rounds}, load average {os.getloadavg()[0]:.1f} at the start\n")
+          f"median of {args.rounds} rounds of at least {ROUND_SECONDS * 1000:.0f} ms each, "
+          f"load average {os.getloadavg()[0]:.1f} at the start\n")
     print("Whole calls:\n")
     print("\n".join(whole_calls(text, args.rounds)))
     print("\nCounting only:\n")

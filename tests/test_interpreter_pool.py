@@ -6,8 +6,9 @@ text and a ``str`` chunk's copy counted exactly; the caller's buffer given back 
 numpy refused before any interpreter exists; and every interpreter destroyed after a kernel's
 error, invalid UTF-8, ``close()``, a fork and the process's exit (Ctrl-C is in
 ``test_interpreters``, the CLI's SIGTERM and SIGHUP in ``test_interpreters_cli``, for both
-executors). Between calls the pool holds no thread: a fork afterwards
-forks one thread (the fork guard of ``conftest`` fails any test that does otherwise).
+executors). Between calls the pool keeps one thread parked in each interpreter, and closes
+them before a fork: a fork afterwards forks one thread (the fork guard of ``conftest`` fails any
+test that does otherwise, and CPython's own warning too).
 """
 
 from __future__ import annotations
@@ -88,9 +89,34 @@ def test_the_same_interpreters_serve_every_call() -> None:
     assert grown[:2] == first and len(grown) == 3  # grown, never shrunk
 
 
-def test_no_thread_is_left_between_calls() -> None:
+def _pool_threads() -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith("wordcount-interp"))
+
+
+def test_one_thread_per_interpreter_between_calls_none_after_close() -> None:
+    """Each interpreter keeps the thread parked in it (no thread state made per call); the same
+    threads serve the next call; ``close()`` joins them all."""
     wordcount.count_words("a b c " * 100, executor=POOL, workers=2)
+    first = _pool_threads()
+    assert len(first) == 2 == threading.active_count() - 1, first
+    wordcount.count_words(b"a b c " * 100, kernel=KERNELS[-1], executor=POOL, workers=2)
+    assert _pool_threads() == first
+    interpreter_pool.close()
     assert threading.active_count() == 1, [t.name for t in threading.enumerate()]
+
+
+def test_a_thread_that_left_its_interpreter_fails_the_call_not_hangs() -> None:
+    """A pooled thread that is no longer in its interpreter (here: told to leave behind the
+    pool's back) cannot count: the call fails naming it, and the pool is closed."""
+    wordcount.count_words("a b c", executor=POOL, workers=2)
+    worker = interpreter_pool._POOL.workers[1]
+    interpreter_pool.sub.queue_put(worker.queue, None)
+    os.write(worker.wake, b"x")
+    worker.thread.join(LIVENESS_SECONDS)
+    assert not worker.thread.is_alive()
+    with pytest.raises(WorkerError, match="stopped before counting its chunk"):
+        wordcount.count_words("a b c d", executor=POOL, workers=2)
+    assert interpreter_pool.size() == 0 and _others() == []
 
 
 @pytest.mark.parametrize("kernel", KERNELS)

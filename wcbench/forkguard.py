@@ -37,6 +37,12 @@ class ForkWithThreads:
 def _hook(event: str, args: tuple) -> None:
     if event != "os.fork" or _installed_in != os.getpid():
         return
+    # The interpreter pool keeps a thread in each of its interpreters and closes (joining them)
+    # in a before-fork hook, which runs after this audit hook: closed here first, so that what
+    # is judged is what fork() itself will see.
+    pool = sys.modules.get("wordcount.executors.interpreter_pool")
+    if pool is not None:
+        pool.close()
     # CPython's own count (threading.active_count(): every thread object not yet removed,
     # dummy ones too), so that the guard notes exactly the forks it warns about.
     if threading.active_count() > 1:

@@ -135,8 +135,8 @@ def _choose(kind: str, asked: Sequence[str], valid: Sequence[str]) -> list[str]:
 
 
 #: Executors whose engine keeps threads alive in this process between calls (Dask's local
-#: cluster and client).
-KEEP_THREADS: frozenset[str] = frozenset({"dask"})
+#: cluster and client; the interpreter pool's thread in each interpreter).
+KEEP_THREADS: frozenset[str] = frozenset({"dask", "interpreter-pool"})
 
 
 def build_cases(sizes: Iterable[int], workers: Iterable[int], kernels: Sequence[str] = (),

@@ -27,12 +27,13 @@ ENGINES = frozenset({"dask", "interpreter-pool"})
 
 def no_threads_beside() -> None:
     """Before a case that forks its workers from this process: close the engines that keep
-    threads here (Dask's cluster and client, ``matrix.KEEP_THREADS``; their next case starts
-    them again, untimed), then make sure no other thread runs, since a child forked beside a
-    thread that holds a lock can hang (CPython warns of it since 3.12)."""
-    dask_executor = sys.modules.get("wordcount.executors.dask_executor")
-    if dask_executor is not None:
-        dask_executor.close()
+    threads here (``matrix.KEEP_THREADS``: Dask's cluster and client, the interpreter pool;
+    their next case starts them again, untimed), then make sure no other thread runs, since a
+    child forked beside a thread that holds a lock can hang (CPython warns of it since 3.12)."""
+    for engine in ("dask_executor", "interpreter_pool"):
+        module = sys.modules.get(f"wordcount.executors.{engine}")
+        if module is not None:
+            module.close()
     others = [t.name for t in threading.enumerate() if t is not threading.current_thread()]
     if others:
         raise RuntimeError(f"a thread runs beside a fork-based case: {', '.join(others)}")

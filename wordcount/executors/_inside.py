@@ -1,7 +1,8 @@
-"""What runs inside each subinterpreter of the ``interpreters`` executor: count, then report.
+"""What runs inside each subinterpreter of the ``interpreters`` and ``interpreter-pool`` executors:
+count, then report (and, in a pooled one, wait for the next chunk).
 
 Kept apart, and importing only the standard library and ``wordcount.errors``, because every
-interpreter imports it afresh on every call: its import is part of each interpreter's start-up
+new interpreter imports it afresh: its import is part of each interpreter's start-up
 (``import wordcount.executors.interpreters`` there took 57-79 ms; this module, a few).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import struct
 import sys
+from collections.abc import Callable
 
 from wordcount.errors import InvalidUTF8Error
 
@@ -63,3 +65,25 @@ def count_inside(data: object, blocks: tuple[tuple[int, int], ...], kernel_ref: 
     result.update(count=count, faulted=(thread_faults() - ready) * _PAGE)
     payload = json.dumps(result).encode()
     out[: 4 + len(payload)] = struct.pack("<I", len(payload)) + payload
+
+
+def serve(get: Callable[[], object], wake: int, done: int) -> None:
+    """Run inside a pooled subinterpreter, by the thread that stays in it: wait for a byte on
+    ``wake``, take the chunk's four items from the queue (``get``), count it as ``count_inside``
+    does, and write its index to ``done``; until the item is None. A kernel's exception escapes
+    (the caller's thread reports it for the chunk, and the pool is closed)."""
+    import os
+
+    while True:
+        os.read(wake, 1)
+        start = thread_faults()  # a str chunk is copied in by ``get``: set-up's faults
+        data = get()
+        if data is None:
+            return
+        meta = json.loads(get())  # type: ignore[arg-type]
+        stop, out = get(), get()
+        blocks = tuple((a, b) for a, b in meta["blocks"])
+        count_inside(data, blocks, tuple(meta["kernel"]), stop, out,  # type: ignore[arg-type]
+                     start)
+        del data, stop, out  # the caller's buffers, given back before it hears of the result
+        os.write(done, struct.pack("<I", meta["index"]))

@@ -2,9 +2,10 @@
 
 CPython 3.12 gave each isolated subinterpreter its own GIL (PEP 684); 3.13 exposes them through
 the low-level ``_interpreters`` module, 3.14 through the public ``concurrent.interpreters``
-(PEP 734). The executor needs five things of either: create one, bind names in its ``__main__``,
+(PEP 734). The executors need five things of either: create one, bind names in its ``__main__``,
 run code there (from any thread; the call blocks that thread), destroy it, and list the ones that
-exist (so tests can check that none is left). ``AVAILABLE`` says whether this Python has them;
+exist (so tests can check that none is left); and, for the pool, a queue that crosses between
+them. ``AVAILABLE`` says whether this Python has them;
 ``UNAVAILABLE`` says why not, naming the version needed.
 
 What crosses (CPython's ``Python/crossinterp*.c``): a ``memoryview`` is shared, not copied (the
@@ -161,6 +162,48 @@ def destroy(interp_id: int) -> None:
     else:
         _low.destroy(interp_id)
     _count_alive(-1)  # only once it is gone: finalizing it runs code in it
+
+
+def create_queue() -> Any:
+    """A cross-interpreter queue (unbounded; shareable items shared, others refused): a
+    ``concurrent.interpreters.Queue`` from 3.14, an ``_interpqueues`` queue id on 3.13."""
+    _unavailable()
+    if _high is not None:
+        return _high.create_queue()
+    return _lowq().create(0, 0, 1)  # maxsize, shared items only, unbound items removed
+
+
+def queue_ref(queue: Any) -> Any:
+    """What to bind in an interpreter for it to reach ``queue`` (the object, or its id)."""
+    return queue
+
+
+def queue_get_code(name: str) -> str:
+    """Python code, run inside an interpreter where ``name`` is bound to ``queue_ref(q)``, for
+    a callable that takes the next item of ``q`` without waiting."""
+    if _high is not None:
+        return f"{name}.get_nowait"
+    return f"(lambda: __import__('_interpqueues').get({name})[0])"
+
+
+def queue_put(queue: Any, item: object) -> None:
+    """Put ``item`` (shared, or copied as a ``str``/``bytes`` is) on the queue."""
+    if _high is not None:
+        queue.put_nowait(item)
+    else:
+        _lowq().put(queue, item, 0, 1)
+
+
+def destroy_queue(queue: Any) -> None:
+    """Free the queue (3.14's is freed with its last reference)."""
+    if _high is None:
+        _lowq().destroy(queue)
+
+
+def _lowq() -> Any:
+    import _interpqueues
+
+    return _interpqueues
 
 
 def list_ids() -> list[int]:
