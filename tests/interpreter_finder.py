@@ -28,9 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 #: The versions looked for on ``PATH`` by name (``python3.13`` ...).
 MINORS = range(13, 20)
-_PROBE = ("import json, sys, sysconfig; print(json.dumps([sys.implementation.name, "
-          "list(sys.version_info[:3]), bool(sysconfig.get_config_var('Py_GIL_DISABLED')), "
-          "sys.executable]))")
+#: What a found binary is asked; ``os.getcwd()`` fails where it cannot see this checkout.
+_PROBE = ("import json, os, sys, sysconfig; os.getcwd(); "
+          "print(json.dumps([sys.implementation.name, list(sys.version_info[:3]), "
+          "bool(sysconfig.get_config_var('Py_GIL_DISABLED')), sys.executable]))")
 #: Seconds allowed to make a virtual environment (pip installs numpy, memray, Dask...).
 INSTALL_TIMEOUT = 900
 #: Seconds allowed to the tests run there.
@@ -59,10 +60,30 @@ class Python:
         return "cpython-" + ".".join(map(str, self.version)) + where
 
 
+def unmount_stale_checkout(checkout: Path = ROOT) -> bool:
+    """Unmount the root's view of this checkout's path where it shows another directory.
+
+    The root's script mounts the checkout at its own path inside, once, and leaves the mount
+    in place. A checkout deleted and cloned again at the same path (a CI runner's fresh clone)
+    then finds the old, deleted directory mounted there: ``make`` inside fails with "getcwd: No
+    such file or directory". Unmounted, the script's next ``run`` mounts this one.
+    True if it unmounted one.
+    """
+    inside = SID_ROOT / checkout.relative_to(checkout.anchor)
+    # A bind mount on the same file system is not one os.path.ismount sees; a deleted
+    # directory has no links left (its inode number may already be the new clone's).
+    mounted = subprocess.run(["mountpoint", "-q", str(inside)], check=False).returncode == 0
+    if not mounted or os.stat(inside).st_nlink > 0:
+        return False
+    subprocess.run(["umount", str(inside)], check=True, capture_output=True, timeout=60)
+    return True
+
+
 def _rooted() -> list[Python]:
     """The root's Pythons, when it exists and this process can enter it (root, the script)."""
     if not SID_ROOT.is_dir() or not SID_SCRIPT.is_file() or os.geteuid() != 0:
         return []
+    unmount_stale_checkout()
     runner = ("sh", str(SID_SCRIPT), "run")
     found = []
     for m in MINORS:

@@ -15,10 +15,21 @@ directly.
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import pytest
-from interpreter_finder import other_pythons, run_tests_under
+from interpreter_finder import (
+    SID_ROOT,
+    SID_SCRIPT,
+    other_pythons,
+    run_tests_under,
+    unmount_stale_checkout,
+)
 
 import wordcount
 
@@ -66,3 +77,35 @@ def test_on_other_pythons(python: object) -> None:
     assert " passed" in result.stdout and "failed" not in result.stdout, tail
 
 
+
+
+@pytest.mark.skipif(not (SID_ROOT.is_dir() and SID_SCRIPT.is_file() and os.geteuid() == 0),
+                    reason="no Debian unstable root to enter here (docs/pythons.md)")
+def test_a_checkout_cloned_again_at_the_same_path_is_seen_inside_the_root(tmp_path: Path) -> None:
+    """A CI runner deletes its clone and clones again at the same path: the root still showed
+    the deleted directory there ("make: getcwd: No such file or directory") until the finder
+    unmounted it. ``/tmp`` is itself mounted inside the root, so the checkout here lives
+    elsewhere, as a runner's does."""
+    home = Path(tempfile.mkdtemp(prefix="wcbench-reclone-", dir="/var/tmp"))
+    checkout = home / "clone"
+    try:
+        def cwd_inside() -> subprocess.CompletedProcess[str]:
+            return subprocess.run(["sh", str(SID_SCRIPT), "run", "python3.15", "-c",
+                                   "import os; print(os.getcwd())"], cwd=checkout,
+                                  capture_output=True, text=True, timeout=120, check=False)
+
+        checkout.mkdir()
+        first = cwd_inside()
+        assert first.returncode == 0 and first.stdout.strip() == str(checkout), first.stderr
+        checkout.rmdir()
+        checkout.mkdir()
+        assert "No such file or directory" in cwd_inside().stderr  # the stale view
+        assert unmount_stale_checkout(checkout)
+        again = cwd_inside()
+        assert again.returncode == 0 and again.stdout.strip() == str(checkout), again.stderr
+        assert not unmount_stale_checkout(checkout)  # a current view is left alone
+    finally:
+        inside = SID_ROOT / checkout.relative_to("/")
+        if subprocess.run(["mountpoint", "-q", str(inside)], check=False).returncode == 0:
+            subprocess.run(["umount", str(inside)], check=True, timeout=60)
+        shutil.rmtree(home, ignore_errors=True)
