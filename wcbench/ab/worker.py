@@ -263,8 +263,12 @@ class Side:
         _release_working_memory()
         _release_freed_memory()
         rss_before = _status_kib("VmRSS")
-        with open("/proc/self/clear_refs", "w") as f:  # resets VmHWM to the current RSS
-            f.write("5")
+        # "5" resets VmHWM to the current RSS; unbuffered (a buffered open takes 128 KiB on 3.14)
+        fd = os.open("/proc/self/clear_refs", os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"5")
+        finally:
+            os.close(fd)
         report, copied = _probed_report(self.text, self.case)
         parent_peak = max(_status_kib("VmHWM") - rss_before, 0) * 1024
         workers = {pid: m.peak_private_bytes for pid, m in report.worker_memory().items()
