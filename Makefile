@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h)
 WORDCOUNT_REQUIRE_NATIVE ?= 1
 test: install
 	$(PY) -m ruff check .
-	WORDCOUNT_REQUIRE_NATIVE=$(WORDCOUNT_REQUIRE_NATIVE) $(PY) -m pytest tests
+	WORDCOUNT_REQUIRE_NATIVE=$(WORDCOUNT_REQUIRE_NATIVE) $(PY) -m pytest tests --durations=10
 
 lint: install
 	$(PY) -m ruff check .

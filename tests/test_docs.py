@@ -181,3 +181,23 @@ def test_the_checker_finds_what_does_not_exist(tmp_path: Path) -> None:
     for word in ("target 'nope'", "option --nope", "subcommand 'frobnicate'",
                  "--benchmark-nope", "variable SIZEZ", "an option --nope"):
         assert any(word in f for f in found), (word, found)
+
+
+def _strategy_rows(text: str) -> dict[str, list[str]]:
+    """The rows of a Markdown table whose first cell names a strategy (``kernel · executor``)."""
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("| ") and " · " in cells[0]:
+            rows[cells[0].replace(" (made per call)", "")] = cells[1:]
+    return rows
+
+
+def test_the_readmes_table_of_pythons_is_the_committed_page() -> None:
+    """Every row of the README's table across Pythons, cell for cell, as results/pythons.md
+    (made by ``wcbench report --across``) has it."""
+    page = _strategy_rows((ROOT / "results" / "pythons.md").read_text())
+    readme = _strategy_rows((ROOT / "README.md").read_text())
+    assert len(readme) >= 8
+    for strategy, cells in readme.items():
+        assert page.get(strategy) == cells, strategy
