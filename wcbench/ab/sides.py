@@ -11,6 +11,7 @@ status 2.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -219,13 +220,18 @@ class Worker:
         return self.info
 
     def close(self) -> None:
-        """Close the pipe and reap the process (terminate, then kill, if it lingers)."""
+        """Close the pipe and reap the process (terminate, then kill, if it lingers).
+
+        The pipe is closed whether or not the side still runs: a request it never read stays
+        in the pipe's buffer, and a pipe left to the garbage collector flushes it at exit and
+        prints "Exception ignored ... BrokenPipeError" (3.14) under the command's one line."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                self.proc.stdin.close()
         if self.proc.poll() is None:
             try:
-                if self.proc.stdin is not None:
-                    self.proc.stdin.close()
                 self.proc.wait(timeout=10)
-            except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
+            except subprocess.TimeoutExpired:
                 self.proc.terminate()
                 try:
                     self.proc.wait(timeout=5)
