@@ -65,7 +65,8 @@ def newest_per_module() -> list[object]:
 def test_on_other_pythons(python: object) -> None:
     """These tests, run under the newest other CPython of each subinterpreter module."""
     if python is None:
-        pytest.skip("no other CPython >= 3.13 with the GIL found on PATH or under pyenv")
+        pytest.skip("no other CPython >= 3.13 with the GIL (PATH, pyenv, the Debian unstable "
+                    "root) that reaches subinterpreters by a module this Python does not use")
     result = run_tests_under(python, ["tests/test_interpreters.py",  # type: ignore[arg-type]
                                       "tests/test_interpreter_pool.py",
                                       "tests/test_interpreters_cli.py",
