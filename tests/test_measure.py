@@ -45,8 +45,13 @@ INDEPENDENT = textwrap.dedent(r"""
                 return f.read()
         except OSError:
             return b""
+    def tasks(pid):
+        try:  # a process may end between any two reads
+            return os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return []
     def descendants(pid):
-        for tid in os.listdir(f"/proc/{pid}/task") if os.path.exists(f"/proc/{pid}") else ():
+        for tid in tasks(pid):
             for child in read(f"/proc/{pid}/task/{tid}/children").split():
                 yield int(child)
                 yield from descendants(int(child))
