@@ -36,8 +36,8 @@ ALLOC_MIB = 64
 #: What each worker holds in the baseline call. Not 0: a spawned worker's start-up peaks about
 #: 40 MiB above its idle size (imports, freed again) while the first worker already holds its
 #: block; with nothing held, that moment, when the sampler caught it, was the baseline's peak
-#: and the difference came out 30 MiB short. Holding more than that, every call peaks when all
-#: hold their blocks.
+#: and the difference came out 30 MiB short here, 160 MiB in CI once. Holding more than that,
+#: every call peaks when all hold their blocks.
 BASE_MIB = 64
 TOLERANCE = 0.10
 #: The tree figure is sampled PSS: a worker interpreter's share of the shared libraries it maps
@@ -117,9 +117,9 @@ _windows: dict[str, Window] = {}
 @contextmanager
 def _collector_still() -> Iterator[None]:
     """No garbage collection in this process while a call is measured. A collection walks
-    every object this process holds; after a fork each page it writes becomes a copy, so a
-    collection in a fat parent (pytest's, late in the suite) while forked workers are alive
-    added 30 MiB to one call's tree and not to the next."""
+    every object this process holds; after a fork each page it writes becomes a copy. In a fat
+    parent (pytest's, late in the suite) while forked workers are alive, that is the likeliest
+    reason one fork call's tree once read 30 MiB more than the next's (not reproduced alone)."""
     gc.collect()
     gc.freeze()
     gc.disable()
