@@ -109,4 +109,5 @@ def test_a_checkout_cloned_again_at_the_same_path_is_seen_inside_the_root(tmp_pa
         inside = SID_ROOT / checkout.relative_to("/")
         if subprocess.run(["mountpoint", "-q", str(inside)], check=False).returncode == 0:
             subprocess.run(["umount", str(inside)], check=True, timeout=60)
+        shutil.rmtree(SID_ROOT / home.relative_to("/"), ignore_errors=True)  # the mount point
         shutil.rmtree(home, ignore_errors=True)
