@@ -21,13 +21,13 @@ change removed, taken here on purpose). Never timed; memory only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import threading
 
 import wcbench
 from wcbench.memory import measure_memory
-from wcbench.sampler import MODULE, descendants, tree_pss
 
 MIB = 1 << 20
 LINE = b"lorem ipsum dolor sit amet, consectetur adipiscing elit\n"
@@ -38,16 +38,20 @@ CASES = [("split", "threads", None)] + [
 
 class ThreadSampler:
     """The tree's PSS read by a thread of this process, as the suite did until 2026-12-07
-    (sampler processes left out: the old one had none)."""
+    (the sampler process left out: the old code had none). Current code only: the old one has
+    no ``wcbench.sampler``, and this is imported when asked for."""
 
     def __init__(self) -> None:
+        from wcbench.sampler import shared, tree_pss
+
         self.me = os.getpid()
-        self.leave_out = frozenset(p for p in descendants(self.me) if _is_sampler(p))
+        self.leave_out = frozenset({shared().pid})
+        self.tree_pss = tree_pss
         self.stop = threading.Event()
         self.before = self.peak = 0
 
     def _read(self) -> int:
-        return tree_pss(self.me, leave_out=self.leave_out)
+        return self.tree_pss(self.me, leave_out=self.leave_out)
 
     def _run(self) -> None:
         while not self.stop.wait(0.002):
@@ -65,14 +69,6 @@ class ThreadSampler:
         self.peak = max(self.peak, self._read())
 
 
-def _is_sampler(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return MODULE.encode() in f.read()
-    except OSError:
-        return False
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--calls", type=int, default=7, help="calls per case (default 7)")
@@ -88,13 +84,10 @@ def main() -> None:
     for kernel, executor, method in CASES:
         trees, workers, threads = [], [], []
         for _ in range(args.calls):
-            thread = ThreadSampler() if args.beside_thread else None
+            with ThreadSampler() if args.beside_thread else contextlib.nullcontext() as thread:
+                figures = measure_memory(text, kernel=kernel, executor=executor, workers=2,
+                                         start_method=method)
             if thread is not None:
-                thread.__enter__()
-            figures = measure_memory(text, kernel=kernel, executor=executor, workers=2,
-                                     start_method=method)
-            if thread is not None:
-                thread.__exit__()
                 threads.append(max(thread.peak - thread.before, figures.peak_parent_bytes))
             trees.append(figures.peak_tree_bytes)
             workers.append(figures.peak_workers_bytes)

@@ -60,6 +60,12 @@ class Python:
         return "cpython-" + ".".join(map(str, self.version)) + where
 
 
+def is_mountpoint(path: Path) -> bool:
+    """Whether ``path`` is a mount point; a bind mount on the same file system is not one
+    ``os.path.ismount`` sees."""
+    return subprocess.run(["mountpoint", "-q", str(path)], check=False).returncode == 0
+
+
 def unmount_stale_checkout(checkout: Path = ROOT) -> bool:
     """Unmount the root's view of this checkout's path where it shows another directory.
 
@@ -70,10 +76,8 @@ def unmount_stale_checkout(checkout: Path = ROOT) -> bool:
     True if it unmounted one.
     """
     inside = SID_ROOT / checkout.relative_to(checkout.anchor)
-    # A bind mount on the same file system is not one os.path.ismount sees; a deleted
-    # directory has no links left (its inode number may already be the new clone's).
-    mounted = subprocess.run(["mountpoint", "-q", str(inside)], check=False).returncode == 0
-    if not mounted or os.stat(inside).st_nlink > 0:
+    # a deleted directory has no links left (its inode number may already be the new clone's)
+    if not is_mountpoint(inside) or os.stat(inside).st_nlink > 0:
         return False
     subprocess.run(["umount", str(inside)], check=True, capture_output=True, timeout=60)
     return True

@@ -26,6 +26,7 @@ import pytest
 from interpreter_finder import (
     SID_ROOT,
     SID_SCRIPT,
+    is_mountpoint,
     other_pythons,
     run_tests_under,
     unmount_stale_checkout,
@@ -78,8 +79,6 @@ def test_on_other_pythons(python: object) -> None:
     assert " passed" in result.stdout and "failed" not in result.stdout, tail
 
 
-
-
 @pytest.mark.skipif(not (SID_ROOT.is_dir() and SID_SCRIPT.is_file() and os.geteuid() == 0),
                     reason="no Debian unstable root to enter here (docs/pythons.md)")
 def test_a_checkout_cloned_again_at_the_same_path_is_seen_inside_the_root(tmp_path: Path) -> None:
@@ -107,7 +106,7 @@ def test_a_checkout_cloned_again_at_the_same_path_is_seen_inside_the_root(tmp_pa
         assert not unmount_stale_checkout(checkout)  # a current view is left alone
     finally:
         inside = SID_ROOT / checkout.relative_to("/")
-        if subprocess.run(["mountpoint", "-q", str(inside)], check=False).returncode == 0:
+        if is_mountpoint(inside):
             subprocess.run(["umount", str(inside)], check=True, timeout=60)
         shutil.rmtree(SID_ROOT / home.relative_to("/"), ignore_errors=True)  # the mount point
         shutil.rmtree(home, ignore_errors=True)

@@ -263,7 +263,9 @@ class Side:
         _release_working_memory()
         _release_freed_memory()
         rss_before = _status_kib("VmRSS")
-        # "5" resets VmHWM to the current RSS; unbuffered (a buffered open takes 128 KiB on 3.14)
+        # "5" resets VmHWM to the current RSS; unbuffered (a buffered open takes 128 KiB on
+        # 3.14). Written here, not by the side's wordcount.procmem.reset_peak: both sides
+        # measure with this file's code, whatever their own revision does.
         fd = os.open("/proc/self/clear_refs", os.O_WRONLY | os.O_CLOEXEC)
         try:
             os.write(fd, b"5")
